@@ -1,0 +1,46 @@
+# Edge Portal: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint venv lab-deps lab-up lab-down migrate clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --no-input
+
+# Web server + django-q2 worker together; Ctrl-C stops both.
+run: migrate
+	$(PY) manage.py ensure_operator
+	$(PY) manage.py runportal
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(shell cat .ci/apt-packages.txt)
+
+lab-up: $(STAMP)
+	$(PY) -m lab up
+
+lab-down: $(STAMP)
+	$(PY) -m lab down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

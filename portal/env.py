@@ -1,0 +1,88 @@
+"""Reading settings from the environment, failing loudly on bad values.
+
+Every secret can also come from a file named by `<NAME>_FILE` (Docker/systemd secrets),
+so it never has to sit in a process environment that `ps e` shows.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ImproperlyConfiguredEnv(Exception):
+    pass
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfiguredEnv(
+                f"{name}_FILE={file_name!r} cannot be read: {exc}"
+            ) from exc
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfiguredEnv(f"{name}={value!r} is not a boolean; use true or false")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not an integer") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not a number") from None
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = env_str(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def persistent_secret(path: Path, make) -> str:
+    """Read a secret from `path`, creating it (mode 0600) on first use.
+
+    Used when no secret is configured, so a fresh install is never left with a
+    well-known default key, and the key survives restarts.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process (web server vs worker) created it first: use theirs.
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def random_secret_key() -> str:
+    return secrets.token_urlsafe(50)

@@ -1,0 +1,45 @@
+"""The five providers the document ships, one per region; they need only a token.
+
+Used by a data migration, so it must not import models (the migration passes the historical one).
+"""
+
+PREDEFINED_REGIONS = {
+    "ams3": "Amsterdam 3",
+    "lon1": "London 1",
+    "nyc3": "New York 3",
+    "sfo3": "San Francisco 3",
+    "sgp1": "Singapore 1",
+}
+
+DEFAULT_INPUTS = [
+    {
+        "name": "digitalocean_image",
+        "type": "list",
+        "description": "Droplet image for the hosts",
+        "options": ["ubuntu-22-04-x64", "ubuntu-24-04-x64", "debian-12-x64"],
+        "default": "ubuntu-22-04-x64",
+    },
+    {
+        "name": "digitalocean_size",
+        "type": "list",
+        "description": "Droplet size for the hosts",
+        "options": ["s-1vcpu-2gb", "s-2vcpu-4gb", "s-4vcpu-8gb", "s-1vcpu-1gb"],
+        "default": "s-1vcpu-2gb",
+    },
+]
+
+
+def predefined_providers():
+    for region, city in PREDEFINED_REGIONS.items():
+        yield {
+            "name": f"digitalocean-{region}",
+            "description": f"Edge cluster on DigitalOcean in {city}",
+            "provider_type": "digitalocean",
+            "plain": {
+                "image": "DIGITALOCEAN",
+                "location_key": "region",
+                "provision_type": "virtual",
+            },
+            "region": region,
+            "inputs": DEFAULT_INPUTS,
+        }

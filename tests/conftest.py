@@ -1,0 +1,70 @@
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from portal.models import ApiToken
+
+TOKEN = "dop_v1_" + "a1b2c3d4" * 8  # looks like a real DigitalOcean token
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_user(
+        "oper", password="pw-oper-123", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def owner(db):
+    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def outsider(db):
+    return get_user_model().objects.create_user("mallory", password="pw-mallory-123")
+
+
+def _api_client(user):
+    _, raw = ApiToken.issue(user, "test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.raw_token = raw
+    return client
+
+
+@pytest.fixture
+def api(owner):
+    return _api_client(owner)
+
+
+@pytest.fixture
+def outsider_api(outsider):
+    return _api_client(outsider)
+
+
+@pytest.fixture
+def operator_api(operator):
+    return _api_client(operator)
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def do_token():
+    return TOKEN
