@@ -132,6 +132,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns about a missing STATIC_ROOT; `collectstatic` fills it for production.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Security: production turns these on through the environment (see README).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)

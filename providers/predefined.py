@@ -3,12 +3,13 @@
 Used by a data migration, so it must not import models (the migration passes the historical one).
 """
 
+# Named after the city, so a user's own `digitalocean-nyc3` (the document's example) never clashes.
 PREDEFINED_REGIONS = {
-    "ams3": "Amsterdam 3",
-    "lon1": "London 1",
-    "nyc3": "New York 3",
-    "sfo3": "San Francisco 3",
-    "sgp1": "Singapore 1",
+    "ams3": ("amsterdam", "Amsterdam 3"),
+    "lon1": ("london", "London 1"),
+    "nyc3": ("new-york", "New York 3"),
+    "sfo3": ("san-francisco", "San Francisco 3"),
+    "sgp1": ("singapore", "Singapore 1"),
 }
 
 DEFAULT_INPUTS = [
@@ -30,9 +31,9 @@ DEFAULT_INPUTS = [
 
 
 def predefined_providers():
-    for region, city in PREDEFINED_REGIONS.items():
+    for region, (slug, city) in PREDEFINED_REGIONS.items():
         yield {
-            "name": f"digitalocean-{region}",
+            "name": f"digitalocean-{slug}",
             "description": f"Edge cluster on DigitalOcean in {city}",
             "provider_type": "digitalocean",
             "plain": {

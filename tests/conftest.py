@@ -68,3 +68,9 @@ def operator_client(client, operator):
 @pytest.fixture
 def do_token():
     return TOKEN
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs seconds per user fixture; tests do not need it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

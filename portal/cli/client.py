@@ -18,6 +18,10 @@ TIMEOUT = (5, 120)
 class CliError(Exception):
     """A failure to report as one line on stderr, exit status 1."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
 
 class Client:
     def __init__(self, url: str, token: str | None):
@@ -47,7 +51,7 @@ class Client:
         except requests.Timeout:
             raise CliError(f"the portal at {self.base} did not answer in time") from None
         if response.status_code >= 400:
-            raise CliError(_error_text(response))
+            raise CliError(_error_text(response), response.status_code)
         return response
 
     def get(self, path, **params):
@@ -69,7 +73,12 @@ class Client:
     def resolve(self, collection: str, ref: str, kind: str) -> dict:
         """Find one object by ID or by name, as the document's commands accept both."""
         if ref.isdigit():
-            return self.get(f"{collection}/{int(ref)}/")
+            try:
+                return self.get(f"{collection}/{int(ref)}/")
+            except CliError as exc:
+                if exc.status == 404:
+                    raise CliError(f"{kind} {ref} not found", 404) from None
+                raise
         found = self.get(f"{collection}/", name=ref)
         results = found.get("results", found) if isinstance(found, dict) else found
         if not results:
