@@ -169,6 +169,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProvisionStateEnum": "provisions.choices.ProvisionState",
+        "HostStateEnum": "provisions.choices.HostState",
+        "JobStateEnum": "provisions.choices.JobState",
+        "ResourceStateEnum": "provisions.choices.ResourceState",
+    },
 }
 
 # django-q2: the ORM broker needs nothing installed; REDIS_URL switches to Redis.
@@ -215,3 +221,11 @@ LOGGING = {
         "paramiko": {"level": "WARNING"},
     },
 }
+
+# Provisioning jobs.
+JOBS_SYNC = env_bool("JOBS_SYNC", False)  # run jobs inline (tests, debugging)
+PROVISION_MAX_HOSTS = env_int("PROVISION_MAX_HOSTS", 64)
+PROVISION_BOOT_TIMEOUT = env_float("PROVISION_BOOT_TIMEOUT", 600.0)
+PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)
+PROVISION_SSH_WAIT = env_float("PROVISION_SSH_WAIT", 180.0)
+PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)

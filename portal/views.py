@@ -19,6 +19,7 @@ def dashboard(request):
         "providers": Provider.objects.for_user(user).count(),
         "providers_ready": Provider.objects.for_user(user).exclude(token_encrypted="").count(),
         "provisions": Provision.objects.for_user(user).exclude(state="DONE").count(),
+        "provisions_running": Provision.objects.for_user(user).filter(state="RUNNING").count(),
     }
     return render(request, "portal/dashboard.html", {"counts": counts})
 

@@ -1,7 +1,35 @@
-from django.conf import settings
-from django.db import models
+import secrets
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from portal import crypto
 from portal.tenancy import OwnedQuerySet
+from provisions.choices import (
+    PROVISION_COLOURS,
+    DatastoreKind,
+    HostState,
+    JobKind,
+    JobState,
+    NetworkKind,
+    ProvisionState,
+    ResourceKind,
+    ResourceState,
+)
+
+# Provision names end up in droplet hostnames, DigitalOcean names and shell commands on hosts:
+# letters, digits and dashes only, so no quoting mistake can ever turn one into a command.
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
+name_validator = RegexValidator(
+    NAME_PATTERN,
+    "use 1-40 letters, digits and dashes, starting with a letter (it becomes host names)",
+)
+
+
+def new_tag() -> str:
+    return f"edge-portal-{secrets.token_hex(6)}"
 
 
 class ProvisionQuerySet(OwnedQuerySet):
@@ -9,22 +37,230 @@ class ProvisionQuerySet(OwnedQuerySet):
 
 
 class Provision(models.Model):
-    """One edge cluster on one provider (filled out by the provisions work)."""
+    """One edge cluster on one provider: hosts (droplets), a VPC, a firewall, an SSH key."""
 
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=40, validators=[name_validator])
     provider = models.ForeignKey(
         "providers.Provider", on_delete=models.PROTECT, related_name="provisions"
     )
-    state = models.CharField(max_length=16, default="PENDING")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provisions"
     )
+    state = models.CharField(
+        max_length=16, choices=ProvisionState.choices, default=ProvisionState.PENDING
+    )
+    host_count = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(64)]
+    )
+    size = models.CharField(max_length=64)
+    image = models.CharField(max_length=64)
+    # Every DigitalOcean object of this provision carries this tag: list and delete by it.
+    tag = models.CharField(max_length=64, unique=True, default=new_tag, editable=False)
+    # The provision's own key pair: its public half goes to DigitalOcean for root logins.
+    ssh_public_key = models.TextField(blank=True)
+    ssh_private_key_encrypted = models.TextField(blank=True, editable=False)
+    # The hosts' SSH host key is made here and handed to the droplets in their user data, so the
+    # very first connection is already verified against it (no trust on first use). One key
+    # for the batch, because DigitalOcean creates a batch of droplets with one user data.
+    host_key_public = models.TextField(blank=True)
+    host_key_private_encrypted = models.TextField(blank=True, editable=False)
+    host_key_fingerprint = models.CharField(max_length=80, blank=True)
+    failed_step = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProvisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=~models.Q(state="DONE"),
+                name="provision_name_unique_while_alive",
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "state"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("provisions:detail", args=[self.pk])
+
+    @property
+    def state_colour(self) -> str:
+        return PROVISION_COLOURS.get(self.state, "grey")
+
+    def private_key(self) -> str:
+        return crypto.decrypt(self.ssh_private_key_encrypted)
+
+    def host_key_private(self) -> str:
+        return crypto.decrypt(self.host_key_private_encrypted)
+
+
+class ProvisionEvent(models.Model):
+    """Append-only record of every state change: who, when, from, to, why."""
+
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.from_state or '-'} -> {self.to_state}"
+
+
+class Cluster(models.Model):
+    provision = models.OneToOneField(Provision, on_delete=models.CASCADE, related_name="cluster")
+    name = models.CharField(max_length=64)
+
+    def __str__(self):
+        return self.name
+
+
+class Host(models.Model):
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="hosts")
+    name = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=HostState.choices, default=HostState.INIT)
+    droplet_id = models.BigIntegerField(null=True, blank=True)
+    public_ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    private_ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    host_key_fingerprint = models.CharField(max_length=80, blank=True)
+    cpu = models.PositiveIntegerField(null=True, blank=True)
+    memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    hostconfig_version = models.CharField(max_length=16, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provision", "name"], name="host_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Datastore(models.Model):
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="datastores")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=DatastoreKind.choices)
 
     class Meta:
         ordering = ["id"]
 
     def __str__(self):
         return self.name
+
+
+class Network(models.Model):
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="networks")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=NetworkKind.choices)
+    address_range = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+class CloudResource(models.Model):
+    """The ledger: every DigitalOcean object a provision creates, written before it is created."""
+
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="resources")
+    kind = models.CharField(max_length=16, choices=ResourceKind.choices)
+    name = models.CharField(max_length=128)
+    cloud_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(
+        max_length=8, choices=ResourceState.choices, default=ResourceState.PLANNED
+    )
+    # False for objects the provision uses but must never delete (a region's default VPC).
+    owned = models.BooleanField(default=True)
+    data = models.JSONField(default=dict, blank=True)
+    planned_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provision", "kind", "name"], name="resource_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.name}"
+
+
+class Job(models.Model):
+    """One background run (deploy, delete...) with its progress and log, shown live."""
+
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
+    step = models.CharField(max_length=32, blank=True)
+    steps_done = models.PositiveSmallIntegerField(default=0)
+    steps_total = models.PositiveSmallIntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if not self.steps_total:
+            return 0
+        return min(100, round(100 * self.steps_done / self.steps_total))
+
+
+class JobLogLine(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")
+    at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=8, default="info")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.message[:80]
+
+
+__all__ = [
+    "CloudResource",
+    "Cluster",
+    "Datastore",
+    "Host",
+    "HostState",
+    "Job",
+    "JobKind",
+    "JobLogLine",
+    "JobState",
+    "Network",
+    "NetworkKind",
+    "Provision",
+    "ProvisionEvent",
+    "ProvisionState",
+    "ResourceKind",
+    "ResourceState",
+]

@@ -1,0 +1,141 @@
+from rest_framework import serializers
+
+from provisions.models import CloudResource, Datastore, Host, Job, JobLogLine, Network, Provision
+
+
+class JobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "step",
+            "steps_done",
+            "steps_total",
+            "percent",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class HostSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Host
+        fields = [
+            "id",
+            "name",
+            "state",
+            "droplet_id",
+            "public_ip",
+            "private_ip",
+            "host_key_fingerprint",
+            "cpu",
+            "memory_mb",
+            "hostconfig_version",
+            "last_error",
+        ]
+
+
+class NetworkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Network
+        fields = ["id", "name", "kind", "address_range"]
+
+
+class DatastoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Datastore
+        fields = ["id", "name", "kind"]
+
+
+class CloudResourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CloudResource
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "cloud_id",
+            "state",
+            "owned",
+            "planned_at",
+            "created_at",
+            "deleted_at",
+        ]
+
+
+class ProvisionSerializer(serializers.ModelSerializer):
+    provider = serializers.SerializerMethodField()
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    hosts = serializers.IntegerField(source="host_total", read_only=True)
+    clusters = serializers.SerializerMethodField()
+    networks = serializers.IntegerField(source="network_total", read_only=True)
+    datastores = serializers.IntegerField(source="datastore_total", read_only=True)
+    job = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Provision
+        fields = [
+            "id",
+            "name",
+            "state",
+            "provider",
+            "owner",
+            "hosts",
+            "clusters",
+            "networks",
+            "datastores",
+            "size",
+            "image",
+            "tag",
+            "host_key_fingerprint",
+            "failed_step",
+            "error",
+            "job",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_provider(self, obj) -> dict:
+        return {"id": obj.provider_id, "name": obj.provider.name, "region": obj.provider.region}
+
+    def get_clusters(self, obj) -> int:
+        return 1
+
+    def get_job(self, obj) -> dict | None:
+        job = getattr(obj, "latest_job", None)
+        return JobSerializer(job).data if job else None
+
+
+class ProvisionDetailSerializer(ProvisionSerializer):
+    host_list = HostSerializer(source="hosts", many=True, read_only=True)
+    network_list = NetworkSerializer(source="networks", many=True, read_only=True)
+    datastore_list = DatastoreSerializer(source="datastores", many=True, read_only=True)
+    resources = CloudResourceSerializer(many=True, read_only=True)
+
+    class Meta(ProvisionSerializer.Meta):
+        fields = ProvisionSerializer.Meta.fields + [
+            "host_list",
+            "network_list",
+            "datastore_list",
+            "resources",
+        ]
+
+
+class ProvisionCreateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    provider = serializers.CharField(help_text="provider ID or name")
+    hosts = serializers.IntegerField(default=1)
+    size = serializers.CharField(required=False, allow_blank=True)
+    image = serializers.CharField(required=False, allow_blank=True)
+
+
+class LogLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobLogLine
+        fields = ["id", "job", "at", "level", "message"]

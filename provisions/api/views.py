@@ -1,0 +1,135 @@
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from provisions import services
+from provisions.api.serializers import (
+    HostSerializer,
+    JobSerializer,
+    LogLineSerializer,
+    ProvisionCreateSerializer,
+    ProvisionDetailSerializer,
+    ProvisionSerializer,
+)
+from provisions.models import JobLogLine
+from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+
+
+class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    filterset_fields = ["name", "state", "provider"]
+
+    def get_queryset(self):
+        queryset = provisions_for(self.request.user)
+        if self.action != "list":
+            queryset = queryset.prefetch_related(*detail_prefetch())
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return ProvisionCreateSerializer
+        return ProvisionDetailSerializer if self.action != "list" else ProvisionSerializer
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        attach_latest_jobs(page if page is not None else queryset)
+        return page
+
+    def get_object(self):
+        obj = super().get_object()
+        attach_latest_jobs([obj])
+        return obj
+
+    def _detail(self, provision, code=status.HTTP_200_OK):
+        provision = self.get_queryset().get(pk=provision.pk)
+        attach_latest_jobs([provision])
+        return Response(
+            ProvisionDetailSerializer(provision, context={"request": self.request}).data,
+            status=code,
+        )
+
+    @extend_schema(request=ProvisionCreateSerializer, responses={201: ProvisionDetailSerializer})
+    def create(self, request):
+        body = ProvisionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        provision = services.create_provision(
+            request.user,
+            provider=data["provider"],
+            name=data["name"],
+            host_count=data["hosts"],
+            size=data.get("size") or None,
+            image=data.get("image") or None,
+        )
+        return self._detail(provision, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("force", bool)], responses={202: ProvisionDetailSerializer}
+    )
+    def destroy(self, request, pk=None):
+        provision = self.get_object()
+        services.delete_provision(request.user, provision, force=_flag(request, "force"))
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("force", bool)],
+        responses={202: ProvisionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        provision = self.get_object()
+        services.retry_provision(request.user, provision, force=_flag(request, "force"))
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="last line id seen"),
+            OpenApiParameter("job", int),
+        ],
+        responses={200: LogLineSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        """Log lines of the provision's jobs (the latest job unless `job` is given)."""
+        provision = self.get_object()
+        job_id = request.query_params.get("job") or provision.latest_job_id
+        lines = JobLogLine.objects.filter(job__provision=provision, job_id=job_id)
+        after = request.query_params.get("after")
+        if after and after.isdigit():
+            lines = lines.filter(pk__gt=int(after))
+        return Response(LogLineSerializer(lines[:1000], many=True).data)
+
+    @extend_schema(responses={200: JobSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def jobs(self, request, pk=None):
+        return Response(JobSerializer(self.get_object().jobs.all()[:50], many=True).data)
+
+    @extend_schema(
+        request=None, responses={200: HostSerializer(many=True), 202: ProvisionDetailSerializer}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def hosts(self, request, pk=None):
+        """List the hosts, or (POST) add one."""
+        provision = self.get_object()
+        if request.method == "POST":
+            services.add_host(request.user, provision)
+            return self._detail(provision, status.HTTP_202_ACCEPTED)
+        return Response(HostSerializer(provision.hosts.all(), many=True).data)
+
+    @extend_schema(request=None, responses={202: ProvisionDetailSerializer})
+    @action(detail=True, methods=["delete"], url_path=r"hosts/(?P<host_id>\d+)")
+    def remove_host(self, request, pk=None, host_id=None):
+        provision = self.get_object()
+        try:
+            host = provision.hosts.get(pk=host_id)
+            services.remove_host(request.user, provision, host)
+        except ObjectDoesNotExist:
+            raise Http404 from None
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+
+def _flag(request, name) -> bool:
+    return str(request.query_params.get(name, "")).lower() in ("1", "true", "yes")

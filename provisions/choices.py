@@ -1,0 +1,81 @@
+"""Provision, host and job vocabularies, with their groups and badge colours."""
+
+from django.db import models
+
+
+class ProvisionState(models.TextChoices):
+    PENDING = "PENDING"
+    DEPLOYING = "DEPLOYING"
+    CONFIGURING = "CONFIGURING"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    DELETING = "DELETING"
+    DONE = "DONE"
+
+
+PROVISION_ACTIVE = {
+    ProvisionState.PENDING,
+    ProvisionState.DEPLOYING,
+    ProvisionState.CONFIGURING,
+    ProvisionState.DELETING,
+}
+PROVISION_TERMINAL = {ProvisionState.RUNNING, ProvisionState.ERROR, ProvisionState.DONE}
+PROVISION_COLOURS = {
+    ProvisionState.PENDING: "grey",
+    ProvisionState.DEPLOYING: "blue",
+    ProvisionState.CONFIGURING: "blue",
+    ProvisionState.RUNNING: "green",
+    ProvisionState.ERROR: "red",
+    ProvisionState.DELETING: "blue",
+    ProvisionState.DONE: "grey",
+}
+
+
+class HostState(models.TextChoices):
+    INIT = "INIT"
+    CONFIGURING = "CONFIGURING"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    REMOVING = "REMOVING"
+    REMOVED = "REMOVED"
+
+
+class JobKind(models.TextChoices):
+    DEPLOY = "deploy"
+    DELETE = "delete"
+    ADD_HOST = "add_host"
+    REMOVE_HOST = "remove_host"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+JOB_TERMINAL = {JobState.SUCCESS, JobState.FAILED}
+
+
+class ResourceKind(models.TextChoices):
+    SSH_KEY = "ssh_key", "SSH key"
+    VPC = "vpc", "VPC"
+    DROPLET = "droplet", "Droplet"
+    FIREWALL = "firewall", "Firewall"
+
+
+class ResourceState(models.TextChoices):
+    # PLANNED is written before the create call, so a crash in between is found and adopted.
+    PLANNED = "PLANNED"
+    CREATED = "CREATED"
+    DELETED = "DELETED"
+
+
+class NetworkKind(models.TextChoices):
+    PUBLIC = "public", "Public (port forwarding)"
+    PRIVATE = "private", "Private (VXLAN + BGP-EVPN)"
+
+
+class DatastoreKind(models.TextChoices):
+    IMAGE = "image"
+    SYSTEM = "system"

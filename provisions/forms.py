@@ -1,0 +1,33 @@
+from django import forms
+from django.conf import settings
+
+from provisions.services import IMAGE_INPUTS, SIZE_INPUTS
+
+
+def _options(provider, names):
+    for name in names:
+        options = provider.input_options(name)
+        if options:
+            return [(str(o), str(o)) for o in options], provider.input_default(name)
+    return None, None
+
+
+class ProvisionForm(forms.Form):
+    name = forms.CharField(
+        max_length=40,
+        help_text="Letters, digits and dashes; it names the "
+        "cluster, hosts, networks and datastores.",
+    )
+    hosts = forms.IntegerField(min_value=1, initial=1)
+    size = forms.CharField(max_length=64)
+    image = forms.CharField(max_length=64)
+
+    def __init__(self, *args, provider, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.provider = provider
+        self.fields["hosts"].max_value = settings.PROVISION_MAX_HOSTS
+        self.fields["hosts"].widget.attrs["max"] = settings.PROVISION_MAX_HOSTS
+        for field, names in (("size", SIZE_INPUTS), ("image", IMAGE_INPUTS)):
+            choices, default = _options(provider, names)
+            if choices:
+                self.fields[field] = forms.ChoiceField(choices=choices, initial=default)

@@ -1,0 +1,53 @@
+"""Host configuration: versioned, idempotent shell scripts shipped over one SSH connection."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisions.ssh import CommandFailed, HostSession
+
+SCRIPT_DIR = Path(__file__).parent
+SETUP_SCRIPT = "host-setup.sh"
+VERSION = "1"
+BRIDGE = "onebr0"
+BRIDGE_CIDR = "192.168.150.1/24"
+
+_CAPACITY = re.compile(r"^CAPACITY cpu=(\d+) memory_mb=(\d+)$", re.M)
+_DONE = re.compile(r"^DONE version=(\S+)$", re.M)
+
+
+class HostConfigError(Exception):
+    pass
+
+
+@dataclass
+class HostFacts:
+    cpu: int
+    memory_mb: int
+    version: str
+    output: str
+
+
+def script(name: str = SETUP_SCRIPT) -> str:
+    return (SCRIPT_DIR / name).read_text()
+
+
+def configure(session: HostSession, log=None) -> HostFacts:
+    """Run the set-up script on a connected host and read back what it reports."""
+    env = {"ONE_BRIDGE": BRIDGE, "ONE_BRIDGE_CIDR": BRIDGE_CIDR, "ONE_PUBLIC_IF": "eth0"}
+    try:
+        result = session.run_script(script(), env)
+    except CommandFailed as exc:
+        raise HostConfigError(f"host set-up failed on {session.address}: {exc}") from None
+    if log is not None:
+        for line in result.stdout.splitlines():
+            if line.startswith(("STEP ", "LXC_VERSION", "CAPACITY", "DONE")):
+                log(f"{session.address}: {line}")
+    capacity = _CAPACITY.search(result.stdout)
+    done = _DONE.search(result.stdout)
+    if not capacity or not done:
+        raise HostConfigError(
+            f"host set-up on {session.address} did not report its capacity: "
+            + (result.stdout.strip().splitlines() or ["no output"])[-1]
+        )
+    return HostFacts(int(capacity[1]), int(capacity[2]), done[1], result.stdout)

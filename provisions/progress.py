@@ -1,0 +1,52 @@
+"""What a running job tells the world: its step, progress and log lines, saved as they happen."""
+
+import logging
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from provisions.models import Job, JobLogLine
+
+log = logging.getLogger("provisions.jobs")
+
+
+class JobRecorder:
+    def __init__(self, job: Job):
+        self.job = job
+
+    def log(self, message: str, level: str = "info") -> None:
+        JobLogLine.objects.create(job_id=self.job.pk, level=level, message=message)
+        log.log(
+            logging.ERROR if level == "error" else logging.INFO, "job %s: %s", self.job.pk, message
+        )
+
+    def error(self, message: str) -> None:
+        self.log(message, "error")
+
+    def step(self, name: str, done: int, total: int) -> None:
+        Job.objects.filter(pk=self.job.pk).update(step=name, steps_done=done, steps_total=total)
+        self.job.step, self.job.steps_done, self.job.steps_total = name, done, total
+        self.log(f"step {done + 1}/{total}: {name}")
+
+    def finish(self, state: str, error: str = "") -> None:
+        Job.objects.filter(pk=self.job.pk).update(
+            state=state,
+            error=error,
+            finished_at=timezone.now(),
+            **({"steps_done": self.job.steps_total} if not error else {}),
+        )
+
+
+def in_thread(func):
+    """Worker-thread wrapper: Django opens a DB connection per thread; close it after."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+            from django.db import connection
+
+            connection.close()
+
+    return wrapper

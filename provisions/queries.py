@@ -1,0 +1,60 @@
+"""Querysets shared by the pages and the API: counts and the latest job, in constant queries."""
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+
+from provisions.choices import HostState
+from provisions.models import Datastore, Host, Job, Network, Provision
+
+
+def _count(model, **filters):
+    sub = (
+        model.objects.filter(provision=OuterRef("pk"), **filters)
+        .order_by()
+        .values("provision")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+
+
+def provisions_for(user):
+    latest_job = Job.objects.filter(provision=OuterRef("pk")).order_by("-id").values("pk")[:1]
+    return (
+        Provision.objects.for_user(user)
+        .select_related("provider", "owner")
+        .annotate(
+            host_total=Coalesce(
+                Subquery(
+                    Host.objects.filter(provision=OuterRef("pk"))
+                    .exclude(state=HostState.REMOVED)
+                    .order_by()
+                    .values("provision")
+                    .annotate(n=Count("pk"))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            network_total=_count(Network),
+            datastore_total=_count(Datastore),
+            latest_job_id=Subquery(latest_job),
+        )
+    )
+
+
+def attach_latest_jobs(provisions) -> None:
+    """One query for the latest job of every provision on a page."""
+    ids = [p.latest_job_id for p in provisions if p.latest_job_id]
+    jobs = Job.objects.in_bulk(ids)
+    for provision in provisions:
+        provision.latest_job = jobs.get(provision.latest_job_id)
+
+
+def detail_prefetch():
+    return [
+        Prefetch("hosts", queryset=Host.objects.exclude(state=HostState.REMOVED)),
+        "networks",
+        "datastores",
+        "resources",
+    ]

@@ -1,0 +1,286 @@
+"""Provision operations: the only code that creates provisions, changes their state or starts
+their jobs. Pages, API, admin actions and jobs call these."""
+
+import logging
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from portal import crypto
+from portal.tenancy import CHANGE
+from providers.models import Provider
+from provisions.choices import (
+    DatastoreKind,
+    HostState,
+    JobKind,
+    JobState,
+    NetworkKind,
+    ProvisionState,
+)
+from provisions.keys import generate_ed25519, sha256_fingerprint
+from provisions.models import (
+    NAME_PATTERN,
+    Cluster,
+    Datastore,
+    Host,
+    Job,
+    Network,
+    Provision,
+    ProvisionEvent,
+)
+
+log = logging.getLogger(__name__)
+
+IMAGE_INPUTS = ("digitalocean_image", "digitalocean_droplet")
+SIZE_INPUTS = ("digitalocean_size",)
+DEFAULT_IMAGE = "ubuntu-22-04-x64"
+DEFAULT_SIZE = "s-1vcpu-2gb"
+PRIVATE_RANGE = "10.200.0.0/16"
+
+
+class InvalidTransition(ValidationError):
+    pass
+
+
+def transition(provision: Provision, to: str, expected: set[str], actor=None, reason=""):
+    """Move a provision to `to` only if it is still in one of `expected` (one atomic UPDATE),
+    and record the change."""
+    with transaction.atomic():
+        current = Provision.objects.filter(pk=provision.pk).values_list("state", flat=True).first()
+        changed = Provision.objects.filter(pk=provision.pk, state__in=expected).update(
+            state=to, updated_at=timezone.now()
+        )
+        if not changed:
+            raise InvalidTransition(
+                f"provision {provision.name} is {current}; cannot go to {to} from there"
+            )
+        ProvisionEvent.objects.create(
+            provision=provision, actor=actor, from_state=current, to_state=to, reason=reason[:2000]
+        )
+    provision.state = to
+    log.info("provision %s: %s -> %s (%s)", provision.pk, current, to, reason)
+
+
+def _choose(provider: Provider, value: str | None, inputs, default: str, label: str) -> str:
+    options = []
+    for name in inputs:
+        options = provider.input_options(name)
+        if options:
+            value = value or provider.input_default(name)
+            break
+    value = (value or default).strip()
+    if options and value not in options:
+        raise ValidationError(
+            {
+                label: f"{value!r} is not offered by provider {provider.name}; "
+                f"choose one of {', '.join(map(str, options))}"
+            }
+        )
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,63}", value):
+        raise ValidationError({label: f"{value!r} is not a DigitalOcean {label} slug"})
+    return value
+
+
+def _enqueue(job: Job) -> None:
+    transaction.on_commit(
+        lambda: async_task(
+            "provisions.jobs.run_job",
+            job.pk,
+            task_name=f"provision-{job.kind}-{job.pk}",
+            sync=settings.JOBS_SYNC,
+        )
+    )
+
+
+def _start_job(provision: Provision, kind: str, user, **options) -> Job:
+    if provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).exists():
+        raise ValidationError(
+            f"provision {provision.name} already has a job running; wait for it to finish"
+        )
+    job = Job.objects.create(provision=provision, kind=kind, created_by=user, options=options)
+    _enqueue(job)
+    return job
+
+
+def create_provision(
+    user, *, provider, name: str, host_count=1, size: str | None = None, image: str | None = None
+) -> Provision:
+    errors = {}
+    name = (name or "").strip()
+    if not re.fullmatch(NAME_PATTERN, name):
+        errors["name"] = (
+            f"{name!r} is not a valid provision name: use 1-40 letters, digits and "
+            "dashes, starting with a letter"
+        )
+    if not isinstance(provider, Provider):
+        ref = str(provider)
+        visible = Provider.objects.for_user(user)
+        found = visible.filter(pk=int(ref)) if ref.isdigit() else visible.filter(name=ref)
+        provider = found.first()
+        if provider is None:
+            errors["provider"] = f"provider {ref!r} not found"
+    try:
+        host_count = int(host_count)
+    except (TypeError, ValueError):
+        host_count = 0
+    if not 1 <= host_count <= settings.PROVISION_MAX_HOSTS:
+        errors["hosts"] = f"number of hosts must be 1 to {settings.PROVISION_MAX_HOSTS}"
+    if errors:
+        raise ValidationError(errors)
+    if not provider.has_token:
+        raise ValidationError(
+            {"provider": f"provider {provider.name} has no DigitalOcean token; set one first"}
+        )
+    size = _choose(provider, size, SIZE_INPUTS, DEFAULT_SIZE, "size")
+    image = _choose(provider, image, IMAGE_INPUTS, DEFAULT_IMAGE, "image")
+
+    key = generate_ed25519(f"edge-portal-{name}")
+    host_key = generate_ed25519(f"edge-portal-host-{name}")
+    try:
+        with transaction.atomic():
+            provision = Provision.objects.create(
+                name=name,
+                provider=provider,
+                owner=user,
+                host_count=host_count,
+                size=size,
+                image=image,
+                ssh_public_key=key.public_openssh,
+                ssh_private_key_encrypted=crypto.encrypt(key.private_openssh),
+                host_key_public=host_key.public_openssh,
+                host_key_private_encrypted=crypto.encrypt(host_key.private_openssh),
+                host_key_fingerprint=host_key.sha256_fingerprint,
+            )
+            ProvisionEvent.objects.create(
+                provision=provision,
+                actor=user,
+                from_state="",
+                to_state=ProvisionState.PENDING,
+                reason="created",
+            )
+            Cluster.objects.create(provision=provision, name=name)
+            Datastore.objects.bulk_create(
+                [
+                    Datastore(provision=provision, name=f"{name}-image", kind=DatastoreKind.IMAGE),
+                    Datastore(
+                        provision=provision, name=f"{name}-system", kind=DatastoreKind.SYSTEM
+                    ),
+                ]
+            )
+            Network.objects.bulk_create(
+                [
+                    Network(provision=provision, name=f"{name}-public", kind=NetworkKind.PUBLIC),
+                    Network(
+                        provision=provision,
+                        name=f"{name}-private",
+                        kind=NetworkKind.PRIVATE,
+                        address_range=PRIVATE_RANGE,
+                    ),
+                ]
+            )
+            Host.objects.bulk_create(
+                [
+                    Host(provision=provision, name=f"{name}-host-{index}")
+                    for index in range(host_count)
+                ]
+            )
+            _start_job(provision, JobKind.DEPLOY, user)
+    except IntegrityError:
+        raise ValidationError({"name": f"you already have a provision named {name!r}"}) from None
+    log.info("provision %s (%s) created by %s: %s hosts", provision.pk, name, user, host_count)
+    return provision
+
+
+def _changeable(user, provision: Provision) -> Provision:
+    if not Provision.objects.for_user(user, CHANGE).filter(pk=provision.pk).exists():
+        raise Http404(f"provision {provision.pk} not found")
+    return provision
+
+
+def abandon_stale_jobs(provision: Provision) -> int:
+    """Mark jobs whose worker died (still RUNNING past the worker timeout) as failed."""
+    limit = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    return provision.jobs.filter(state=JobState.RUNNING, started_at__lt=limit).update(
+        state=JobState.FAILED, error="abandoned: its worker stopped", finished_at=timezone.now()
+    )
+
+
+def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
+    """Resume from ERROR (or, with force, from a run whose worker was killed) at the step that
+    failed: earlier steps find their work done in the ledger and pass through."""
+    _changeable(user, provision)
+    abandon_stale_jobs(provision)
+    if force:
+        provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+            state=JobState.FAILED, error="abandoned by retry", finished_at=timezone.now()
+        )
+    allowed = {ProvisionState.ERROR}
+    if force:
+        allowed |= {
+            ProvisionState.DEPLOYING,
+            ProvisionState.CONFIGURING,
+            ProvisionState.DELETING,
+            ProvisionState.PENDING,
+        }
+    if provision.state not in allowed:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; only a "
+            "provision in ERROR can be retried"
+        )
+    last = provision.jobs.exclude(state=JobState.SUCCESS).first()
+    kind = JobKind.DELETE if last is not None and last.kind == JobKind.DELETE else JobKind.DEPLOY
+    return _start_job(provision, kind, user, retry=True)
+
+
+def delete_provision(user, provision: Provision, *, force: bool = False) -> Job:
+    """Delete everything the provision made in DigitalOcean; works from any state but DONE."""
+    _changeable(user, provision)
+    if provision.state == ProvisionState.DONE:
+        raise ValidationError(f"provision {provision.name} is already deleted")
+    abandon_stale_jobs(provision)
+    if force:
+        provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+            state=JobState.FAILED, error="abandoned by delete", finished_at=timezone.now()
+        )
+    return _start_job(provision, JobKind.DELETE, user)
+
+
+def add_host(user, provision: Provision) -> Job:
+    _changeable(user, provision)
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; hosts can be "
+            "added to a RUNNING provision"
+        )
+    if provision.hosts.exclude(state=HostState.REMOVED).count() >= settings.PROVISION_MAX_HOSTS:
+        raise ValidationError(f"a provision has at most {settings.PROVISION_MAX_HOSTS} hosts")
+    with transaction.atomic():
+        # Removed hosts keep their rows, so the count never reuses a name.
+        index = provision.hosts.count()
+        host = Host.objects.create(provision=provision, name=f"{provision.name}-host-{index}")
+        Provision.objects.filter(pk=provision.pk).update(host_count=provision.host_count + 1)
+        job = _start_job(provision, JobKind.ADD_HOST, user, host=host.pk)
+    return job
+
+
+def remove_host(user, provision: Provision, host: Host) -> Job:
+    _changeable(user, provision)
+    if host.provision_id != provision.pk:
+        raise Http404(f"host {host.pk} not found")
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; hosts can be "
+            "removed from a RUNNING provision"
+        )
+    if provision.hosts.exclude(state=HostState.REMOVED).count() <= 1:
+        raise ValidationError("cannot remove the last host; delete the provision instead")
+    return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
+
+
+def pinned_fingerprint(provision: Provision) -> str:
+    return sha256_fingerprint(provision.host_key_public)

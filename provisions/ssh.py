@@ -1,0 +1,200 @@
+"""The one SSH module: every command the portal runs on a host goes through `HostSession`.
+
+Host keys are pinned: the expected key is given by the caller (made by the portal and handed to
+the droplet at creation), system known_hosts files are ignored, and any other key is refused
+with both fingerprints in the message. Errors are classified like the cloud driver's:
+`HostUnreachable` is worth retrying, `HostKeyMismatch` and `SSHAuthFailed` are not.
+"""
+
+import base64
+import io
+import logging
+import shlex
+import time
+from dataclasses import dataclass
+
+import paramiko
+
+from provisions.keys import sha256_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+class SSHError(Exception):
+    pass
+
+
+class HostUnreachable(SSHError):
+    pass
+
+
+class HostKeyMismatch(SSHError):
+    pass
+
+
+class SSHAuthFailed(SSHError):
+    pass
+
+
+class CommandFailed(SSHError):
+    def __init__(self, command: str, result: "CommandResult"):
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        super().__init__(
+            f"{command!r} exited with status {result.exit_status}: " + " | ".join(tail)
+        )
+        self.result = result
+
+
+@dataclass
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+def _load_private_key(pem: str) -> paramiko.PKey:
+    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return key_class.from_private_key(io.StringIO(pem))
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise SSHError("the provision's private key cannot be loaded")
+
+
+def _public_key(openssh_line: str) -> paramiko.PKey:
+    key_type, blob = openssh_line.split()[:2]
+    return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
+
+
+def env_prefix(env: dict[str, object]) -> str:
+    """`K=v ...` with every value quoted: values may come from users."""
+    parts = []
+    for key, value in env.items():
+        if not key.replace("_", "").isalnum():
+            raise ValueError(f"invalid environment variable name {key!r}")
+        parts.append(f"{key}={shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
+class HostSession:
+    def __init__(
+        self,
+        address: str,
+        *,
+        private_key: str,
+        host_key: str,
+        username: str = "root",
+        port: int = 22,
+        connect_timeout: float = 10.0,
+    ):
+        self.address = address
+        self.port = port
+        self.username = username
+        self._pkey = _load_private_key(private_key)
+        self._host_key = _public_key(host_key)
+        self.connect_timeout = connect_timeout
+        self.client: paramiko.SSHClient | None = None
+
+    @property
+    def expected_fingerprint(self) -> str:
+        return sha256_fingerprint(f"{self._host_key.get_name()} {self._host_key.get_base64()}")
+
+    def connect(self, wait: float = 0.0) -> "HostSession":
+        """Connect, retrying refused/unreachable for up to `wait` seconds (a host booting)."""
+        deadline = time.monotonic() + wait
+        delay = 1.0
+        while True:
+            try:
+                self._connect_once()
+                return self
+            except HostUnreachable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 1.5, 5.0)
+
+    def _connect_once(self) -> None:
+        client = paramiko.SSHClient()
+        host_id = self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+        client.get_host_keys().add(host_id, self._host_key.get_name(), self._host_key)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(
+                self.address,
+                port=self.port,
+                username=self.username,
+                pkey=self._pkey,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            got = sha256_fingerprint(f"{exc.key.get_name()} {exc.key.get_base64()}")
+            raise HostKeyMismatch(
+                f"host {self.address} presented SSH host key {got}, but {self.expected_fingerprint}"
+                " is pinned for it: refusing to connect (the host was replaced or someone is "
+                "intercepting; if the host was rebuilt on purpose, re-pin its key)"
+            ) from None
+        except paramiko.AuthenticationException:
+            client.close()
+            raise SSHAuthFailed(
+                f"host {self.address} refused the provision's SSH key for {self.username}"
+            ) from None
+        except paramiko.SSHException as exc:
+            client.close()
+            if "not found in known_hosts" in str(exc):
+                raise HostKeyMismatch(
+                    f"host {self.address} offered no key of the pinned type; refusing to connect"
+                ) from None
+            raise HostUnreachable(f"SSH to {self.address}:{self.port} failed: {exc}") from None
+        except (TimeoutError, OSError, EOFError) as exc:
+            client.close()
+            raise HostUnreachable(
+                f"cannot reach {self.address}:{self.port} over SSH: {exc}"
+            ) from None
+        self.client = client
+
+    def run(
+        self, command: str, *, stdin: str | None = None, timeout: float = 600.0, check: bool = True
+    ) -> CommandResult:
+        if self.client is None:
+            raise SSHError("not connected")
+        try:
+            chan_in, chan_out, chan_err = self.client.exec_command(command, timeout=timeout)
+            if stdin is not None:
+                chan_in.write(stdin)
+            chan_in.channel.shutdown_write()
+            stdout = chan_out.read().decode(errors="replace")
+            stderr = chan_err.read().decode(errors="replace")
+            status = chan_out.channel.recv_exit_status()
+        except (TimeoutError, paramiko.SSHException, OSError) as exc:
+            raise HostUnreachable(f"lost SSH connection to {self.address}: {exc}") from None
+        result = CommandResult(status, stdout, stderr)
+        if check and status != 0:
+            raise CommandFailed(command.split(" ", 1)[0], result)
+        return result
+
+    def run_script(
+        self,
+        script: str,
+        env: dict[str, object] | None = None,
+        timeout: float = 900.0,
+        check: bool = True,
+    ) -> CommandResult:
+        """Ship a whole script over stdin to bash: one command, not hundreds."""
+        prefix = env_prefix(env or {})
+        return self.run(f"{prefix} bash -s".strip(), stdin=script, timeout=timeout, check=check)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

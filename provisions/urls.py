@@ -1,0 +1,15 @@
+from django.urls import path
+
+from provisions import views
+
+app_name = "provisions"
+urlpatterns = [
+    path("", views.provision_list, name="list"),
+    path("new/", views.provision_create, name="create"),
+    path("<int:pk>/", views.provision_detail, name="detail"),
+    path("<int:pk>/live/", views.provision_live, name="live"),
+    path("<int:pk>/retry/", views.provision_retry, name="retry"),
+    path("<int:pk>/delete/", views.provision_delete, name="delete"),
+    path("<int:pk>/hosts/add/", views.host_add, name="host-add"),
+    path("<int:pk>/hosts/<int:host_pk>/remove/", views.host_remove, name="host-remove"),
+]

@@ -1,0 +1,189 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from portal.forms import add_validation_error
+from providers.models import Provider
+from provisions import services
+from provisions.choices import PROVISION_TERMINAL, JobState, ProvisionState
+from provisions.forms import ProvisionForm
+from provisions.models import JobLogLine
+from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+
+PAGE_SIZE = 50
+LOG_TAIL = 200
+
+
+def _get(request, pk, detail=False):
+    queryset = provisions_for(request.user)
+    if detail:
+        queryset = queryset.prefetch_related(*detail_prefetch())
+    provision = get_object_or_404(queryset, pk=pk)
+    attach_latest_jobs([provision])
+    return provision
+
+
+@login_required
+def provision_list(request):
+    queryset = provisions_for(request.user)
+    if not request.GET.get("all"):
+        queryset = queryset.exclude(state=ProvisionState.DONE)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    attach_latest_jobs(page.object_list)
+    active = any(p.state not in PROVISION_TERMINAL for p in page.object_list)
+    context = {"page": page, "provisions": page.object_list, "active": active}
+    if request.htmx and request.htmx.target == "provision-rows":
+        response = render(request, "provisions/partials/rows.html", context)
+        return response if active else HttpResponseStopPolling(response.content)
+    return render(request, "provisions/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def provision_create(request):
+    """Wizard: provider -> hosts, size and image -> review -> create."""
+    providers = Provider.objects.for_user(request.user).exclude(token_encrypted="")
+    provider_id = request.POST.get("provider") or request.GET.get("provider")
+    if not provider_id:
+        return render(request, "provisions/create_provider.html", {"providers": providers})
+    provider = get_object_or_404(providers, pk=provider_id)
+    form = ProvisionForm(request.POST or None, provider=provider)
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("confirm") != "1":
+            return render(
+                request,
+                "provisions/create_review.html",
+                {"form": form, "provider": provider, "data": form.cleaned_data},
+            )
+        try:
+            provision = services.create_provision(
+                request.user,
+                provider=provider,
+                name=form.cleaned_data["name"],
+                host_count=form.cleaned_data["hosts"],
+                size=form.cleaned_data["size"],
+                image=form.cleaned_data["image"],
+            )
+        except ValidationError as exc:
+            add_validation_error(form, exc)
+        else:
+            messages.success(
+                request, f"Provision {provision.name} created (ID: {provision.pk}); deploying."
+            )
+            return redirect(provision)
+    return render(request, "provisions/create_form.html", {"form": form, "provider": provider})
+
+
+def _live_context(provision):
+    job = provision.latest_job
+    lines = []
+    if job is not None:
+        lines = list(JobLogLine.objects.filter(job=job).order_by("-id")[:LOG_TAIL])[::-1]
+    return {
+        "provision": provision,
+        "job": job,
+        "lines": lines,
+        "steps": _steps(job),
+        "terminal": provision.state in PROVISION_TERMINAL
+        and (job is None or job.state in (JobState.SUCCESS, JobState.FAILED)),
+    }
+
+
+def _steps(job):
+    if job is None:
+        return []
+    from provisions import deploy
+    from provisions.choices import JobKind
+
+    names = {
+        JobKind.DELETE: deploy.DeleteRun.steps,
+        JobKind.REMOVE_HOST: deploy.RemoveHostRun.steps,
+    }.get(job.kind, deploy.DeployRun.steps)
+    steps = []
+    for index, name in enumerate(names):
+        if index < job.steps_done or job.state == JobState.SUCCESS:
+            status = "done"
+        elif index == job.steps_done and job.state == JobState.RUNNING:
+            status = "running"
+        elif index == job.steps_done and job.state == JobState.FAILED:
+            status = "failed"
+        else:
+            status = "pending"
+        steps.append({"name": name, "status": status})
+    return steps
+
+
+@login_required
+def provision_detail(request, pk):
+    provision = _get(request, pk, detail=True)
+    context = _live_context(provision)
+    context["events"] = provision.events.select_related("actor").order_by("-id")[:20]
+    return render(request, "provisions/detail.html", context)
+
+
+@login_required
+def provision_live(request, pk):
+    """The polled fragment: state, progress bar, steps and log tail."""
+    provision = _get(request, pk)
+    context = _live_context(provision)
+    response = render(request, "provisions/partials/live.html", context)
+    if context["terminal"] and request.htmx:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+def _act(request, pk, action, success):
+    provision = _get(request, pk)
+    try:
+        action(provision)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success.format(name=provision.name))
+    return redirect(provision)
+
+
+@login_required
+@require_POST
+def provision_retry(request, pk):
+    return _act(
+        request,
+        pk,
+        lambda p: services.retry_provision(request.user, p),
+        "Retrying {name} from the step that failed.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def provision_delete(request, pk):
+    if request.method == "GET":
+        return render(request, "provisions/delete.html", {"provision": _get(request, pk, True)})
+    return _act(
+        request,
+        pk,
+        lambda p: services.delete_provision(request.user, p),
+        "Deleting {name}: droplets, firewall, VPC and SSH key.",
+    )
+
+
+@login_required
+@require_POST
+def host_add(request, pk):
+    return _act(
+        request, pk, lambda p: services.add_host(request.user, p), "Adding a host to {name}."
+    )
+
+
+@login_required
+@require_POST
+def host_remove(request, pk, host_pk):
+    def remove(provision):
+        host = get_object_or_404(provision.hosts.all(), pk=host_pk)
+        services.remove_host(request.user, provision, host)
+
+    return _act(request, pk, remove, "Removing the host from {name}.")
