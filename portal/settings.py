@@ -102,6 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Jobs configure hosts from several threads; an in-memory shared-cache test database locks
+    # whole tables under that, so tests use a real file like production does.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-portal.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -229,3 +232,4 @@ PROVISION_BOOT_TIMEOUT = env_float("PROVISION_BOOT_TIMEOUT", 600.0)
 PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)
 PROVISION_SSH_WAIT = env_float("PROVISION_SSH_WAIT", 180.0)
 PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)
+PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)

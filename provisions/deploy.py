@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.utils import timezone
 
-from providers.drivers import CloudError, NotFound
+from providers.drivers import CloudError, NotFound, TransientError
 from providers.drivers.digitalocean import private_ipv4, public_ipv4
 from provisions import hostconfig
 from provisions.choices import HostState, ResourceKind, ResourceState
@@ -64,19 +64,41 @@ class Run:
 
     def run(self) -> None:
         total = len(self.steps)
-        for index, name in enumerate(self.steps):
-            self.before_step(name)
-            self.rec.step(name, index, total)
-            try:
-                getattr(self, f"step_{name}")()
-            except (CloudError, SSHError, hostconfig.HostConfigError) as exc:
-                raise StepFailed(name, str(exc)) from exc
-            if CRASH_AFTER_STEP == name:
-                raise SimulatedCrash(name)
+        try:
+            for index, name in enumerate(self.steps):
+                self.before_step(name)
+                self.rec.step(name, index, total)
+                self._run_step(name)
+                if CRASH_AFTER_STEP == name:
+                    raise SimulatedCrash(name)
+        except Exception:
+            self._log_calls()
+            raise
+        self._log_calls()
+
+    def _log_calls(self):
         self.rec.log(
             f"DigitalOcean API calls in this run: {self.driver.api_calls} "
             f"({self.driver.retried_calls} retries)"
         )
+
+    def _run_step(self, name: str) -> None:
+        """Run one step; a transient cloud error (5xx on a POST, a rate limit that outlasted the
+        driver's retries) re-runs the whole step, which is safe because steps reconcile."""
+        attempts = settings.PROVISION_STEP_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                getattr(self, f"step_{name}")()
+                return
+            except TransientError as exc:
+                if attempt == attempts:
+                    raise StepFailed(name, str(exc)) from exc
+                self.rec.log(
+                    f"{name}: {exc}; running the step again ({attempt}/{attempts - 1})", "warning"
+                )
+                time.sleep(min(30.0, settings.DIGITALOCEAN_BACKOFF * 2**attempt))
+            except (CloudError, SSHError, hostconfig.HostConfigError) as exc:
+                raise StepFailed(name, str(exc)) from exc
 
     def before_step(self, name: str) -> None:
         pass

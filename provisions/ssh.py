@@ -149,7 +149,9 @@ class HostSession:
                 raise HostKeyMismatch(
                     f"host {self.address} offered no key of the pinned type; refusing to connect"
                 ) from None
-            raise HostUnreachable(f"SSH to {self.address}:{self.port} failed: {exc}") from None
+            raise HostUnreachable(
+                f"cannot reach {self.address}:{self.port} over SSH: {exc}"
+            ) from None
         except (TimeoutError, OSError, EOFError) as exc:
             client.close()
             raise HostUnreachable(

@@ -1,0 +1,152 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from portal.tenancy import OwnedQuerySet
+from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
+
+
+class PrivateQuerySet(OwnedQuerySet):
+    shared_visible = False
+
+
+class Image(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="images")
+    name = models.CharField(max_length=128)
+    datastore = models.ForeignKey("provisions.Datastore", on_delete=models.PROTECT,
+                                  related_name="images")
+    app = models.ForeignKey("marketplace.MarketplaceApp", null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="images")
+    url = models.URLField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    os_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PrivateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="image_name_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+class VMTemplate(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="vm_templates")
+    name = models.CharField(max_length=128)
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="templates")
+    cpu = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    memory_mb = models.PositiveIntegerField(default=256)
+    networks = models.ManyToManyField("provisions.Network", blank=True, related_name="templates")
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PrivateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="template_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("vms:template-detail", args=[self.pk])
+
+
+class VM(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="vms")
+    name = models.CharField(max_length=64)
+    template = models.ForeignKey(VMTemplate, null=True, on_delete=models.SET_NULL,
+                                 related_name="vms")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="vms")
+    host = models.ForeignKey("provisions.Host", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="vms")
+    state = models.CharField(max_length=16, choices=VMState.choices, default=VMState.PENDING)
+    cpu = models.DecimalField(max_digits=5, decimal_places=2)
+    memory_mb = models.PositiveIntegerField()
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrivateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], condition=~models.Q(state="DONE"),
+                                    name="vm_name_unique_while_alive")
+        ]
+        indexes = [models.Index(fields=["owner", "state"]), models.Index(fields=["host", "state"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("vms:detail", args=[self.pk])
+
+    @property
+    def state_colour(self):
+        return VM_COLOURS.get(self.state, "grey")
+
+    @property
+    def container_name(self) -> str:
+        # Derived from the ID, never from the user's name: it goes into shell commands.
+        return f"one-{self.pk}"
+
+
+class NIC(models.Model):
+    vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="nics")
+    network = models.ForeignKey("provisions.Network", on_delete=models.PROTECT,
+                                related_name="nics")
+    index = models.PositiveSmallIntegerField()
+    ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+
+    class Meta:
+        ordering = ["vm", "index"]
+        constraints = [models.UniqueConstraint(fields=["vm", "index"], name="nic_index_unique")]
+
+    def __str__(self):
+        return f"{self.vm} NIC{self.index}"
+
+
+class PortBlock(models.Model):
+    """A block of 100 host ports for one public NIC. The unique (host, block) constraint, not
+    luck, is what keeps concurrent instantiations from colliding."""
+
+    host = models.ForeignKey("provisions.Host", on_delete=models.CASCADE,
+                             related_name="port_blocks")
+    block = models.PositiveIntegerField()
+    nic = models.OneToOneField(NIC, on_delete=models.CASCADE, related_name="port_block")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "block"], name="port_block_unique")
+        ]
+
+    def __str__(self):
+        return self.external_range
+
+    @property
+    def first_port(self) -> int:
+        return PORT_BASE + self.block * PORTS_PER_NIC
+
+    @property
+    def external_range(self) -> str:
+        return f"{self.first_port}:{self.first_port + PORTS_PER_NIC - 1}"
+
+    @property
+    def internal_range(self) -> str:
+        return f"1-{PORTS_PER_NIC}/{self.first_port}"
+
+    def external_port(self, internal: int) -> int:
+        if not 1 <= internal <= PORTS_PER_NIC:
+            raise ValueError(f"port {internal} is outside the forwarded range 1-{PORTS_PER_NIC}")
+        return self.first_port - 1 + internal

@@ -1,0 +1,184 @@
+"""Deploy and delete against the DigitalOcean simulator, without the edge-host lab.
+
+Without lab hosts nothing answers SSH, so a deploy gets through every cloud step to CONFIGURING
+and then fails host configuration; that is the part tested here (tests/lab has the rest)."""
+
+import pytest
+
+from provisions import deploy, jobs, services
+from provisions.choices import JobState, ProvisionState, ResourceState
+from provisions.models import CloudResource, Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tagged(sim, tag):
+    """Everything in the simulator that carries or is named by the tag."""
+    state = sim.state_snapshot() if hasattr(sim, "state_snapshot") else _snapshot(sim)
+    return {
+        "droplets": [d for d in state["droplets"] if tag in d.get("tags", [])],
+        "firewalls": [f for f in state["firewalls"] if f["name"] == tag],
+        "vpcs": [v for v in state["vpcs"] if v["name"] == tag],
+        "ssh_keys": [k for k in state["ssh_keys"] if k["name"] == tag],
+    }
+
+
+def _snapshot(sim):
+    import requests
+
+    return requests.get(sim.url + "/_sim/state", timeout=5).json()
+
+
+def nothing_left(sim, tag):
+    return all(not objects for objects in tagged(sim, tag).values())
+
+
+def run_queued(provision):
+    for job in Job.objects.filter(provision=provision, state=JobState.QUEUED):
+        jobs.run_job(job.pk)
+    provision.refresh_from_db()
+    return provision
+
+
+def test_deploy_reaches_configuring_then_fails_on_ssh_and_delete_cleans_up(
+    sim, sim_provider, owner
+):
+    provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=2)
+    run_queued(provision)
+    assert provision.state == ProvisionState.ERROR
+    assert provision.failed_step == "configure_hosts"
+    assert "cannot reach" in provision.error
+    states = list(provision.events.values_list("to_state", flat=True))
+    assert states == ["PENDING", "DEPLOYING", "CONFIGURING", "ERROR"]
+    objects = tagged(sim, provision.tag)
+    assert len(objects["droplets"]) == 2
+    assert all(d["status"] == "active" for d in objects["droplets"])
+    assert len(objects["firewalls"]) == len(objects["vpcs"]) == len(objects["ssh_keys"]) == 1
+    hosts = list(provision.hosts.all())
+    assert all(h.public_ip and h.private_ip and h.droplet_id for h in hosts)
+    ledger = CloudResource.objects.filter(provision=provision, owned=True)
+    assert sorted(ledger.values_list("kind", flat=True)) == [
+        "droplet",
+        "droplet",
+        "firewall",
+        "ssh_key",
+        "vpc",
+    ]
+    assert set(ledger.values_list("state", flat=True)) == {ResourceState.CREATED}
+
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE, provision.error
+    assert nothing_left(sim, provision.tag)
+
+
+def test_region_gets_a_default_vpc_first_and_it_is_never_deleted(sim, sim_provider, owner):
+    provision = services.create_provision(owner, provider=sim_provider, name="edge")
+    run_queued(provision)
+    vpcs = _snapshot(sim)["vpcs"]
+    default = [v for v in vpcs if v["region"] == "nyc3" and v["default"]]
+    assert len(default) == 1 and default[0]["name"] == "default-nyc3"
+    own = [v for v in vpcs if v["name"] == provision.tag]
+    assert own and not own[0]["default"]
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    assert [v["name"] for v in _snapshot(sim)["vpcs"] if v["region"] == "nyc3"] == ["default-nyc3"]
+
+
+@pytest.mark.parametrize("crash_after", ["ssh_key", "vpc", "droplets", "wait_active", "firewall"])
+def test_killed_deploy_resumes_without_duplicates(
+    sim, sim_provider, owner, monkeypatch, crash_after
+):
+    provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=3)
+    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", crash_after)
+    job = provision.jobs.get()
+    with pytest.raises(deploy.SimulatedCrash):
+        jobs.run_job(job.pk)
+    provision.refresh_from_db()
+    assert provision.state in (ProvisionState.DEPLOYING, ProvisionState.CONFIGURING)
+    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", None)
+    services.retry_provision(owner, provision, force=True)
+    run_queued(provision)
+    # Only SSH (no lab) may fail now: every cloud object exists exactly once.
+    assert provision.failed_step == "configure_hosts", provision.error
+    objects = tagged(sim, provision.tag)
+    assert len(objects["droplets"]) == 3
+    assert sorted(d["name"] for d in objects["droplets"]) == [
+        "edge-host-0",
+        "edge-host-1",
+        "edge-host-2",
+    ]
+    assert len(objects["vpcs"]) == len(objects["firewalls"]) == len(objects["ssh_keys"]) == 1
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    assert nothing_left(sim, provision.tag)
+
+
+def test_crash_between_create_call_and_record_is_adopted(sim, sim_provider, owner, monkeypatch):
+    """The worker dies right after DigitalOcean created the droplets, before recording them."""
+    provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=2)
+    real_confirm = deploy.Run.confirm
+
+    def dying_confirm(self, row, cloud_id, **data):
+        if row.kind == "droplet":
+            raise deploy.SimulatedCrash("after create call")
+        return real_confirm(self, row, cloud_id, **data)
+
+    monkeypatch.setattr(deploy.Run, "confirm", dying_confirm)
+    with pytest.raises(deploy.SimulatedCrash):
+        jobs.run_job(provision.jobs.get().pk)
+    assert len(tagged(sim, provision.tag)["droplets"]) == 2
+    assert (
+        CloudResource.objects.filter(
+            provision=provision, kind="droplet", state=ResourceState.PLANNED
+        ).count()
+        == 2
+    )
+    monkeypatch.setattr(deploy.Run, "confirm", real_confirm)
+    services.retry_provision(owner, provision, force=True)
+    run_queued(provision)
+    assert len(tagged(sim, provision.tag)["droplets"]) == 2
+    assert "adopted" in " ".join(provision.jobs.first().lines.values_list("message", flat=True))
+
+
+def test_rate_limits_and_5xx_are_ridden_out(sim, sim_provider, owner):
+    sim.set_faults(fault_429_every=3, retry_after=0, fault_5xx_every=5)
+    provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=2)
+    run_queued(provision)
+    assert provision.failed_step == "configure_hosts", provision.error
+    log = " ".join(provision.jobs.first().lines.values_list("message", flat=True))
+    assert "retries)" in log and "(0 retries)" not in log
+    sim.set_faults(fault_429_every=0, fault_5xx_every=0)
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    assert nothing_left(sim, provision.tag)
+
+
+def test_droplet_that_never_becomes_active_is_a_clear_bounded_error(
+    sim, sim_provider, owner, settings
+):
+    settings.PROVISION_BOOT_TIMEOUT = 1
+    sim.set_faults(never_active="stuck")
+    provision = services.create_provision(owner, provider=sim_provider, name="stuck")
+    run_queued(provision)
+    assert provision.state == ProvisionState.ERROR
+    assert provision.failed_step == "wait_active"
+    assert "not active after 1 s: stuck-host-0 (new)" in provision.error
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    assert nothing_left(sim, provision.tag)
+
+
+def test_bad_token_fails_with_digitalocean_message(sim, owner):
+    from tests.providers.test_api import make_provider
+
+    provider = make_provider(owner, name="bad", token="wrong-token-0000")
+    provision = services.create_provision(owner, provider=provider, name="edge")
+    run_queued(provision)
+    assert provision.state == ProvisionState.ERROR
+    assert provision.failed_step == "ssh_key"
+    assert "401" in provision.error and "token" in provision.error

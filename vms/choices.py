@@ -1,0 +1,25 @@
+from django.db import models
+
+
+class VMState(models.TextChoices):
+    PENDING = "PENDING"
+    PROLOG = "PROLOG"
+    BOOT = "BOOT"
+    RUNNING = "RUNNING"
+    POWEROFF = "POWEROFF"
+    FAILURE = "FAILURE"
+    DONE = "DONE"
+
+
+VM_ACTIVE = {VMState.PENDING, VMState.PROLOG, VMState.BOOT}
+VM_COLOURS = {
+    VMState.PENDING: "grey", VMState.PROLOG: "blue", VMState.BOOT: "blue",
+    VMState.RUNNING: "green", VMState.POWEROFF: "grey", VMState.FAILURE: "red",
+    VMState.DONE: "grey",
+}
+
+# The document: a public NIC gets EXTERNAL_PORT_RANGE 9001:9100 and INTERNAL_PORT_RANGE
+# 1-100/9001, the next one 9101:9200, and so on; internal port p is reachable at base - 1 + p.
+PORT_BASE = 9001
+PORTS_PER_NIC = 100
+MAX_BLOCKS_PER_HOST = 500  # 9001..59000
