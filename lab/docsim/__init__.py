@@ -15,6 +15,7 @@ class RunningSimulator:
     def __init__(self, server: SimServer):
         self.server = server
         self.url = server.url
+        self.ca_file = str(server.ca_file) if server.ca_file else None
         self.thread = threading.Thread(target=server.serve_forever, name="docsim", daemon=True)
         self.thread.start()
 

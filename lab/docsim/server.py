@@ -192,7 +192,8 @@ class Handler(BaseHTTPRequestHandler):
         total = len(items)
         last = max(1, math.ceil(total / per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
-        base = f"http://{self.headers.get('Host')}{urlparse(self.path).path}"
+        scheme = "https" if self.server.options.tls else "http"
+        base = f"{scheme}://{self.headers.get('Host')}{urlparse(self.path).path}"
 
         def link(number):
             return base + "?" + urlencode({**query, "page": number, "per_page": per_page})
@@ -405,7 +406,7 @@ def create_droplets(h, cloud, query, body):
             {
                 "id": action["id"],
                 "rel": "create",
-                "href": f"http://{h.headers.get('Host')}/v2/actions/{action['id']}",
+                "href": f"{h.server.url}/v2/actions/{action['id']}",
             }
         ]
     }
@@ -583,13 +584,19 @@ class SimServer(ThreadingHTTPServer):
 
             self.lab_hosts = LabHosts()
         self.cloud = Cloud(options, self.lab_hosts)
+        self.ca_file = None
+        if options.tls:
+            from lab.docsim.tls import make_certificate, server_context
+
+            self.ca_file = make_certificate(options.host)
+            self.socket = server_context(self.ca_file).wrap_socket(self.socket, server_side=True)
         self.limiter = RateLimiter()
         self.random = random.Random(options.seed)  # noqa: S311 - fault injection, not security
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.options.tls else 'http'}://{host}:{port}"
 
     def start_lab_host(self, droplet):
         if self.lab_hosts is None:
