@@ -1,0 +1,110 @@
+"""A provision against the simulator with real lab hosts: RUNNING, hosts configured over SSH,
+delete leaves nothing in the simulator and no lab host."""
+
+import pytest
+
+from lab.docsim import start_in_thread
+from lab.hosts import net
+from provisions import jobs, services
+from provisions.choices import HostState, JobState, ProvisionState
+from provisions.models import Job
+from provisions.ssh import HostSession
+from tests.providers.test_api import make_provider
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lab_sim(lab_hosts, settings):
+    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts) as sim:
+        settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
+        settings.PROVISION_POLL_INTERVAL = 0.1
+        settings.PROVISION_SSH_WAIT = 20
+        settings.JOBS_SYNC = False
+        yield sim
+
+
+def run_queued(provision):
+    for job in Job.objects.filter(provision=provision, state=JobState.QUEUED):
+        jobs.run_job(job.pk)
+    provision.refresh_from_db()
+    return provision
+
+
+def session_for(provision, host):
+    return HostSession(
+        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
+    )
+
+
+def test_two_host_provision_runs_then_deletes_to_nothing(lab_sim, owner):
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = services.create_provision(owner, provider=provider, name="edge", host_count=2)
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    hosts = list(provision.hosts.all())
+    assert [h.state for h in hosts] == [HostState.RUNNING, HostState.RUNNING]
+    assert all(h.cpu and h.memory_mb and h.hostconfig_version == "1" for h in hosts)
+    for host in hosts:
+        with session_for(provision, host) as session:
+            session.connect()
+            assert session.run("command -v lxc-start").exit_status == 0
+            assert "192.168.150.1/24" in session.run("ip -4 addr show onebr0").stdout
+            assert session.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "1"
+            nat = session.run("iptables -t nat -S").stdout
+            assert "-N ONE-PORTFWD" in nat and "-A PREROUTING -j ONE-PORTFWD" in nat
+            assert "MASQUERADE" in nat
+            base = session.run("cat $ONE_EDGE_BASE/hostconfig.version").stdout.strip()
+            assert base == "1"
+    # Running the host set-up again changes nothing (idempotent) and still succeeds.
+    with session_for(provision, hosts[0]) as session:
+        session.connect()
+        before = session.run("iptables -t nat -S").stdout
+        from provisions import hostconfig
+
+        hostconfig.configure(session)
+        assert session.run("iptables -t nat -S").stdout == before
+
+    namespaces = {f"edgelab-{h.droplet_id}" for h in hosts}
+    assert namespaces <= set(net.namespaces())
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE, provision.error
+    state = lab_sim.state_snapshot()
+    assert not [d for d in state["droplets"] if provision.tag in d["tags"]]
+    assert not [f for f in state["firewalls"] if f["name"] == provision.tag]
+    assert not namespaces & set(net.namespaces())
+
+
+def test_changed_host_key_is_refused(lab_sim, owner, lab_hosts):
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = services.create_provision(owner, provider=provider, name="edge")
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    host = provision.hosts.get()
+    # The host is rebuilt behind our back with a new host key (a fresh sshd key, no user data).
+    directory = lab_hosts.host_dir(host.droplet_id)
+    info = (directory / "info").read_text().split()
+    lab_hosts.destroy(host.droplet_id)
+    lab_hosts.create(
+        droplet_id=host.droplet_id,
+        name=info[0],
+        public_ip=info[1],
+        private_ip=info[2],
+        private_prefix=20,
+        vpc_uuid=info[3],
+        authorized_keys=[provision.ssh_public_key],
+    )
+    # Reconfigure it: the host is marked unconfigured and the provision re-run.
+    provision.hosts.update(state=HostState.INIT)
+    type(provision).objects.filter(pk=provision.pk).update(state=ProvisionState.ERROR)
+    provision.refresh_from_db()
+    services.retry_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.ERROR
+    assert provision.failed_step == "configure_hosts"
+    assert "refusing to connect" in provision.error
+    assert provision.host_key_fingerprint in provision.error
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
