@@ -35,3 +35,9 @@ def properties(title: str, pairs: list[tuple[str, object]], out=None) -> None:
 
 def as_json(data, out=None) -> None:
     print(json.dumps(data, indent=2, sort_keys=True), file=out or sys.stdout)
+
+
+def progress_bar(done: int, total: int, label: str = "", width: int = 30) -> str:
+    total = max(total, 1)
+    filled = round(width * min(done, total) / total)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}".rstrip()
