@@ -108,3 +108,31 @@ def test_changed_host_key_is_refused(lab_sim, owner, lab_hosts):
     services.delete_provision(owner, provision)
     run_queued(provision)
     assert provision.state == ProvisionState.DONE
+
+
+def test_add_and_remove_a_host(lab_sim, owner):
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = services.create_provision(owner, provider=provider, name="grow")
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    services.add_host(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    hosts = list(provision.hosts.all())
+    assert [h.state for h in hosts] == [HostState.RUNNING, HostState.RUNNING]
+    assert hosts[1].name == "grow-host-1" and hosts[1].cpu
+    assert len(lab_sim.state_snapshot()["droplets"]) == 2
+
+    services.remove_host(owner, provision, hosts[0])
+    run_queued(provision)
+    provision.refresh_from_db()
+    assert provision.state == ProvisionState.RUNNING and provision.host_count == 1
+    assert provision.hosts.get(pk=hosts[0].pk).state == HostState.REMOVED
+    (left,) = lab_sim.state_snapshot()["droplets"]
+    assert left["name"] == "grow-host-1"
+    assert f"edgelab-{hosts[0].droplet_id}" not in net.namespaces()
+    with pytest.raises(services.ValidationError, match="cannot remove the last host"):
+        services.remove_host(owner, provision, hosts[1])
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
