@@ -136,3 +136,29 @@ def test_add_and_remove_a_host(lab_sim, owner):
     services.delete_provision(owner, provision)
     run_queued(provision)
     assert provision.state == ProvisionState.DONE
+
+
+@pytest.mark.parametrize(
+    "crash_after", ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts"]
+)
+def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch,
+                                                          crash_after):
+    from provisions import deploy
+
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = services.create_provision(owner, provider=provider, name="crash", host_count=2)
+    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", crash_after)
+    with pytest.raises(deploy.SimulatedCrash):
+        jobs.run_job(provision.jobs.get().pk)
+    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", None)
+    provision.refresh_from_db()
+    services.retry_provision(owner, provision, force=True)
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    droplets = [d for d in lab_sim.state_snapshot()["droplets"] if provision.tag in d["tags"]]
+    assert sorted(d["name"] for d in droplets) == ["crash-host-0", "crash-host-1"]
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    assert not [d for d in lab_sim.state_snapshot()["droplets"] if provision.tag in d["tags"]]
+    assert not [ns for ns in net.namespaces() if ns.startswith("edgelab-")]
