@@ -8,6 +8,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
+# A job cut short is resumable (jobs are reconcilers), so shutdown need not wait long.
+STOP_TIMEOUT = 10
+
 
 class Command(BaseCommand):
     help = "Start the web server and the django-q2 worker together."
@@ -17,26 +20,42 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, **options):
         manage = [sys.executable, "manage.py"]
-        children = [
-            subprocess.Popen([*manage, "runserver", "--noreload", bind]),
-            subprocess.Popen([*manage, "qcluster"]),
-        ]
+        # Each child leads its own process group: Ctrl-C reaches only this command, which then
+        # stops each group in order (qcluster's workers included) instead of racing them.
+        children = {
+            "web server": subprocess.Popen([*manage, "runserver", "--noreload", bind],
+                                           start_new_session=True),
+            "job worker": subprocess.Popen([*manage, "qcluster"], start_new_session=True),
+        }
         self.stdout.write(f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both.")
+        # Shells start background jobs with SIGINT ignored; Ctrl-C must always work here.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        exited = None
         try:
-            while all(child.poll() is None for child in children):
+            while exited is None:
+                exited = next((n for n, c in children.items() if c.poll() is not None), None)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-            deadline = time.monotonic() + 10
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        failed = [child.args[2] for child in children if child.returncode not in (0, -2, 1)]
-        if failed:
-            self.stderr.write(f"stopped because {', '.join(failed)} exited")
+            self._stop(children)
+        if exited:
+            self.stderr.write(f"stopped: the {exited} exited")
+            sys.exit(1)
+
+    def _stop(self, children):
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"the {name} did not stop in {STOP_TIMEOUT} s: killing it")
+            try:
+                os.killpg(child.pid, signal.SIGKILL)  # leftovers of the group, if any
+            except ProcessLookupError:
+                pass
+            child.wait()
