@@ -1,10 +1,18 @@
 from rest_framework.routers import DefaultRouter
 
+from marketplace.api import AppViewSet, MarketplaceViewSet
 from providers.api.views import ProviderViewSet
 from provisions.api.views import ProvisionViewSet
+from vms.api import ImageViewSet, NetworkViewSet, TemplateViewSet, VMViewSet
 
 app_name = "api"
 router = DefaultRouter()
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("provisions", ProvisionViewSet, basename="provision")
+router.register("networks", NetworkViewSet, basename="network")
+router.register("marketplaces", MarketplaceViewSet, basename="marketplace")
+router.register("marketplaceapps", AppViewSet, basename="marketplaceapp")
+router.register("images", ImageViewSet, basename="image")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("vms", VMViewSet, basename="vm")
 urlpatterns = router.urls

@@ -177,6 +177,12 @@ SPECTACULAR_SETTINGS = {
         "HostStateEnum": "provisions.choices.HostState",
         "JobStateEnum": "provisions.choices.JobState",
         "ResourceStateEnum": "provisions.choices.ResourceState",
+        "ResourceKindEnum": "provisions.choices.ResourceKind",
+        "NetworkKindEnum": "provisions.choices.NetworkKind",
+        "DatastoreKindEnum": "provisions.choices.DatastoreKind",
+        "JobKindEnum": "provisions.choices.JobKind",
+        "MarketplaceKindEnum": "marketplace.choices.MarketplaceKind",
+        "VMStateEnum": "vms.choices.VMState",
     },
 }
 
@@ -233,3 +239,11 @@ PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)
 PROVISION_SSH_WAIT = env_float("PROVISION_SSH_WAIT", 180.0)
 PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)
 PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
+
+# VMs (LXC system containers).
+VM_QUOTA_DEFAULT = {
+    "vms": env_int("VM_QUOTA_VMS", 20),
+    "cpu": env_float("VM_QUOTA_CPU", 16.0),
+    "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
+}
+VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)

@@ -74,3 +74,22 @@ def do_token():
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per user fixture; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data_for_transactional_tests(request):
+    """Transactional tests flush the database afterwards, data migrations included; put the
+    predefined providers and the default marketplaces back before each one."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from marketplace.sync import load_catalog
+    from providers.models import Provider
+    from providers.predefined import predefined_providers
+
+    for fields in predefined_providers():
+        Provider.objects.get_or_create(
+            name=fields["name"], owner=None, defaults={**fields, "predefined": True}
+        )
+    load_catalog()

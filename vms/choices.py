@@ -13,8 +13,12 @@ class VMState(models.TextChoices):
 
 VM_ACTIVE = {VMState.PENDING, VMState.PROLOG, VMState.BOOT}
 VM_COLOURS = {
-    VMState.PENDING: "grey", VMState.PROLOG: "blue", VMState.BOOT: "blue",
-    VMState.RUNNING: "green", VMState.POWEROFF: "grey", VMState.FAILURE: "red",
+    VMState.PENDING: "grey",
+    VMState.PROLOG: "blue",
+    VMState.BOOT: "blue",
+    VMState.RUNNING: "green",
+    VMState.POWEROFF: "grey",
+    VMState.FAILURE: "red",
     VMState.DONE: "grey",
 }
 

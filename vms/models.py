@@ -11,13 +11,20 @@ class PrivateQuerySet(OwnedQuerySet):
 
 
 class Image(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="images")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="images"
+    )
     name = models.CharField(max_length=128)
-    datastore = models.ForeignKey("provisions.Datastore", on_delete=models.PROTECT,
-                                  related_name="images")
-    app = models.ForeignKey("marketplace.MarketplaceApp", null=True, blank=True,
-                            on_delete=models.SET_NULL, related_name="images")
+    datastore = models.ForeignKey(
+        "provisions.Datastore", on_delete=models.PROTECT, related_name="images"
+    )
+    app = models.ForeignKey(
+        "marketplace.MarketplaceApp",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="images",
+    )
     url = models.URLField(max_length=500)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(null=True, blank=True)
@@ -35,8 +42,9 @@ class Image(models.Model):
 
 
 class VMTemplate(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="vm_templates")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vm_templates"
+    )
     name = models.CharField(max_length=128)
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="templates")
     cpu = models.DecimalField(max_digits=5, decimal_places=2, default=1)
@@ -61,14 +69,17 @@ class VMTemplate(models.Model):
 
 
 class VM(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="vms")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vms"
+    )
     name = models.CharField(max_length=64)
-    template = models.ForeignKey(VMTemplate, null=True, on_delete=models.SET_NULL,
-                                 related_name="vms")
+    template = models.ForeignKey(
+        VMTemplate, null=True, on_delete=models.SET_NULL, related_name="vms"
+    )
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="vms")
-    host = models.ForeignKey("provisions.Host", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="vms")
+    host = models.ForeignKey(
+        "provisions.Host", null=True, blank=True, on_delete=models.PROTECT, related_name="vms"
+    )
     state = models.CharField(max_length=16, choices=VMState.choices, default=VMState.PENDING)
     cpu = models.DecimalField(max_digits=5, decimal_places=2)
     memory_mb = models.PositiveIntegerField()
@@ -81,8 +92,11 @@ class VM(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], condition=~models.Q(state="DONE"),
-                                    name="vm_name_unique_while_alive")
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=~models.Q(state="DONE"),
+                name="vm_name_unique_while_alive",
+            )
         ]
         indexes = [models.Index(fields=["owner", "state"]), models.Index(fields=["host", "state"])]
 
@@ -104,8 +118,7 @@ class VM(models.Model):
 
 class NIC(models.Model):
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="nics")
-    network = models.ForeignKey("provisions.Network", on_delete=models.PROTECT,
-                                related_name="nics")
+    network = models.ForeignKey("provisions.Network", on_delete=models.PROTECT, related_name="nics")
     index = models.PositiveSmallIntegerField()
     ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
 
@@ -121,15 +134,14 @@ class PortBlock(models.Model):
     """A block of 100 host ports for one public NIC. The unique (host, block) constraint, not
     luck, is what keeps concurrent instantiations from colliding."""
 
-    host = models.ForeignKey("provisions.Host", on_delete=models.CASCADE,
-                             related_name="port_blocks")
+    host = models.ForeignKey(
+        "provisions.Host", on_delete=models.CASCADE, related_name="port_blocks"
+    )
     block = models.PositiveIntegerField()
     nic = models.OneToOneField(NIC, on_delete=models.CASCADE, related_name="port_block")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["host", "block"], name="port_block_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["host", "block"], name="port_block_unique")]
 
     def __str__(self):
         return self.external_range
@@ -150,3 +162,32 @@ class PortBlock(models.Model):
         if not 1 <= internal <= PORTS_PER_NIC:
             raise ValueError(f"port {internal} is outside the forwarded range 1-{PORTS_PER_NIC}")
         return self.first_port - 1 + internal
+
+
+class VMLogLine(models.Model):
+    """What happened to a VM (placement, image, container, ports), saved as it happens."""
+
+    vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=8, default="info")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.message[:80]
+
+
+class UserQuota(models.Model):
+    """Per-user limits; users without a row get settings.VM_QUOTA_DEFAULT."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vm_quota"
+    )
+    vms = models.PositiveIntegerField()
+    cpu = models.DecimalField(max_digits=6, decimal_places=2)
+    memory_mb = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"quota of {self.user}"

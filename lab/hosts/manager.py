@@ -1,5 +1,6 @@
 import ipaddress
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -168,18 +169,30 @@ class LabHosts:
     def _start_sshd(self, directory: Path, netns: str) -> subprocess.Popen:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         log = directory / "sshd.log"
+        keep = directory / "cgroup"
+        keep.mkdir(exist_ok=True)
+        # The host's sessions need the namespace's own /sys (LXC looks bridges up there) and
+        # the machine's cgroup hierarchies (LXC puts containers there). `ip netns exec` gives
+        # the first but hides the second, so: a private mount namespace, cgroups set aside,
+        # a fresh sysfs mounted, cgroups moved back in, then sshd.
+        q = shlex.quote
+        script = (
+            f"mount --rbind /sys/fs/cgroup {q(str(keep))} && "
+            "mount -t sysfs sysfs /sys && "
+            f"mount --move {q(str(keep))} /sys/fs/cgroup && "
+            f"exec /usr/sbin/sshd -D -f {q(str(directory / 'sshd_config'))} -E {q(str(log))}"
+        )
         process = subprocess.Popen(
             [
-                "ip",
-                "netns",
-                "exec",
-                netns,
-                "/usr/sbin/sshd",
-                "-D",
-                "-f",
-                str(directory / "sshd_config"),
-                "-E",
-                str(log),
+                "nsenter",
+                f"--net=/run/netns/{netns}",
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ from tests.providers.samples import CORRECTED_YAML, DOCUMENT_YAML
 
 # live_server runs in another thread: the database must be committed, and the predefined
 # providers made by a data migration must survive the flush between tests.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(capsys, *argv):

@@ -10,7 +10,7 @@ from provisions.choices import JobState, ProvisionState
 from provisions.models import Job, JobLogLine, Provision
 from tests.providers.test_api import make_provider
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(capsys, *argv):

@@ -141,8 +141,7 @@ def test_add_and_remove_a_host(lab_sim, owner):
 @pytest.mark.parametrize(
     "crash_after", ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts"]
 )
-def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch,
-                                                          crash_after):
+def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch, crash_after):
     from provisions import deploy
 
     provider = make_provider(owner, name="lab", token="lab-token")

@@ -23,8 +23,9 @@ class Command(BaseCommand):
         # Each child leads its own process group: Ctrl-C reaches only this command, which then
         # stops each group in order (qcluster's workers included) instead of racing them.
         children = {
-            "web server": subprocess.Popen([*manage, "runserver", "--noreload", bind],
-                                           start_new_session=True),
+            "web server": subprocess.Popen(
+                [*manage, "runserver", "--noreload", bind], start_new_session=True
+            ),
             "job worker": subprocess.Popen([*manage, "qcluster"], start_new_session=True),
         }
         self.stdout.write(f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both.")

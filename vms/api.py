@@ -1,0 +1,211 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from provisions.models import Network, Provision
+from vms import lxc, services
+from vms.models import VM, Image, VMLogLine, VMTemplate
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    datastore = serializers.CharField(source="datastore.name", read_only=True)
+
+    class Meta:
+        model = Image
+        fields = ["id", "name", "datastore", "url", "sha256", "size_bytes", "os_id", "created_at"]
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    image = serializers.CharField(source="image.name", read_only=True)
+    networks = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = VMTemplate
+        fields = ["id", "name", "image", "cpu", "memory_mb", "networks", "context", "created_at"]
+
+
+class ClusterNetworkSerializer(serializers.ModelSerializer):
+    provision = serializers.CharField(source="provision.name", read_only=True)
+
+    class Meta:
+        model = Network
+        fields = ["id", "name", "kind", "address_range", "provision"]
+
+
+class VMSerializer(serializers.ModelSerializer):
+    host = serializers.CharField(source="host.name", default=None, read_only=True)
+    host_ip = serializers.CharField(source="host.public_ip", default=None, read_only=True)
+    template = serializers.CharField(source="template.name", default=None, read_only=True)
+    ip = serializers.SerializerMethodField()
+    ports = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VM
+        fields = [
+            "id",
+            "name",
+            "state",
+            "template",
+            "host",
+            "host_ip",
+            "ip",
+            "cpu",
+            "memory_mb",
+            "failure_reason",
+            "ports",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_ip(self, vm) -> str | None:
+        nics = list(vm.nics.all())
+        return nics[0].ip if nics else None
+
+    def get_ports(self, vm) -> list[dict]:
+        return [
+            {
+                "nic": nic.index,
+                "external_port_range": nic.port_block.external_range,
+                "internal_port_range": nic.port_block.internal_range,
+            }
+            for nic in vm.nics.all()
+            if hasattr(nic, "port_block")
+        ]
+
+
+class InstantiateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    nics = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+
+class ActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=list(services.ACTIONS))
+
+
+class ExecSerializer(serializers.Serializer):
+    command = serializers.ListField(child=serializers.CharField(), min_length=1)
+
+
+class ExecResultSerializer(serializers.Serializer):
+    exit_status = serializers.IntegerField()
+    stdout = serializers.CharField()
+    stderr = serializers.CharField()
+
+
+class VMLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VMLogLine
+        fields = ["id", "at", "level", "message"]
+
+
+class ImageViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ImageSerializer
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return Image.objects.for_user(self.request.user).select_related("datastore")
+
+
+class NetworkViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ClusterNetworkSerializer
+    filterset_fields = ["name", "kind"]
+
+    def get_queryset(self):
+        return (
+            Network.objects.filter(provision__in=Provision.objects.for_user(self.request.user))
+            .exclude(provision__state="DONE")
+            .select_related("provision")
+        )
+
+
+class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = TemplateSerializer
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return (
+            VMTemplate.objects.for_user(self.request.user)
+            .select_related("image")
+            .prefetch_related("networks")
+        )
+
+    @extend_schema(request=InstantiateSerializer, responses={201: VMSerializer})
+    @action(detail=True, methods=["post"])
+    def instantiate(self, request, pk=None):
+        body = InstantiateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vm = services.instantiate(
+            request.user,
+            self.get_object().pk,
+            name=body.validated_data["name"],
+            nics=body.validated_data["nics"],
+        )
+        return Response(
+            VMSerializer(_vms(request.user).get(pk=vm.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _vms(user):
+    return (
+        VM.objects.for_user(user)
+        .select_related("host", "template")
+        .prefetch_related("nics__port_block")
+    )
+
+
+class VMViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VMSerializer
+    filterset_fields = ["name", "state"]
+
+    def get_queryset(self):
+        queryset = _vms(self.request.user)
+        if self.action == "list" and not self.request.query_params.get("all"):
+            queryset = queryset.exclude(state="DONE")
+        return queryset
+
+    def destroy(self, request, pk=None):
+        services.act(request.user, self.get_object(), "terminate")
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=ActionSerializer, responses={202: VMSerializer})
+    @action(detail=True, methods=["post"], url_path="action")
+    def do_action(self, request, pk=None):
+        body = ActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vm = services.act(request.user, self.get_object(), body.validated_data["action"])
+        return Response(VMSerializer(vm).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("port", int)])
+    @action(detail=True, methods=["get"], url_path="port-forward")
+    def port_forward(self, request, pk=None):
+        """`onevm port-forward ID [PORT]`: the VM's forwarded port ranges, or one mapping."""
+        vm = self.get_object()
+        port = request.query_params.get("port")
+        if port:
+            if not port.isdigit():
+                return Response({"detail": f"port must be a number, not {port!r}"}, status=400)
+            return Response({"mapping": services.forwarded(vm, int(port))})
+        return Response({"forwards": services.port_forwards(vm)})
+
+    @extend_schema(request=ExecSerializer, responses={200: ExecResultSerializer})
+    @action(detail=True, methods=["post"], url_path="exec")
+    def execute(self, request, pk=None):
+        """Run a command in the container (`onevm ssh NAME -- CMD`)."""
+        vm = self.get_object()
+        body = ExecSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if vm.state != "RUNNING":
+            return Response({"detail": f"VM {vm.name} is {vm.state}, not RUNNING"}, status=409)
+        try:
+            result = lxc.execute(vm, body.validated_data["command"])
+        except lxc.LXCError as exc:
+            return Response({"detail": str(exc)}, status=502)
+        return Response(
+            {"exit_status": result.exit_status, "stdout": result.stdout, "stderr": result.stderr}
+        )
+
+    @extend_schema(responses={200: VMLogSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        return Response(VMLogSerializer(self.get_object().log.all()[:500], many=True).data)

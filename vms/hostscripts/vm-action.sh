@@ -1,0 +1,29 @@
+#!/bin/bash
+# Lifecycle actions on one container: ACTION=stop|start|reboot|destroy, VM=one-<id>.
+set -euo pipefail
+BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+LXCPATH="$BASE/lxc"
+CHAIN="ONE-$VM"
+exists() { [ -f "$LXCPATH/$VM/config" ]; }
+case "$ACTION" in
+    stop)
+        exists && lxc-stop -P "$LXCPATH" -n "$VM" -t 20 2>/dev/null || true ;;
+    start)
+        lxc-info -P "$LXCPATH" -n "$VM" -s | grep -q RUNNING || lxc-start -P "$LXCPATH" -n "$VM"
+        lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
+    reboot)
+        lxc-stop -P "$LXCPATH" -n "$VM" -r -t 20 || lxc-stop -P "$LXCPATH" -n "$VM" -k
+        lxc-start -P "$LXCPATH" -n "$VM" 2>/dev/null || true
+        lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
+    destroy)
+        if exists; then
+            lxc-stop -P "$LXCPATH" -n "$VM" -k 2>/dev/null || true
+            lxc-destroy -P "$LXCPATH" -n "$VM" -f >/dev/null 2>&1 || rm -rf "${LXCPATH:?}/$VM"
+        fi
+        while iptables -t nat -D ONE-PORTFWD -j "$CHAIN" 2>/dev/null; do :; done
+        iptables -t nat -F "$CHAIN" 2>/dev/null || true
+        iptables -t nat -X "$CHAIN" 2>/dev/null || true ;;
+    *)
+        echo "ERROR unknown action $ACTION" >&2; exit 2 ;;
+esac
+echo "DONE $ACTION $VM"

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
+# environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_SHA256, IP, PREFIX,
+# GATEWAY, BRIDGE, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+set -euo pipefail
+BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+LXCPATH="$BASE/lxc"
+IMAGES="$BASE/images"
+DIR="$LXCPATH/$VM"
+mkdir -p "$LXCPATH" "$IMAGES"
+step() { echo "STEP $*"; }
+
+step "image"
+CACHED="$IMAGES/$IMAGE_SHA256.tar"
+if [ ! -f "$CACHED" ]; then
+    TMP="$IMAGES/.download-$VM-$$"
+    curl -fsSL --retry 3 -o "$TMP" "$IMAGE_URL"
+    GOT=$(sha256sum "$TMP" | cut -d' ' -f1)
+    if [ "$GOT" != "$IMAGE_SHA256" ]; then
+        rm -f "$TMP"
+        echo "ERROR image checksum mismatch: expected $IMAGE_SHA256, got $GOT" >&2
+        exit 4
+    fi
+    mv "$TMP" "$CACHED"
+    echo "IMAGE downloaded and verified"
+else
+    echo "IMAGE cached"
+fi
+
+step "rootfs"
+if [ ! -f "$DIR/config" ]; then
+    rm -rf "$DIR"
+    mkdir -p "$DIR/rootfs"
+    tar --numeric-owner -xf "$CACHED" -C "$DIR/rootfs"
+    echo "$VM_HOSTNAME" > "$DIR/rootfs/etc/hostname"
+    if [ -n "${SSH_KEY:-}" ]; then
+        mkdir -p -m 700 "$DIR/rootfs/root/.ssh"
+        printf '%s\n' "$SSH_KEY" > "$DIR/rootfs/root/.ssh/authorized_keys"
+        chmod 600 "$DIR/rootfs/root/.ssh/authorized_keys"
+    fi
+    if [ -d /sys/fs/cgroup/memory ] || [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+        LIMITS="lxc.cgroup.memory.limit_in_bytes = ${MEMORY_MB}M
+lxc.cgroup.cpu.shares = $CPU_SHARES"
+    else
+        LIMITS="lxc.cgroup2.memory.max = ${MEMORY_MB}M
+lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 ))"
+    fi
+    cat > "$DIR/config.new" <<CONF
+lxc.include = /usr/share/lxc/config/common.conf
+lxc.arch = x86_64
+lxc.uts.name = $VM_HOSTNAME
+lxc.rootfs.path = dir:$DIR/rootfs
+lxc.init.cmd = /sbin/init
+lxc.apparmor.profile = unconfined
+lxc.tty.max = 1
+lxc.net.0.type = veth
+lxc.net.0.link = $BRIDGE
+lxc.net.0.flags = up
+lxc.net.0.name = eth0
+lxc.net.0.veth.pair = v$VM
+lxc.net.0.ipv4.address = $IP/$PREFIX
+lxc.net.0.ipv4.gateway = $GATEWAY
+$LIMITS
+CONF
+    mv "$DIR/config.new" "$DIR/config"
+fi
+
+step "start"
+if ! lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null | grep -q RUNNING; then
+    if ! lxc-start -P "$LXCPATH" -n "$VM" --logfile "$DIR/lxc.log" --logpriority NOTICE; then
+        grep -E "ERROR" "$DIR/lxc.log" | head -n 4 >&2
+        exit 5
+    fi
+fi
+lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30
+
+step "port forwarding"
+CHAIN="ONE-$VM"
+if [ -n "${PORT_FIRST:-}" ]; then
+    LAST=$(( PORT_FIRST + 99 ))
+    iptables -t nat -N "$CHAIN" 2>/dev/null || iptables -t nat -F "$CHAIN"
+    for PROTO in tcp udp; do
+        iptables -t nat -A "$CHAIN" -d "$PUBLIC_IP" -p "$PROTO" --dport "$PORT_FIRST:$LAST" \
+            -j DNAT --to-destination "$IP:1-100/$PORT_FIRST"
+    done
+    iptables -t nat -C ONE-PORTFWD -j "$CHAIN" 2>/dev/null || iptables -t nat -A ONE-PORTFWD -j "$CHAIN"
+    echo "PORTS $PUBLIC_IP:$PORT_FIRST-$LAST -> $IP:1-100"
+fi
+echo "DONE $VM"

@@ -1,0 +1,66 @@
+"""django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING) and actions."""
+
+import logging
+
+from django.db import transaction
+
+from vms import lxc, ports
+from vms.choices import VMState
+from vms.models import VM, PortBlock
+from vms.services import transition, vm_log
+
+log = logging.getLogger(__name__)
+
+
+def run_vm_job(vm_id: int, action: str) -> str:
+    vm = VM.objects.select_related("host__provision", "image", "template").get(pk=vm_id)
+    try:
+        if action == "deploy":
+            return _deploy(vm)
+        if action == "terminate":
+            return _terminate(vm)
+        return _action(vm, action)
+    except lxc.LXCError as exc:
+        vm_log(vm, f"{action} failed: {exc}", "error")
+        VM.objects.filter(pk=vm.pk).update(state=VMState.FAILURE, failure_reason=str(exc))
+        return "failed"
+
+
+def _deploy(vm: VM) -> str:
+    if not transition(vm, VMState.PROLOG, {VMState.PENDING}):
+        return f"not deployed: VM is {vm.state}"
+    nic = vm.nics.order_by("index").first()
+    block = PortBlock.objects.filter(nic__vm=vm).first()
+    key = (vm.template.context or {}).get("ssh_public_key") if vm.template else ""
+    vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
+    transition(vm, VMState.BOOT, {VMState.PROLOG})
+    lxc.deploy(
+        vm,
+        nic.ip,
+        block.first_port if block else None,
+        ssh_key=key if isinstance(key, str) else "",
+        log=lambda line: vm_log(vm, line),
+    )
+    transition(vm, VMState.RUNNING, {VMState.BOOT})
+    vm_log(vm, "RUNNING")
+    return "running"
+
+
+def _action(vm: VM, action: str) -> str:
+    name = {"poweroff": "stop", "resume": "start", "reboot": "reboot"}[action]
+    lxc.action(vm, name, log=lambda line: vm_log(vm, line))
+    state = VMState.POWEROFF if action == "poweroff" else VMState.RUNNING
+    VM.objects.filter(pk=vm.pk).update(state=state)
+    vm_log(vm, f"{action}: {state}")
+    return state
+
+
+def _terminate(vm: VM) -> str:
+    if vm.host_id:
+        lxc.action(vm, "destroy", log=lambda line: vm_log(vm, line))
+    with transaction.atomic():
+        for nic in vm.nics.all():
+            ports.release(nic)
+        VM.objects.filter(pk=vm.pk).update(state=VMState.DONE)
+    vm_log(vm, "terminated: container destroyed, ports released")
+    return "done"

@@ -1,0 +1,76 @@
+"""The LXC driver: container operations on a host, as versioned scripts over one SSH session."""
+
+from pathlib import Path
+
+from provisions import hostconfig
+from provisions.ssh import CommandFailed, HostSession, SSHError
+
+SCRIPTS = Path(__file__).parent / "hostscripts"
+
+
+class LXCError(Exception):
+    pass
+
+
+def session_for(host) -> HostSession:
+    provision = host.provision
+    return HostSession(
+        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
+    )
+
+
+def _run(host, script: str, env: dict, log=None) -> str:
+    try:
+        with session_for(host) as session:
+            session.connect(wait=10)
+            result = session.run_script((SCRIPTS / script).read_text(), env)
+    except CommandFailed as exc:
+        raise LXCError(f"{script} on {host.name}: {exc}") from None
+    except SSHError as exc:
+        raise LXCError(str(exc)) from None
+    if log is not None:
+        for line in result.stdout.splitlines():
+            if line.startswith(("STEP ", "IMAGE ", "PORTS ", "DONE")):
+                log(f"{host.name}: {line}")
+    return result.stdout
+
+
+def deploy(vm, nic_ip: str, port_first: int | None, ssh_key: str = "", log=None) -> None:
+    env = {
+        "VM": vm.container_name,
+        "IMAGE_URL": vm.image.url,
+        "IMAGE_SHA256": vm.image.sha256,
+        "IP": nic_ip,
+        "PREFIX": 24,
+        "GATEWAY": hostconfig.BRIDGE_CIDR.split("/")[0],
+        "BRIDGE": hostconfig.BRIDGE,
+        "MEMORY_MB": vm.memory_mb,
+        "CPU_SHARES": max(2, int(float(vm.cpu) * 1024)),
+        "VM_HOSTNAME": "localhost",
+        "PUBLIC_IP": vm.host.public_ip,
+        "PORT_FIRST": port_first or "",
+        "SSH_KEY": ssh_key,
+    }
+    _run(vm.host, "vm-deploy.sh", env, log)
+
+
+def action(vm, name: str, log=None) -> None:
+    _run(vm.host, "vm-action.sh", {"VM": vm.container_name, "ACTION": name}, log)
+
+
+def execute(vm, argv: list[str], timeout: float = 120.0):
+    """Run a command inside the container (`onevm ssh NAME -- cmd`)."""
+    import shlex
+
+    command = (
+        'lxc-attach -P "${ONE_EDGE_BASE:-/var/lib/one-edge}/lxc" -n '
+        + shlex.quote(vm.container_name)
+        + " -- "
+        + " ".join(shlex.quote(a) for a in argv)
+    )
+    try:
+        with session_for(vm.host) as session:
+            session.connect(wait=10)
+            return session.run(command, timeout=timeout, check=False)
+    except SSHError as exc:
+        raise LXCError(str(exc)) from None

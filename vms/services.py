@@ -1,0 +1,266 @@
+"""VM operations: instantiate (quota, placement, ports), lifecycle actions, port-forward views.
+Pages, API and CLI call these; jobs carry out the host side."""
+
+import ipaddress
+import logging
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+from django.http import Http404
+from django_q.tasks import async_task
+
+from provisions import hostconfig
+from provisions.choices import HostState, NetworkKind, ProvisionState
+from provisions.models import Host, Network, Provision
+from vms import ports
+from vms.choices import VM_ACTIVE, VMState
+from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
+
+log = logging.getLogger(__name__)
+
+# Names are shown and looked up, never put in a command line (containers are named one-<id>),
+# but keep them printable and short anyway.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def check_name(name: str, field: str = "name") -> None:
+    if not re.fullmatch(NAME_PATTERN, name or ""):
+        raise ValidationError(
+            {
+                field: (
+                    f"{name!r} is not a valid name: 1-64 letters, digits, '_', '.', '-', "
+                    "starting with a letter or digit"
+                )
+            }
+        )
+
+
+def vm_log(vm, message: str, level: str = "info") -> None:
+    VMLogLine.objects.create(vm=vm, message=message, level=level)
+    log.info("vm %s: %s", vm.pk, message)
+
+
+def transition(vm, to: str, expected: set) -> bool:
+    changed = VM.objects.filter(pk=vm.pk, state__in=expected).update(state=to)
+    if changed:
+        vm.state = to
+    return bool(changed)
+
+
+def find(queryset, ref, kind: str):
+    found = queryset.filter(pk=int(ref)) if str(ref).isdigit() else queryset.filter(name=ref)
+    found = list(found[:2])
+    if not found:
+        raise ValidationError({kind: f"{kind} {ref!r} not found"})
+    if len(found) > 1:
+        raise ValidationError({kind: f"{kind} name {ref!r} is ambiguous; use the ID"})
+    return found[0]
+
+
+def _networks_for(user):
+    return (
+        Network.objects.filter(provision__in=Provision.objects.for_user(user))
+        .exclude(provision__state=ProvisionState.DONE)
+        .select_related("provision")
+    )
+
+
+def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
+    quota = (
+        UserQuota.objects.filter(user=user).values("vms", "cpu", "memory_mb").first()
+        or settings.VM_QUOTA_DEFAULT
+    )
+    used = (
+        VM.objects.filter(owner=user)
+        .exclude(state=VMState.DONE)
+        .aggregate(n=Count("pk"), cpu=Sum("cpu"), memory=Sum("memory_mb"))
+    )
+    if used["n"] + 1 > quota["vms"]:
+        raise ValidationError(f"VM quota reached: {used['n']} of {quota['vms']} VMs in use")
+    if (used["cpu"] or 0) + cpu > Decimal(str(quota["cpu"])):
+        raise ValidationError(
+            f"CPU quota reached: {used['cpu'] or 0} of {quota['cpu']} in use, {cpu} more asked"
+        )
+    if (used["memory"] or 0) + memory_mb > quota["memory_mb"]:
+        raise ValidationError(
+            f"memory quota reached: {used['memory'] or 0} of "
+            f"{quota['memory_mb']} MiB in use, {memory_mb} more asked"
+        )
+
+
+def schedule(provision: Provision, cpu: Decimal, memory_mb: int) -> Host:
+    """A RUNNING host of the network's cluster with room, the one with most free memory."""
+    best, best_free = None, None
+    hosts = provision.hosts.filter(state=HostState.RUNNING)
+    for host in hosts:
+        used = (
+            VM.objects.filter(host=host)
+            .exclude(state=VMState.DONE)
+            .aggregate(cpu=Sum("cpu"), memory=Sum("memory_mb"))
+        )
+        free_memory = (host.memory_mb or 0) - (used["memory"] or 0)
+        free_cpu = Decimal(str((host.cpu or 0) * settings.VM_CPU_OVERCOMMIT)) - (used["cpu"] or 0)
+        if (
+            free_memory >= memory_mb
+            and free_cpu >= cpu
+            and (best_free is None or free_memory > best_free)
+        ):
+            best, best_free = host, free_memory
+    if best is None:
+        raise ValidationError(
+            f"no RUNNING host of {provision.name} has {memory_mb} MiB and {cpu} CPU free"
+        )
+    return best
+
+
+def _next_ip(host: Host) -> str:
+    network = ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).network
+    used = set(
+        NIC.objects.filter(vm__host=host)
+        .exclude(vm__state=VMState.DONE)
+        .values_list("ip", flat=True)
+    )
+    gateway = str(ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).ip)
+    for address in network.hosts():
+        if str(address) != gateway and str(address) not in used:
+            return str(address)
+    raise ValidationError(f"host {host.name} has no free container address")
+
+
+def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None) -> VM:
+    template = find(
+        VMTemplate.objects.for_user(user).select_related("image"), template_ref, "template"
+    )
+    check_name(name)
+    networks = [find(_networks_for(user), ref, "network") for ref in (nics or [])]
+    if not networks:
+        networks = list(template.networks.all())
+    if not networks:
+        raise ValidationError({"nic": "give at least one network (--nic), e.g. <provision>-public"})
+    provisions = {n.provision_id for n in networks}
+    if len(provisions) != 1:
+        raise ValidationError({"nic": "all NICs must be on networks of the same cluster"})
+    provision = networks[0].provision
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            {"nic": f"cluster {provision.name} is {provision.state}, not RUNNING"}
+        )
+    if any(n.kind == NetworkKind.PRIVATE for n in networks):
+        raise ValidationError(
+            {
+                "nic": "private networks (VXLAN/EVPN) are not available yet; "
+                f"use {provision.name}-public"
+            }
+        )
+    if template.image.datastore.provision_id != provision.pk:
+        raise ValidationError(
+            {"nic": f"image {template.image.name} is in another cluster's datastore"}
+        )
+    check_quota(user, template.cpu, template.memory_mb)
+    try:
+        with transaction.atomic():
+            # One placement at a time per cluster: lock its hosts (a no-op on SQLite, whose
+            # writes are serialised anyway), so capacity and addresses are read consistently.
+            list(Host.objects.select_for_update().filter(provision=provision))
+            host = schedule(provision, template.cpu, template.memory_mb)
+            vm = VM.objects.create(
+                owner=user,
+                name=name,
+                template=template,
+                image=template.image,
+                host=host,
+                cpu=template.cpu,
+                memory_mb=template.memory_mb,
+            )
+            for index, network in enumerate(networks):
+                nic = NIC.objects.create(
+                    vm=vm, network=network, index=index, ip=_next_ip(host) if index == 0 else None
+                )
+                if network.kind == NetworkKind.PUBLIC:
+                    ports.allocate(host, nic)
+            vm_log(vm, f"placed on {host.name} ({host.public_ip})")
+            transaction.on_commit(lambda: _enqueue(vm.pk, "deploy"))
+    except IntegrityError:
+        raise ValidationError({"name": f"you already have a VM named {name!r}"}) from None
+    except ports.NoFreePorts as exc:
+        raise ValidationError(str(exc)) from None
+    return vm
+
+
+def _enqueue(vm_id: int, action: str) -> None:
+    async_task(
+        "vms.jobs.run_vm_job",
+        vm_id,
+        action,
+        task_name=f"vm-{action}-{vm_id}",
+        sync=settings.JOBS_SYNC,
+    )
+
+
+ACTIONS = {
+    # action: (states it may start from, state while it runs)
+    "poweroff": ({VMState.RUNNING}, None),
+    "resume": ({VMState.POWEROFF}, None),
+    "reboot": ({VMState.RUNNING}, None),
+    "terminate": (
+        {
+            VMState.RUNNING,
+            VMState.POWEROFF,
+            VMState.FAILURE,
+            VMState.PENDING,
+            VMState.PROLOG,
+            VMState.BOOT,
+        },
+        None,
+    ),
+}
+
+
+def act(user, vm: VM, action: str) -> VM:
+    if not VM.objects.for_user(user).filter(pk=vm.pk).exists():
+        raise Http404("VM not found")
+    if action not in ACTIONS:
+        raise ValidationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+    allowed, _ = ACTIONS[action]
+    if vm.state not in allowed:
+        raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
+    vm_log(vm, f"{action} requested by {user}")
+    transaction.on_commit(lambda: _enqueue(vm.pk, action))
+    return vm
+
+
+def port_forwards(vm: VM) -> list[dict]:
+    """What `onevm port-forward` prints: one entry per public NIC."""
+    result = []
+    for block in PortBlock.objects.filter(nic__vm=vm).select_related("nic__network", "host"):
+        result.append(
+            {
+                "nic": block.nic.index,
+                "network": block.nic.network.name,
+                "host_ip": block.host.public_ip,
+                "external_port_range": block.external_range,
+                "internal_port_range": block.internal_range,
+                "first_port": block.first_port,
+            }
+        )
+    return result
+
+
+def forwarded(vm: VM, internal: int) -> str:
+    entries = port_forwards(vm)
+    if not entries:
+        raise ValidationError(f"VM {vm.name} has no NIC on a public network")
+    entry = entries[0]
+    block = PortBlock(block=(entry["first_port"] - 9001) // 100)
+    try:
+        external = block.external_port(int(internal))
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    return f"{entry['host_ip']}@{external} -> {internal}"
+
+
+__all__ = ["VM_ACTIVE", "act", "check_name", "instantiate", "port_forwards"]
