@@ -13,6 +13,8 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("providers/", include("providers.urls")),
     path("provisions/", include("provisions.urls")),
+    path("marketplace/", include("marketplace.urls")),
+    path("vms/", include("vms.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -10,6 +10,7 @@ from portal.forms import ApiTokenForm
 from portal.models import ApiToken
 from providers.models import Provider
 from provisions.models import Provision
+from vms.models import VM
 
 
 @login_required
@@ -20,6 +21,8 @@ def dashboard(request):
         "providers_ready": Provider.objects.for_user(user).exclude(token_encrypted="").count(),
         "provisions": Provision.objects.for_user(user).exclude(state="DONE").count(),
         "provisions_running": Provision.objects.for_user(user).filter(state="RUNNING").count(),
+        "vms": VM.objects.for_user(user).exclude(state="DONE").count(),
+        "vms_running": VM.objects.for_user(user).filter(state="RUNNING").count(),
     }
     return render(request, "portal/dashboard.html", {"counts": counts})
 

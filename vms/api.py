@@ -133,11 +133,12 @@ class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=InstantiateSerializer, responses={201: VMSerializer})
     @action(detail=True, methods=["post"])
     def instantiate(self, request, pk=None):
+        template = self.get_object()
         body = InstantiateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         vm = services.instantiate(
             request.user,
-            self.get_object().pk,
+            template.pk,
             name=body.validated_data["name"],
             nics=body.validated_data["nics"],
         )

@@ -1,34 +1,89 @@
-"""Make a VM disk's Alpine root filesystem boot as an LXC system container.
+"""The "LXC fixup": make the quicksand VM disk's Alpine boot as an LXC system container with its
+own init (busybox /sbin/init running OpenRC), done once at build time on the extracted files.
 
-The image was made for a VM: its boot runlevel loads kernel modules, sets the hardware clock and
-starts a guest agent, and gettys run on tty1-6. In a container the kernel is the host's, the
-network is configured by LXC before init, and the console is LXC's: drop what cannot work,
-leave everything else (os-release, OpenRC, busybox init) untouched.
+Kept minimal; each step says why, and `fix_for_lxc` returns what it changed (metadata.json keeps
+that list). Nothing else is touched: /etc/os-release, OpenRC, busybox, apk's database, the users.
+
+- rc.conf: `rc_sys="lxc"` (the image already has it), so OpenRC skips the services that declare
+  `keyword -lxc` (hwclock, modules, dmesg, hostname, mount-ro, ...).
+- runlevels: drop the VM's own services: the quicksand guest agent (talks over a virtio-serial
+  port that a container does not have), setup-dns (copies QEMU user networking's resolver
+  10.0.2.3 into resolv.conf), devfs (mounts /dev, which LXC provides), and, to say in the image
+  what the keywords already do, hwclock, modules, dmesg.
+- /etc/network/interfaces: the VM's is a static 10.0.2.15 via 10.0.2.2 (QEMU user networking);
+  in a container LXC configures eth0 before init (the portal sets lxc.net.0.ipv4.address and
+  .gateway), so only the loopback is left to ifupdown.
+- /etc/inittab: gettys on tty1-tty6 become one getty on /dev/console (what the lxc-alpine
+  template does): LXC always provides the console, while ttyN exist only up to lxc.tty.max and
+  busybox init would respawn a getty on a missing tty forever. Login is not needed: the portal
+  uses lxc-attach (root has no password in this image).
+- /.dockerenv: a leftover of the image's Docker build that makes tools think they run in Docker.
 """
 
 from pathlib import Path
 
 REMOVE_SERVICES = {
-    "boot": ["hwclock", "modules", "quicksand-guest-agent"],
     "sysinit": ["devfs", "dmesg", "setup-dns"],
+    "boot": ["hwclock", "modules", "quicksand-guest-agent"],
 }
+CONSOLE_GETTY = "console::respawn:/sbin/getty 38400 console"
+INTERFACES = """\
+# Written by lab/images (LXC fixup). eth0 is configured by LXC before init
+# (lxc.net.0.ipv4.address / lxc.net.0.ipv4.gateway in the container's config).
+auto lo
+iface lo inet loopback
+"""
 
 
-def fix_for_lxc(rootfs: Path) -> None:
+def fix_for_lxc(rootfs: Path) -> list[str]:
+    changes = []
+    changes += _rc_sys(rootfs / "etc" / "rc.conf")
     for runlevel, services in REMOVE_SERVICES.items():
         for service in services:
             link = rootfs / "etc" / "runlevels" / runlevel / service
             if link.is_symlink() or link.exists():
                 link.unlink()
-    # LXC sets eth0's address and route before init; ifup must not try DHCP over it.
-    (rootfs / "etc" / "network").mkdir(parents=True, exist_ok=True)
-    (rootfs / "etc" / "network" / "interfaces").write_text("auto lo\niface lo inet loopback\n")
-    inittab = rootfs / "etc" / "inittab"
-    lines = []
+                changes.append(f"runlevel {runlevel}: removed {service}")
+    interfaces = rootfs / "etc" / "network" / "interfaces"
+    if not interfaces.exists() or interfaces.read_text() != INTERFACES:
+        interfaces.parent.mkdir(parents=True, exist_ok=True)
+        interfaces.write_text(INTERFACES)
+        changes.append("/etc/network/interfaces: loopback only, eth0 left to LXC")
+    changes += _inittab(rootfs / "etc" / "inittab")
+    dockerenv = rootfs / ".dockerenv"
+    if dockerenv.is_file():
+        dockerenv.unlink()
+        changes.append("removed /.dockerenv")
+    return changes
+
+
+def _rc_sys(rc_conf: Path) -> list[str]:
+    if not rc_conf.exists():
+        return []
+    lines = rc_conf.read_text().splitlines()
+    wanted = 'rc_sys="lxc"'
+    if wanted in lines:
+        return []
+    kept = [line for line in lines if not line.lstrip("#").startswith("rc_sys=")]
+    rc_conf.write_text("\n".join([*kept, wanted]) + "\n")
+    return ['/etc/rc.conf: rc_sys="lxc"']
+
+
+def _inittab(inittab: Path) -> list[str]:
+    if not inittab.exists():
+        return []
+    lines, ttys = [], []
     for line in inittab.read_text().splitlines():
-        if line.startswith("tty1::respawn:"):
-            line = "console::respawn:/sbin/getty 38400 console"
-        elif line.startswith(("tty2::", "tty3::", "tty4::", "tty5::", "tty6::")):
+        if line.startswith("tty") and ":respawn:" in line and "getty" in line:
+            ttys.append(line.split(":", 1)[0])
             line = "#" + line
         lines.append(line)
+    added = CONSOLE_GETTY not in lines
+    if added:
+        lines += ["", "# LXC: one getty on the container's console (lab/images LXC fixup)"]
+        lines.append(CONSOLE_GETTY)
+    if not ttys and not added:
+        return []
     inittab.write_text("\n".join(lines) + "\n")
+    done = [f"commented out the gettys on {', '.join(ttys)}"] if ttys else []
+    return ["/etc/inittab: " + "; ".join(done + (["a getty on /dev/console"] if added else []))]

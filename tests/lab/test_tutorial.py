@@ -15,7 +15,7 @@ from marketplace.models import Marketplace
 from portal.cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm
 from portal.models import ApiToken
 from tests.providers.samples import CORRECTED_YAML
-from vms.models import VM, PortBlock
+from vms.models import VM, Image, PortBlock, VMTemplate
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
@@ -145,6 +145,35 @@ def test_the_documents_tutorial(lab_world, capsys, outsider, monkeypatch):
         assert onevm.main(argv) == 1
         assert "not found" in capsys.readouterr().err
     monkeypatch.setenv("PORTAL_TOKEN", ApiToken.issue(vm.owner, "again")[1])
+
+    # Power off and resume go through the host too.
+    cli(capsys, onevm, "poweroff", "alpine_test")
+    assert VM.objects.get(pk=vm_id).state == "POWEROFF"
+    cli(capsys, onevm, "resume", "alpine_test")
+    assert VM.objects.get(pk=vm_id).state == "RUNNING"
+
+    # An image whose checksum does not match is an error, never a running VM.
+    bad = Image.objects.create(
+        owner=vm.owner,
+        name="tampered",
+        datastore=vm.image.datastore,
+        url=vm.image.url,
+        sha256="0" * 64,
+    )
+    VMTemplate.objects.create(owner=vm.owner, name="tampered", image=bad)
+    out = cli(
+        capsys,
+        onetemplate,
+        "instantiate",
+        "tampered",
+        "--name",
+        "bad",
+        "--nic",
+        "digitalocean-cluster-public",
+    )
+    bad_vm = VM.objects.get(pk=int(out.split("VM ID: ")[1]))
+    assert bad_vm.state == "FAILURE" and "checksum mismatch" in bad_vm.failure_reason
+    cli(capsys, onevm, "terminate", "bad")
 
     # Terminate: container gone, rules gone, ports released.
     cli(capsys, onevm, "terminate", "alpine_test")

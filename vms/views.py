@@ -1,0 +1,101 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from provisions.models import Network, Provision
+from vms import services
+from vms.choices import VM_ACTIVE, VMState
+from vms.models import VM, VMTemplate
+
+PAGE_SIZE = 50
+
+
+def _vms(request):
+    return VM.objects.for_user(request.user).select_related("host", "template")
+
+
+@login_required
+def vm_list(request):
+    queryset = _vms(request).prefetch_related("nics__port_block")
+    if not request.GET.get("all"):
+        queryset = queryset.exclude(state=VMState.DONE)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "vms/list.html", {"page": page, "vms": page.object_list})
+
+
+def _detail_context(vm):
+    return {
+        "vm": vm,
+        "forwards": services.port_forwards(vm),
+        "lines": list(vm.log.order_by("-id")[:50])[::-1],
+        "busy": vm.state in VM_ACTIVE,
+        "nics": vm.nics.select_related("network"),
+    }
+
+
+@login_required
+def vm_detail(request, pk):
+    vm = get_object_or_404(_vms(request), pk=pk)
+    return render(request, "vms/detail.html", _detail_context(vm))
+
+
+@login_required
+def vm_live(request, pk):
+    vm = get_object_or_404(_vms(request), pk=pk)
+    context = _detail_context(vm)
+    response = render(request, "vms/partials/live.html", context)
+    if not context["busy"] and request.htmx:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+@login_required
+@require_POST
+def vm_action(request, pk, action):
+    vm = get_object_or_404(_vms(request), pk=pk)
+    try:
+        services.act(request.user, vm, action)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{action} of {vm.name} requested.")
+    return redirect(vm)
+
+
+@login_required
+def template_list(request):
+    templates = VMTemplate.objects.for_user(request.user).select_related("image")
+    return render(request, "vms/templates.html", {"templates": templates})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_instantiate(request, pk):
+    template = get_object_or_404(VMTemplate.objects.for_user(request.user), pk=pk)
+    networks = Network.objects.filter(
+        provision__in=Provision.objects.for_user(request.user).filter(state="RUNNING"),
+        kind="public",
+    )
+    error = None
+    if request.method == "POST":
+        try:
+            vm = services.instantiate(
+                request.user,
+                template.pk,
+                name=request.POST.get("name", "").strip(),
+                nics=request.POST.getlist("nic"),
+            )
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            messages.success(request, f"VM ID: {vm.pk} ({vm.name}) is being deployed.")
+            return redirect(vm)
+    return render(
+        request,
+        "vms/instantiate.html",
+        {"template": template, "networks": networks, "error": error},
+    )
