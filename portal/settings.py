@@ -5,6 +5,7 @@ SECRET_KEY / Fernet key created once in ./var. Production sets the variables doc
 in README.md (DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY, FERNET_KEYS, ALLOWED_HOSTS...).
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -104,7 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Jobs configure hosts from several threads; an in-memory shared-cache test database locks
     # whole tables under that, so tests use a real file like production does.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-portal.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-portal-{os.getpid()}.sqlite3")}
+else:
+    # One test database per test process (here and above), so that two test runs on one
+    # machine (CI's two passes, a benchmark beside the suite) never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

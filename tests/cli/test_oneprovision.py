@@ -8,6 +8,7 @@ from portal.models import ApiToken
 from provisions import services
 from provisions.choices import JobState, ProvisionState
 from provisions.models import Job, JobLogLine, Provision
+from provisions.progress import in_thread
 from tests.providers.test_api import make_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,6 +84,7 @@ def test_show_and_log(cli_env, capsys, provision):
     assert code == 0 and "[info] step 1/6: ssh_key" in out
 
 
+@in_thread  # the thread's own DB connection is closed at its end, as in the app's workers
 def _play(provision, final_state, error=""):
     job = provision.jobs.get()
     time.sleep(0.3)

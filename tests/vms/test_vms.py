@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connections
 
 from marketplace import services as market
 from marketplace.choices import AppState
@@ -178,7 +178,7 @@ def test_concurrent_port_allocations_never_collide(owner, cluster, template):
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [threading.Thread(target=worker, args=(nics[i::8],)) for i in range(8)]
     for thread in threads:
