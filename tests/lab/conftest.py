@@ -6,6 +6,11 @@ import shutil
 
 import pytest
 
+from lab.docsim import start_in_thread
+from lab.images import ensure_alpine_rootfs, start_image_server
+from marketplace.models import Marketplace
+from portal.models import ApiToken
+
 NEEDED_COMMANDS = ("ip", "sshd", "ssh-keygen", "lxc-start", "iptables")
 
 
@@ -39,3 +44,26 @@ def lab_hosts(tmp_path_factory):
     hosts = LabHosts(tmp_path_factory.mktemp("edge-lab"))
     yield hosts
     hosts.destroy_all()
+
+
+@pytest.fixture
+def lab_world(lab_hosts, live_server, owner, settings, monkeypatch, tmp_path):
+    image = ensure_alpine_rootfs()
+    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts) as sim:
+        # Lab hosts reach it through the lab bridge, which only exists once a host does.
+        server, url = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
+        settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
+        settings.PROVISION_POLL_INTERVAL = 0.1
+        settings.PROVISION_SSH_WAIT = 20
+        settings.JOBS_SYNC = True  # no worker process here: jobs run inside the API request
+        _, raw = ApiToken.issue(owner, "tutorial")
+        monkeypatch.setenv("PORTAL_URL", live_server.url)
+        monkeypatch.setenv("PORTAL_TOKEN", raw)
+        monkeypatch.setenv("ONEPROVISION_POLL", "0.2")
+        port = server.server_address[1]
+        Marketplace.objects.filter(name="Edge Lab").update(
+            index_url=f"http://198.18.0.1:{port}/index.json"
+        )
+        yield {"sim": sim, "image": image, "tmp": tmp_path}
+        server.shutdown()
+        server.server_close()

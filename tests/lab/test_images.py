@@ -1,7 +1,6 @@
 """The lab Alpine image: fix-up, catalogue server, offline build, and LXC running it."""
 
 import hashlib
-import json
 import subprocess
 import tarfile
 import time
@@ -10,7 +9,7 @@ import pytest
 import requests
 
 from lab.images import ensure_alpine_rootfs, start_image_server
-from lab.images.build import ImageInfo, metadata_path
+from lab.images.catalog import ImageInfo, write_metadata
 from lab.images.fixup import fix_for_lxc
 from tests.lab.conftest import require_lab
 
@@ -47,7 +46,7 @@ def test_server_serves_index_and_files_with_their_sha256(tmp_path):
         source_sha256="0" * 64,
         created="2026-01-01T00:00:00+00:00",
     )
-    metadata_path(tmp_path).write_text(json.dumps(info.__dict__))
+    write_metadata(tmp_path, info)
     server, url = start_image_server(cache=tmp_path)
     try:
         index = requests.get(url + "/index.json", timeout=5).json()
