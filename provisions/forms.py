@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from provisions.services import IMAGE_INPUTS, SIZE_INPUTS
+from provisions.services import DEFAULT_IMAGE, DEFAULT_SIZE, IMAGE_INPUTS, SIZE_INPUTS
 
 
 def _options(provider, names):
@@ -19,8 +19,9 @@ class ProvisionForm(forms.Form):
         "cluster, hosts, networks and datastores.",
     )
     hosts = forms.IntegerField(min_value=1, initial=1)
-    size = forms.CharField(max_length=64)
-    image = forms.CharField(max_length=64)
+    # Without a list in the provider's inputs, the same defaults the API applies.
+    size = forms.CharField(max_length=64, initial=DEFAULT_SIZE, help_text="a droplet size slug")
+    image = forms.CharField(max_length=64, initial=DEFAULT_IMAGE, help_text="a droplet image slug")
 
     def __init__(self, *args, provider, **kwargs):
         super().__init__(*args, **kwargs)
