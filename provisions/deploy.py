@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from providers.drivers import CloudError, NotFound, TransientError
 from providers.drivers.digitalocean import private_ipv4, public_ipv4
-from provisions import hostconfig
+from provisions import hostconfig, networks
 from provisions.choices import HostState, ResourceKind, ResourceState
+from provisions.hostconfig import evpn
 from provisions.models import CloudResource, Host, Provision
 from provisions.progress import JobRecorder, in_thread
 from provisions.ssh import HostSession, SSHError
@@ -125,9 +126,57 @@ class Run:
     def live_hosts(self):
         return self.provision.hosts.exclude(state__in=[HostState.REMOVING, HostState.REMOVED])
 
+    def _session(self, host: Host) -> HostSession:
+        p = self.provision
+        return HostSession(host.public_ip, private_key=p.private_key(), host_key=p.host_key_public)
+
+    # -- private networking ---------------------------------------------------------------------
+    def configure_private_networks(self, step: str) -> None:
+        """(Re)render FRR and the VXLAN devices on every RUNNING host: the peers and the route
+        reflector follow the current set of hosts. Hosts whose configuration is unchanged keep
+        their BGP sessions (the script restarts FRR only when its file changed)."""
+        hosts = [
+            h
+            for h in self.live_hosts().filter(state=HostState.RUNNING).order_by("id")
+            if h.private_ip
+        ]
+        if not hosts:
+            return
+        peers = [evpn.Peer(h.name, h.private_ip) for h in hosts]
+        vnis = [n.vni for n in networks.private_networks(self.provision)]
+        self.rec.log(
+            f"private networking: route reflector {peers[0].name} ({peers[0].private_ip}), "
+            f"{len(peers)} host(s), VNI {', '.join(map(str, vnis)) or 'none'}"
+        )
+
+        @in_thread
+        def one(host: Host) -> str | None:
+            me = evpn.Peer(host.name, host.private_ip)
+            try:
+                with self._session(host) as session:
+                    session.connect(wait=settings.PROVISION_SSH_WAIT)
+                    evpn.apply(session, me, peers, vnis, log=self.rec.log)
+            except (SSHError, hostconfig.HostConfigError, ValueError) as exc:
+                self.rec.error(f"{host.name}: {exc}")
+                return f"{host.name}: {exc}"
+            return None
+
+        with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
+            errors = [e for e in pool.map(one, hosts) if e]
+        if errors:
+            raise StepFailed(step, "; ".join(errors))
+
 
 class DeployRun(Run):
-    steps = ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts"]
+    steps = [
+        "ssh_key",
+        "vpc",
+        "droplets",
+        "wait_active",
+        "firewall",
+        "configure_hosts",
+        "private_network",
+    ]
 
     def before_step(self, name):
         if name == "configure_hosts":
@@ -331,14 +380,39 @@ class DeployRun(Run):
         )
         return None
 
+    def step_private_network(self):
+        self.configure_private_networks("private_network")
+
 
 class DeleteRun(Run):
-    steps = ["droplets", "firewall", "vpc", "ssh_key", "verify"]
+    steps = ["private_network", "droplets", "firewall", "vpc", "ssh_key", "verify"]
 
     def _rows(self, kind):
         return CloudResource.objects.filter(provision=self.provision, kind=kind).exclude(
             state=ResourceState.DELETED
         )
+
+    def step_private_network(self):
+        """Stop FRR and remove the VXLAN devices before the droplets go: best effort, since
+        deleting the droplets removes them anyway and a host may be unreachable by now."""
+        hosts = [
+            h
+            for h in self.live_hosts().filter(state__in=[HostState.RUNNING, HostState.ERROR])
+            if h.public_ip and h.hostconfig_version
+        ]
+
+        @in_thread
+        def one(host: Host) -> None:
+            try:
+                with self._session(host) as session:
+                    session.connect(wait=0)
+                    evpn.teardown(session, log=self.rec.log)
+            except (SSHError, hostconfig.HostConfigError) as exc:
+                self.rec.log(f"{host.name}: private networking not torn down: {exc}", "warning")
+
+        if hosts:
+            with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
+                list(pool.map(one, hosts))
 
     def step_droplets(self):
         p = self.provision
@@ -410,7 +484,7 @@ class DeleteRun(Run):
 
 
 class RemoveHostRun(Run):
-    steps = ["droplet", "record"]
+    steps = ["droplet", "record", "private_network"]
 
     def __init__(self, provision, driver, recorder, host: Host):
         super().__init__(provision, driver, recorder)
@@ -440,3 +514,8 @@ class RemoveHostRun(Run):
             self.forget(row)
         Host.objects.filter(pk=self.host.pk).update(state=HostState.REMOVED)
         Provision.objects.filter(pk=self.provision.pk).update(host_count=self.live_hosts().count())
+
+    def step_private_network(self):
+        # The remaining hosts drop the removed one; if it was the route reflector, the next
+        # host takes over.
+        self.configure_private_networks("private_network")

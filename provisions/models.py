@@ -166,13 +166,28 @@ class Network(models.Model):
     provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="networks")
     name = models.CharField(max_length=64)
     kind = models.CharField(max_length=8, choices=NetworkKind.choices)
+    # Private networks: the CIDR their NICs lease addresses from (provisions.networks checks it).
     address_range = models.CharField(max_length=32, blank=True)
+    # Private networks: the VXLAN network identifier, one VXLAN device + bridge per host.
+    vni = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provision", "name"], name="network_name_unique"),
+            models.UniqueConstraint(fields=["provision", "vni"], name="network_vni_unique"),
+        ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def bridge(self) -> str:
+        return f"onevx{self.vni}" if self.vni else ""
+
+    @property
+    def vxlan_device(self) -> str:
+        return f"vxlan{self.vni}" if self.vni else ""
 
 
 class CloudResource(models.Model):

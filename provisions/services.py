@@ -14,6 +14,7 @@ from django_q.tasks import async_task
 from portal import crypto
 from portal.tenancy import CHANGE
 from providers.models import Provider
+from provisions import networks
 from provisions.choices import (
     DatastoreKind,
     HostState,
@@ -40,7 +41,6 @@ IMAGE_INPUTS = ("digitalocean_image", "digitalocean_droplet")
 SIZE_INPUTS = ("digitalocean_size",)
 DEFAULT_IMAGE = "ubuntu-22-04-x64"
 DEFAULT_SIZE = "s-1vcpu-2gb"
-PRIVATE_RANGE = "10.200.0.0/16"
 
 
 class InvalidTransition(ValidationError):
@@ -172,17 +172,10 @@ def create_provision(
                     ),
                 ]
             )
-            Network.objects.bulk_create(
-                [
-                    Network(provision=provision, name=f"{name}-public", kind=NetworkKind.PUBLIC),
-                    Network(
-                        provision=provision,
-                        name=f"{name}-private",
-                        kind=NetworkKind.PRIVATE,
-                        address_range=PRIVATE_RANGE,
-                    ),
-                ]
+            Network.objects.create(
+                provision=provision, name=f"{name}-public", kind=NetworkKind.PUBLIC
             )
+            networks.new_private_network(provision, f"{name}-private")
             Host.objects.bulk_create(
                 [
                     Host(provision=provision, name=f"{name}-host-{index}")
@@ -280,6 +273,22 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
     if provision.hosts.exclude(state=HostState.REMOVED).count() <= 1:
         raise ValidationError("cannot remove the last host; delete the provision instead")
     return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
+
+
+def create_network(user, provision: Provision, *, name: str, address_range: str | None = None):
+    """Another private network (VXLAN segment) on a RUNNING cluster; a deploy job then gives
+    every host its VXLAN device and bridge."""
+    _changeable(user, provision)
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; networks can be "
+            "added to a RUNNING provision"
+        )
+    with transaction.atomic():
+        network = networks.new_private_network(provision, name, address_range)
+        _start_job(provision, JobKind.DEPLOY, user, network=network.pk)
+    log.info("network %s (%s) created on provision %s", network.pk, name, provision.pk)
+    return network
 
 
 def pinned_fingerprint(provision: Provision) -> str:

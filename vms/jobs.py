@@ -4,7 +4,7 @@ import logging
 
 from django.db import transaction
 
-from vms import lxc, ports
+from vms import leases, lxc, ports
 from vms.choices import VMState
 from vms.models import VM, PortBlock
 from vms.services import transition, vm_log
@@ -29,14 +29,14 @@ def run_vm_job(vm_id: int, action: str) -> str:
 def _deploy(vm: VM) -> str:
     if not transition(vm, VMState.PROLOG, {VMState.PENDING}):
         return f"not deployed: VM is {vm.state}"
-    nic = vm.nics.order_by("index").first()
+    nics = list(vm.nics.select_related("network").order_by("index"))
     block = PortBlock.objects.filter(nic__vm=vm).first()
     key = (vm.template.context or {}).get("ssh_public_key") if vm.template else ""
     vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
     transition(vm, VMState.BOOT, {VMState.PROLOG})
     lxc.deploy(
         vm,
-        nic.ip,
+        nics,
         block.first_port if block else None,
         ssh_key=key if isinstance(key, str) else "",
         log=lambda line: vm_log(vm, line),
@@ -61,6 +61,7 @@ def _terminate(vm: VM) -> str:
     with transaction.atomic():
         for nic in vm.nics.all():
             ports.release(nic)
+            leases.release(nic)
         VM.objects.filter(pk=vm.pk).update(state=VMState.DONE)
-    vm_log(vm, "terminated: container destroyed, ports released")
+    vm_log(vm, "terminated: container destroyed, ports and addresses released")
     return "done"

@@ -1,8 +1,12 @@
 """The LXC driver: container operations on a host, as versioned scripts over one SSH session."""
 
+import ipaddress
+import re
 from pathlib import Path
 
 from provisions import hostconfig
+from provisions.choices import NetworkKind
+from provisions.hostconfig import evpn
 from provisions.ssh import CommandFailed, HostSession, SSHError
 
 SCRIPTS = Path(__file__).parent / "hostscripts"
@@ -35,20 +39,51 @@ def _run(host, script: str, env: dict, log=None) -> str:
     return result.stdout
 
 
-def deploy(vm, nic_ip: str, port_first: int | None, ssh_key: str = "", log=None) -> None:
+def nic_lines(nics) -> str:
+    """One line per NIC for vm-deploy.sh: `bridge address/prefix mac mtu gateway` ('-' for
+    none). Every field is built from validated values, never from user text."""
+    lines = []
+    for nic in nics:
+        network = nic.network
+        if network.kind == NetworkKind.PUBLIC:
+            interface = ipaddress.ip_interface(hostconfig.BRIDGE_CIDR)
+            fields = [
+                hostconfig.BRIDGE,
+                f"{ipaddress.IPv4Address(nic.ip)}/{interface.network.prefixlen}",
+                "-",
+                "-",
+                str(interface.ip),
+            ]
+        else:
+            prefix = ipaddress.ip_network(network.address_range).prefixlen
+            if not re.fullmatch(r"onevx\d{1,8}", network.bridge):
+                raise LXCError(f"network {network.name} has no VXLAN bridge")
+            if not re.fullmatch(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", nic.mac):
+                raise LXCError(f"NIC{nic.index} of {nic.vm} has no valid MAC address")
+            fields = [
+                network.bridge,
+                f"{ipaddress.IPv4Address(nic.ip)}/{prefix}",
+                nic.mac,
+                str(evpn.VXLAN_MTU),
+                "-",
+            ]
+        lines.append(" ".join(fields))
+    return "\n".join(lines)
+
+
+def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> None:
+    public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
     env = {
         "VM": vm.container_name,
         "IMAGE_URL": vm.image.url,
         "IMAGE_SHA256": vm.image.sha256,
-        "IP": nic_ip,
-        "PREFIX": 24,
-        "GATEWAY": hostconfig.BRIDGE_CIDR.split("/")[0],
-        "BRIDGE": hostconfig.BRIDGE,
+        "NICS": nic_lines(nics),
+        "IP": public.ip if public else "",
         "MEMORY_MB": vm.memory_mb,
         "CPU_SHARES": max(2, int(float(vm.cpu) * 1024)),
         "VM_HOSTNAME": "localhost",
         "PUBLIC_IP": vm.host.public_ip,
-        "PORT_FIRST": port_first or "",
+        "PORT_FIRST": (port_first or "") if public else "",
         "SSH_KEY": ssh_key,
     }
     _run(vm.host, "vm-deploy.sh", env, log)

@@ -121,6 +121,8 @@ class NIC(models.Model):
     network = models.ForeignKey("provisions.Network", on_delete=models.PROTECT, related_name="nics")
     index = models.PositiveSmallIntegerField()
     ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    # Private NICs get a fixed MAC (derived from their lease), so EVPN routes name it.
+    mac = models.CharField(max_length=17, blank=True)
 
     class Meta:
         ordering = ["vm", "index"]
@@ -162,6 +164,25 @@ class PortBlock(models.Model):
         if not 1 <= internal <= PORTS_PER_NIC:
             raise ValueError(f"port {internal} is outside the forwarded range 1-{PORTS_PER_NIC}")
         return self.first_port - 1 + internal
+
+
+class Lease(models.Model):
+    """An address of a private network held by one NIC. The unique (network, ip) constraint,
+    not luck, is what keeps concurrent instantiations from getting the same address."""
+
+    network = models.ForeignKey(
+        "provisions.Network", on_delete=models.CASCADE, related_name="leases"
+    )
+    ip = models.GenericIPAddressField(protocol="IPv4")
+    nic = models.OneToOneField(NIC, on_delete=models.CASCADE, related_name="lease")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network", "id"]
+        constraints = [models.UniqueConstraint(fields=["network", "ip"], name="lease_ip_unique")]
+
+    def __str__(self):
+        return f"{self.network} {self.ip}"
 
 
 class VMLogLine(models.Model):

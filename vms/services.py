@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Network, Provision
-from vms import ports
+from vms import leases, ports
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
 
@@ -117,10 +117,29 @@ def schedule(provision: Provision, cpu: Decimal, memory_mb: int) -> Host:
     return best
 
 
+MAX_PRIVATE_NICS = 4
+
+
+def check_nics(networks) -> None:
+    """At most one public NIC (it carries the port forwarding and the default route), and
+    private NICs on distinct, ready networks."""
+    public = [n for n in networks if n.kind == NetworkKind.PUBLIC]
+    private = [n for n in networks if n.kind == NetworkKind.PRIVATE]
+    if len(public) > 1:
+        raise ValidationError({"nic": "a VM has at most one NIC on the public network"})
+    if len({n.pk for n in private}) != len(private):
+        raise ValidationError({"nic": "a VM has at most one NIC per private network"})
+    if len(private) > MAX_PRIVATE_NICS:
+        raise ValidationError({"nic": f"a VM has at most {MAX_PRIVATE_NICS} private NICs"})
+    for network in private:
+        if not network.vni or not network.address_range:
+            raise ValidationError({"nic": f"network {network.name} has no VXLAN segment yet"})
+
+
 def _next_ip(host: Host) -> str:
     network = ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).network
     used = set(
-        NIC.objects.filter(vm__host=host)
+        NIC.objects.filter(vm__host=host, network__kind=NetworkKind.PUBLIC)
         .exclude(vm__state=VMState.DONE)
         .values_list("ip", flat=True)
     )
@@ -149,13 +168,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
         raise ValidationError(
             {"nic": f"cluster {provision.name} is {provision.state}, not RUNNING"}
         )
-    if any(n.kind == NetworkKind.PRIVATE for n in networks):
-        raise ValidationError(
-            {
-                "nic": "private networks (VXLAN/EVPN) are not available yet; "
-                f"use {provision.name}-public"
-            }
-        )
+    check_nics(networks)
     if template.image.datastore.provision_id != provision.pk:
         raise ValidationError(
             {"nic": f"image {template.image.name} is in another cluster's datastore"}
@@ -177,16 +190,18 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
                 memory_mb=template.memory_mb,
             )
             for index, network in enumerate(networks):
-                nic = NIC.objects.create(
-                    vm=vm, network=network, index=index, ip=_next_ip(host) if index == 0 else None
-                )
+                nic = NIC.objects.create(vm=vm, network=network, index=index)
                 if network.kind == NetworkKind.PUBLIC:
+                    NIC.objects.filter(pk=nic.pk).update(ip=_next_ip(host))
                     ports.allocate(host, nic)
+                else:
+                    lease = leases.allocate(network, nic)
+                    vm_log(vm, f"NIC{index}: {lease.ip} on {network.name} ({nic.mac})")
             vm_log(vm, f"placed on {host.name} ({host.public_ip})")
             transaction.on_commit(lambda: _enqueue(vm.pk, "deploy"))
     except IntegrityError:
         raise ValidationError({"name": f"you already have a VM named {name!r}"}) from None
-    except ports.NoFreePorts as exc:
+    except (ports.NoFreePorts, leases.NoFreeAddress) as exc:
         raise ValidationError(str(exc)) from None
     return vm
 

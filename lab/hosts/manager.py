@@ -59,8 +59,9 @@ StrictModes no
 PrintMotd no
 MaxStartups 100:30:200
 MaxSessions 50
-# Configuration run over SSH keeps its state here, not in the machine's /var/lib.
-SetEnv ONE_EDGE_BASE={dir}/one-edge
+# Configuration run over SSH keeps its state here, not in the machine's /var/lib; FRR runs its
+# own daemons from there too (config, vty sockets, pid files), never the machine's service.
+SetEnv ONE_EDGE_BASE={dir}/one-edge ONE_FRR_STANDALONE=1
 Subsystem sftp internal-sftp
 """
 

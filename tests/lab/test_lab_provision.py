@@ -139,7 +139,8 @@ def test_add_and_remove_a_host(lab_sim, owner):
 
 
 @pytest.mark.parametrize(
-    "crash_after", ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts"]
+    "crash_after",
+    ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts", "private_network"],
 )
 def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch, crash_after):
     from provisions import deploy

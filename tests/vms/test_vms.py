@@ -80,7 +80,8 @@ def test_instantiate_places_allocates_and_queues(template, owner, cluster):
     [
         ({"name": "x;reboot", "nics": ["dc-public"]}, "is not a valid name"),
         ({"name": "ok", "nics": ["nope"]}, "network 'nope' not found"),
-        ({"name": "ok", "nics": ["dc-private"]}, "private networks"),
+        ({"name": "ok", "nics": ["dc-public", "dc-public"]}, "at most one NIC on the public"),
+        ({"name": "ok", "nics": ["dc-private", "dc-private"]}, "at most one NIC per private"),
     ],
 )
 def test_bad_instantiate_is_clear_and_creates_nothing(template, owner, kwargs, message):

@@ -9,7 +9,8 @@ case "$ACTION" in
     stop)
         exists && lxc-stop -P "$LXCPATH" -n "$VM" -t 20 2>/dev/null || true ;;
     start)
-        lxc-info -P "$LXCPATH" -n "$VM" -s | grep -q RUNNING || lxc-start -P "$LXCPATH" -n "$VM"
+        # Not `lxc-info | grep -q`: under pipefail an early grep exit reads as "not running".
+        [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s)" == *RUNNING* ]] || lxc-start -P "$LXCPATH" -n "$VM"
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
     reboot)
         lxc-stop -P "$LXCPATH" -n "$VM" -r -t 20 || lxc-stop -P "$LXCPATH" -n "$VM" -k

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
-# environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_SHA256, IP, PREFIX,
-# GATEWAY, BRIDGE, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+# environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_SHA256, NICS, IP,
+# MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+# NICS: one line per NIC, eth0 first: `bridge address/prefix mac mtu gateway` ('-' = none);
+# the public NIC is on the host's NAT bridge, private ones on a VXLAN bridge onevx<vni>.
+# IP: the public NIC's address, the target of the port forwarding.
 set -euo pipefail
 BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
 LXCPATH="$BASE/lxc"
@@ -45,6 +48,29 @@ lxc.cgroup.cpu.shares = $CPU_SHARES"
         LIMITS="lxc.cgroup2.memory.max = ${MEMORY_MB}M
 lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 ))"
     fi
+    NETCONF=""
+    N=0
+    while read -r NIC_BRIDGE NIC_ADDRESS NIC_MAC NIC_MTU NIC_GATEWAY; do
+        [ -n "$NIC_BRIDGE" ] || continue
+        ip link show "$NIC_BRIDGE" >/dev/null 2>&1 || {
+            echo "ERROR bridge $NIC_BRIDGE is missing: configure the host's networks first" >&2
+            exit 6
+        }
+        NETCONF+="lxc.net.$N.type = veth
+lxc.net.$N.link = $NIC_BRIDGE
+lxc.net.$N.flags = up
+lxc.net.$N.name = eth$N
+lxc.net.$N.veth.pair = v$VM$([ "$N" = 0 ] || echo "n$N")
+lxc.net.$N.ipv4.address = $NIC_ADDRESS
+"
+        [ "$NIC_MAC" = - ] || NETCONF+="lxc.net.$N.hwaddr = $NIC_MAC
+"
+        [ "$NIC_MTU" = - ] || NETCONF+="lxc.net.$N.mtu = $NIC_MTU
+"
+        [ "$NIC_GATEWAY" = - ] || NETCONF+="lxc.net.$N.ipv4.gateway = $NIC_GATEWAY
+"
+        N=$(( N + 1 ))
+    done <<<"$NICS"
     cat > "$DIR/config.new" <<CONF
 lxc.include = /usr/share/lxc/config/common.conf
 lxc.arch = x86_64
@@ -53,20 +79,14 @@ lxc.rootfs.path = dir:$DIR/rootfs
 lxc.init.cmd = /sbin/init
 lxc.apparmor.profile = unconfined
 lxc.tty.max = 1
-lxc.net.0.type = veth
-lxc.net.0.link = $BRIDGE
-lxc.net.0.flags = up
-lxc.net.0.name = eth0
-lxc.net.0.veth.pair = v$VM
-lxc.net.0.ipv4.address = $IP/$PREFIX
-lxc.net.0.ipv4.gateway = $GATEWAY
+$NETCONF
 $LIMITS
 CONF
     mv "$DIR/config.new" "$DIR/config"
 fi
 
 step "start"
-if ! lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null | grep -q RUNNING; then
+if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null || true)" != *RUNNING* ]]; then
     if ! lxc-start -P "$LXCPATH" -n "$VM" --logfile "$DIR/lxc.log" --logpriority NOTICE; then
         grep -E "ERROR" "$DIR/lxc.log" | head -n 4 >&2
         exit 5
