@@ -2,8 +2,9 @@ from rest_framework.routers import DefaultRouter
 
 from marketplace.api import AppViewSet, MarketplaceViewSet
 from providers.api.views import ProviderViewSet
+from provisions.api.networks import NetworkViewSet
 from provisions.api.views import ProvisionViewSet
-from vms.api import ImageViewSet, NetworkViewSet, TemplateViewSet, VMViewSet
+from vms.api import ImageViewSet, TemplateViewSet, VMViewSet
 
 app_name = "api"
 router = DefaultRouter()

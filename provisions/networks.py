@@ -138,3 +138,26 @@ def private_networks(provision: Provision) -> list[Network]:
             provision=provision, kind=NetworkKind.PRIVATE, vni__isnull=False
         ).order_by("vni")
     )
+
+
+def networks_for(user):
+    """Networks of the clusters a user may see (alive ones), with their lease count: the one
+    queryset the API, the pages, the CLI and instantiate use."""
+    from django.db.models import Count
+
+    from provisions.choices import ProvisionState
+
+    return (
+        Network.objects.filter(provision__in=Provision.objects.for_user(user))
+        .exclude(provision__state=ProvisionState.DONE)
+        .select_related("provision")
+        .annotate(lease_total=Count("leases"))
+        .order_by("provision_id", "id")
+    )
+
+
+def network_leases(network: Network):
+    """Who holds which address of a private network (VM, NIC, host), in one query."""
+    from vms.models import Lease  # vms builds on provisions; import at use, not at load
+
+    return Lease.objects.filter(network=network).select_related("nic__vm__host").order_by("id")

@@ -275,6 +275,18 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
     return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
 
 
+def find_provision(user, ref) -> Provision:
+    """A provision the user may see (not deleted), by ID or name."""
+    ref = str(ref).strip()
+    visible = Provision.objects.for_user(user).exclude(state=ProvisionState.DONE)
+    found = list((visible.filter(pk=int(ref)) if ref.isdigit() else visible.filter(name=ref))[:2])
+    if not found:
+        raise ValidationError({"provision": f"provision {ref!r} not found"})
+    if len(found) > 1:
+        raise ValidationError({"provision": f"provision name {ref!r} is ambiguous; use the ID"})
+    return found[0]
+
+
 def create_network(user, provision: Provision, *, name: str, address_range: str | None = None):
     """Another private network (VXLAN segment) on a RUNNING cluster; a deploy job then gives
     every host its VXLAN device and bridge."""

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/delete/", views.provision_delete, name="delete"),
     path("<int:pk>/hosts/add/", views.host_add, name="host-add"),
     path("<int:pk>/hosts/<int:host_pk>/remove/", views.host_remove, name="host-remove"),
+    path("<int:pk>/networks/add/", views.network_add, name="network-add"),
+    path("<int:pk>/networks/<int:network_pk>/", views.network_detail, name="network"),
 ]

@@ -12,6 +12,7 @@ from provisions import services
 from provisions.choices import PROVISION_TERMINAL, JobState, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
+from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
 
 PAGE_SIZE = 50
@@ -122,6 +123,7 @@ def provision_detail(request, pk):
     provision = _get(request, pk, detail=True)
     context = _live_context(provision)
     context["events"] = provision.events.select_related("actor").order_by("-id")[:20]
+    context["networks"] = networks_for(request.user).filter(provision=provision)
     return render(request, "provisions/detail.html", context)
 
 
@@ -187,3 +189,24 @@ def host_remove(request, pk, host_pk):
         services.remove_host(request.user, provision, host)
 
     return _act(request, pk, remove, "Removing the host from {name}.")
+
+
+@login_required
+@require_POST
+def network_add(request, pk):
+    def add(provision):
+        services.create_network(
+            request.user,
+            provision,
+            name=request.POST.get("name", ""),
+            address_range=request.POST.get("address_range", "").strip() or None,
+        )
+
+    return _act(request, pk, add, "Private network added to {name}; configuring the hosts.")
+
+
+@login_required
+def network_detail(request, pk, network_pk):
+    network = get_object_or_404(networks_for(request.user), provision_id=pk, pk=network_pk)
+    leases = network_leases(network)
+    return render(request, "provisions/network.html", {"network": network, "leases": leases})

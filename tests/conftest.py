@@ -93,3 +93,12 @@ def _seed_data_for_transactional_tests(request):
             name=fields["name"], owner=None, defaults={**fields, "predefined": True}
         )
     load_catalog()
+
+
+@pytest.fixture
+def cli_env(live_server, owner, monkeypatch):
+    """Point the CLI at a live test server with the owner's API token."""
+    _, raw = ApiToken.issue(owner, "cli")
+    monkeypatch.setenv("PORTAL_URL", live_server.url)
+    monkeypatch.setenv("PORTAL_TOKEN", raw)
+    return live_server

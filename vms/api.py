@@ -1,11 +1,11 @@
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from provisions.models import Network, Provision
 from vms import lxc, services
-from vms.models import VM, Image, VMLogLine, VMTemplate
+from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -25,19 +25,12 @@ class TemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "image", "cpu", "memory_mb", "networks", "context", "created_at"]
 
 
-class ClusterNetworkSerializer(serializers.ModelSerializer):
-    provision = serializers.CharField(source="provision.name", read_only=True)
-
-    class Meta:
-        model = Network
-        fields = ["id", "name", "kind", "address_range", "provision"]
-
-
 class VMSerializer(serializers.ModelSerializer):
     host = serializers.CharField(source="host.name", default=None, read_only=True)
     host_ip = serializers.CharField(source="host.public_ip", default=None, read_only=True)
     template = serializers.CharField(source="template.name", default=None, read_only=True)
     ip = serializers.SerializerMethodField()
+    nics = serializers.SerializerMethodField()
     ports = serializers.SerializerMethodField()
 
     class Meta:
@@ -50,6 +43,7 @@ class VMSerializer(serializers.ModelSerializer):
             "host",
             "host_ip",
             "ip",
+            "nics",
             "cpu",
             "memory_mb",
             "failure_reason",
@@ -61,6 +55,18 @@ class VMSerializer(serializers.ModelSerializer):
     def get_ip(self, vm) -> str | None:
         nics = list(vm.nics.all())
         return nics[0].ip if nics else None
+
+    def get_nics(self, vm) -> list[dict]:
+        return [
+            {
+                "nic": nic.index,
+                "network": nic.network.name,
+                "kind": nic.network.kind,
+                "ip": nic.ip,
+                "mac": nic.mac or None,
+            }
+            for nic in vm.nics.all()
+        ]
 
     def get_ports(self, vm) -> list[dict]:
         return [
@@ -107,18 +113,6 @@ class ImageViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
         return Image.objects.for_user(self.request.user).select_related("datastore")
 
 
-class NetworkViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = ClusterNetworkSerializer
-    filterset_fields = ["name", "kind"]
-
-    def get_queryset(self):
-        return (
-            Network.objects.filter(provision__in=Provision.objects.for_user(self.request.user))
-            .exclude(provision__state="DONE")
-            .select_related("provision")
-        )
-
-
 class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = TemplateSerializer
     filterset_fields = ["name"]
@@ -151,7 +145,10 @@ def _vms(user):
     return (
         VM.objects.for_user(user)
         .select_related("host", "template")
-        .prefetch_related("nics__port_block")
+        # One query for every NIC on the page, with its network and port block joined.
+        .prefetch_related(
+            Prefetch("nics", queryset=NIC.objects.select_related("network", "port_block"))
+        )
     )
 
 

@@ -15,7 +15,8 @@ from django_q.tasks import async_task
 
 from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
-from provisions.models import Host, Network, Provision
+from provisions.models import Host, Provision
+from provisions.networks import networks_for
 from vms import leases, ports
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
@@ -59,14 +60,6 @@ def find(queryset, ref, kind: str):
     if len(found) > 1:
         raise ValidationError({kind: f"{kind} name {ref!r} is ambiguous; use the ID"})
     return found[0]
-
-
-def _networks_for(user):
-    return (
-        Network.objects.filter(provision__in=Provision.objects.for_user(user))
-        .exclude(provision__state=ProvisionState.DONE)
-        .select_related("provision")
-    )
 
 
 def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
@@ -155,7 +148,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
         VMTemplate.objects.for_user(user).select_related("image"), template_ref, "template"
     )
     check_name(name)
-    networks = [find(_networks_for(user), ref, "network") for ref in (nics or [])]
+    networks = [find(networks_for(user), ref, "network") for ref in (nics or [])]
     if not networks:
         networks = list(template.networks.all())
     if not networks:

@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from provisions.models import Network, Provision
+from provisions.choices import NetworkKind, ProvisionState
+from provisions.networks import networks_for
 from vms import services
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import VM, VMTemplate
@@ -76,10 +77,9 @@ def template_list(request):
 @require_http_methods(["GET", "POST"])
 def template_instantiate(request, pk):
     template = get_object_or_404(VMTemplate.objects.for_user(request.user), pk=pk)
-    networks = Network.objects.filter(
-        provision__in=Provision.objects.for_user(request.user).filter(state="RUNNING"),
-        kind="public",
-    )
+    networks = networks_for(request.user).filter(provision__state=ProvisionState.RUNNING)
+    public = [n for n in networks if n.kind == NetworkKind.PUBLIC]
+    private = [n for n in networks if n.kind == NetworkKind.PRIVATE]
     error = None
     if request.method == "POST":
         try:
@@ -87,7 +87,7 @@ def template_instantiate(request, pk):
                 request.user,
                 template.pk,
                 name=request.POST.get("name", "").strip(),
-                nics=request.POST.getlist("nic"),
+                nics=[ref for ref in request.POST.getlist("nic") if ref],
             )
         except ValidationError as exc:
             error = "; ".join(exc.messages)
@@ -97,5 +97,11 @@ def template_instantiate(request, pk):
     return render(
         request,
         "vms/instantiate.html",
-        {"template": template, "networks": networks, "error": error},
+        {
+            "template": template,
+            "public": public,
+            "private": private,
+            "chosen": request.POST.getlist("nic"),
+            "error": error,
+        },
     )

@@ -41,10 +41,12 @@ class HostSerializer(serializers.ModelSerializer):
         ]
 
 
-class NetworkSerializer(serializers.ModelSerializer):
+class ClusterNetworkSerializer(serializers.ModelSerializer):
+    """A network as listed in its provision; /api/networks/ has the leases."""
+
     class Meta:
         model = Network
-        fields = ["id", "name", "kind", "address_range"]
+        fields = ["id", "name", "kind", "address_range", "vni"]
 
 
 class DatastoreSerializer(serializers.ModelSerializer):
@@ -114,7 +116,7 @@ class ProvisionSerializer(serializers.ModelSerializer):
 
 class ProvisionDetailSerializer(ProvisionSerializer):
     host_list = HostSerializer(source="hosts", many=True, read_only=True)
-    network_list = NetworkSerializer(source="networks", many=True, read_only=True)
+    network_list = ClusterNetworkSerializer(source="networks", many=True, read_only=True)
     datastore_list = DatastoreSerializer(source="datastores", many=True, read_only=True)
     resources = CloudResourceSerializer(many=True, read_only=True)
 

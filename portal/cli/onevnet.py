@@ -1,0 +1,106 @@
+"""`onevnet`: the clusters' virtual networks: list, show (with leases), create a private one."""
+
+import argparse
+import sys
+
+from portal.cli.client import add_connection_args, run
+from portal.cli.output import as_json, properties, table
+
+
+def cmd_list(client, args):
+    params = {"kind": args.kind} if args.kind else {}
+    networks = client.list_all("networks", **params)
+    if args.json:
+        return as_json(networks)
+    table(
+        ["ID", "NAME", "CLUSTER", "TYPE", "RANGE", "VNI", "LEASES"],
+        [
+            [
+                n["id"],
+                n["name"],
+                n["provision"],
+                n["kind"],
+                n["address_range"] or "port forwarding",
+                n["vni"] if n["vni"] is not None else "-",
+                n["leases"],
+            ]
+            for n in networks
+        ],
+    )
+    return 0
+
+
+def cmd_show(client, args):
+    network = client.resolve("networks", args.network, "network")
+    if "lease_list" not in network:  # resolved by name: the list entry has no leases
+        network = client.get(f"networks/{network['id']}/")
+    if args.json:
+        return as_json(network)
+    pairs = [
+        ("ID", network["id"]),
+        ("NAME", network["name"]),
+        ("CLUSTER", network["provision"]),
+        ("TYPE", network["kind"]),
+    ]
+    if network["kind"] == "private":
+        pairs += [
+            ("AR", network["address_range"]),
+            ("VXLAN_VNI", network["vni"]),
+            ("LEASES", network["leases"]),
+        ]
+    else:
+        pairs.append(("MODEL", "port forwarding, 100 host ports per NIC"))
+    properties(f"VIRTUAL NETWORK {network['id']} INFORMATION", pairs)
+    if network["kind"] == "private":
+        print()
+        table(
+            ["IP", "MAC", "VM", "NIC", "HOST"],
+            [
+                [
+                    lease["ip"],
+                    lease["mac"],
+                    f"{lease['vm_id']} {lease['vm']}",
+                    lease["nic"],
+                    lease["host"] or "-",
+                ]
+                for lease in network["lease_list"]
+            ],
+        )
+    return 0
+
+
+def cmd_create(client, args):
+    body = {"provision": args.provision, "name": args.name}
+    if args.range:
+        body["address_range"] = args.range
+    network = client.post("networks/", body)
+    print(f"ID: {network['id']}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="onevnet", description=__doc__)
+    add_connection_args(parser)
+    sub = parser.add_subparsers(metavar="COMMAND")
+    p = sub.add_parser("list")
+    p.add_argument("--kind", choices=["public", "private"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("show", help="a network and, for a private one, its leases")
+    p.add_argument("network", help="ID or name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("create", help="add a private network (VXLAN + BGP-EVPN) to a cluster")
+    p.add_argument("provision", help="provision ID or name")
+    p.add_argument("name")
+    p.add_argument("--range", help="private IPv4 CIDR (default: the next free /24)")
+    p.set_defaults(func=cmd_create)
+    return parser
+
+
+def main(argv=None) -> int:
+    return run("onevnet", build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
