@@ -62,6 +62,7 @@ class Run:
         self.provision = provision
         self.driver = driver
         self.rec = recorder
+        self.evpn_configured: set[int] = set()  # hosts given private networking by this job
 
     def run(self) -> None:
         total = len(self.steps)
@@ -131,23 +132,32 @@ class Run:
         return HostSession(host.public_ip, private_key=p.private_key(), host_key=p.host_key_public)
 
     # -- private networking ---------------------------------------------------------------------
-    def configure_private_networks(self, step: str) -> None:
-        """(Re)render FRR and the VXLAN devices on every RUNNING host: the peers and the route
-        reflector follow the current set of hosts. Hosts whose configuration is unchanged keep
-        their BGP sessions (the script restarts FRR only when its file changed)."""
+    def evpn_plan(self, states) -> tuple[list[evpn.Peer], list[int]]:
+        """The BGP-EVPN peers (hosts in `states` with a VPC address, in ID order: the first is
+        the route reflector) and the VNIs of the cluster's private networks."""
+        hosts = self.live_hosts().filter(state__in=states).order_by("id")
+        peers = [evpn.Peer(h.name, h.private_ip) for h in hosts if h.private_ip]
+        vnis = [n.vni for n in networks.private_networks(self.provision)]
+        if peers:
+            self.rec.log(
+                f"private networking: route reflector {peers[0].name} ({peers[0].private_ip}), "
+                f"{len(peers)} host(s), VNI {', '.join(map(str, vnis)) or 'none'}"
+            )
+        return peers, vnis
+
+    def configure_private_networks(self, step: str, skip=frozenset()) -> None:
+        """(Re)render FRR and the VXLAN devices on every RUNNING host not in `skip` (those this
+        job configured already, in the same SSH session as the rest of their set-up): the peers
+        and the route reflector follow the current set of hosts. Hosts whose configuration is
+        unchanged keep their BGP sessions (the script restarts FRR only when its file changed)."""
+        peers, vnis = self.evpn_plan([HostState.RUNNING])
         hosts = [
             h
             for h in self.live_hosts().filter(state=HostState.RUNNING).order_by("id")
-            if h.private_ip
+            if h.private_ip and h.pk not in skip
         ]
         if not hosts:
             return
-        peers = [evpn.Peer(h.name, h.private_ip) for h in hosts]
-        vnis = [n.vni for n in networks.private_networks(self.provision)]
-        self.rec.log(
-            f"private networking: route reflector {peers[0].name} ({peers[0].private_ip}), "
-            f"{len(peers)} host(s), VNI {', '.join(map(str, vnis)) or 'none'}"
-        )
 
         @in_thread
         def one(host: Host) -> str | None:
@@ -345,24 +355,33 @@ class DeployRun(Run):
         if not hosts:
             return
         Host.objects.filter(pk__in=[h.pk for h in hosts]).update(state=HostState.CONFIGURING)
+        # Private networking goes over the same session as the rest of the set-up (one SSH
+        # connection per host per job); the peers are every host that is or is becoming RUNNING.
+        peers, vnis = self.evpn_plan([HostState.RUNNING, HostState.CONFIGURING])
+
+        def configure(host):
+            return self._configure_one(host, peers, vnis)
+
         with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
-            errors = [e for e in pool.map(self._configure_one, hosts) if e]
+            errors = [e for e in pool.map(configure, hosts) if e]
         if errors:
             raise StepFailed("configure_hosts", "; ".join(errors))
 
     @in_thread
-    def _configure_one(self, host: Host) -> str | None:
+    def _configure_one(self, host: Host, peers, vnis) -> str | None:
         p = self.provision
         try:
-            with HostSession(
-                host.public_ip, private_key=p.private_key(), host_key=p.host_key_public
-            ) as session:
+            with self._session(host) as session:
                 session.connect(wait=settings.PROVISION_SSH_WAIT)
                 self.rec.log(
                     f"{host.name}: SSH connected, host key {p.host_key_fingerprint} verified"
                 )
                 facts = hostconfig.configure(session, log=self.rec.log)
-        except (SSHError, hostconfig.HostConfigError) as exc:
+                if host.private_ip:
+                    me = evpn.Peer(host.name, host.private_ip)
+                    evpn.apply(session, me, peers, vnis, log=self.rec.log)
+                    self.evpn_configured.add(host.pk)
+        except (SSHError, hostconfig.HostConfigError, ValueError) as exc:
             Host.objects.filter(pk=host.pk).update(state=HostState.ERROR, last_error=str(exc))
             self.rec.error(f"{host.name}: {exc}")
             return f"{host.name}: {exc}"
@@ -381,16 +400,24 @@ class DeployRun(Run):
         return None
 
     def step_private_network(self):
-        self.configure_private_networks("private_network")
+        # The hosts configured above have it; the others learn of new peers or networks.
+        self.configure_private_networks("private_network", skip=self.evpn_configured)
 
 
 class DeleteRun(Run):
-    steps = ["private_network", "droplets", "firewall", "vpc", "ssh_key", "verify"]
+    steps = ["vms", "private_network", "droplets", "firewall", "vpc", "ssh_key", "verify"]
 
     def _rows(self, kind):
         return CloudResource.objects.filter(provision=self.provision, kind=kind).exclude(
             state=ResourceState.DELETED
         )
+
+    def step_vms(self):
+        from vms.services import end_with_cluster  # vms builds on provisions
+
+        ended = end_with_cluster(self.provision, self.rec.log)
+        if ended:
+            self.rec.log(f"{ended} VM(s) terminated with the cluster; ports and addresses released")
 
     def step_private_network(self):
         """Stop FRR and remove the VXLAN devices before the droplets go: best effort, since

@@ -272,6 +272,12 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
         )
     if provision.hosts.exclude(state=HostState.REMOVED).count() <= 1:
         raise ValidationError("cannot remove the last host; delete the provision instead")
+    running = list(host.vms.exclude(state="DONE").values_list("name", flat=True)[:6])
+    if running:
+        raise ValidationError(
+            f"host {host.name} still runs VM(s) {', '.join(running[:5])}"
+            f"{'…' if len(running) > 5 else ''}; terminate them first"
+        )
     return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
 
 

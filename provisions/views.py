@@ -14,6 +14,7 @@ from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+from vms.models import VM
 
 PAGE_SIZE = 50
 LOG_TAIL = 200
@@ -164,7 +165,11 @@ def provision_retry(request, pk):
 @require_http_methods(["GET", "POST"])
 def provision_delete(request, pk):
     if request.method == "GET":
-        return render(request, "provisions/delete.html", {"provision": _get(request, pk, True)})
+        provision = _get(request, pk, True)
+        vm_total = VM.objects.filter(host__provision=provision).exclude(state="DONE").count()
+        return render(
+            request, "provisions/delete.html", {"provision": provision, "vm_total": vm_total}
+        )
     return _act(
         request,
         pk,

@@ -2,12 +2,10 @@
 
 import logging
 
-from django.db import transaction
-
-from vms import leases, lxc, ports
+from vms import lxc
 from vms.choices import VMState
 from vms.models import VM, PortBlock
-from vms.services import transition, vm_log
+from vms.services import release, transition, vm_log
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +56,5 @@ def _action(vm: VM, action: str) -> str:
 def _terminate(vm: VM) -> str:
     if vm.host_id:
         lxc.action(vm, "destroy", log=lambda line: vm_log(vm, line))
-    with transaction.atomic():
-        for nic in vm.nics.all():
-            ports.release(nic)
-            leases.release(nic)
-        VM.objects.filter(pk=vm.pk).update(state=VMState.DONE)
-    vm_log(vm, "terminated: container destroyed, ports and addresses released")
+    release(vm, "terminated: container destroyed, ports and addresses released")
     return "done"

@@ -39,6 +39,22 @@ def _run(host, script: str, env: dict, log=None) -> str:
     return result.stdout
 
 
+def destroy_on_host(host, vms, log=None) -> None:
+    """Destroy several containers of one host over one SSH session (a cluster being deleted)."""
+    script = (SCRIPTS / "vm-action.sh").read_text()
+    try:
+        with session_for(host) as session:
+            session.connect(wait=0)
+            for vm in vms:
+                session.run_script(script, {"VM": vm.container_name, "ACTION": "destroy"})
+                if log is not None:
+                    log(f"{host.name}: container {vm.container_name} ({vm.name}) destroyed")
+    except CommandFailed as exc:
+        raise LXCError(f"vm-action.sh on {host.name}: {exc}") from None
+    except SSHError as exc:
+        raise LXCError(str(exc)) from None
+
+
 def nic_lines(nics) -> str:
     """One line per NIC for vm-deploy.sh: `bridge address/prefix mac mtu gateway` ('-' for
     none). Every field is built from validated values, never from user text."""

@@ -17,7 +17,7 @@ from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
 from provisions.networks import networks_for
-from vms import leases, ports
+from vms import leases, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
 
@@ -239,6 +239,39 @@ def act(user, vm: VM, action: str) -> VM:
     vm_log(vm, f"{action} requested by {user}")
     transaction.on_commit(lambda: _enqueue(vm.pk, action))
     return vm
+
+
+def release(vm: VM, why: str) -> None:
+    """The end of a VM: its port blocks and addresses go back to the pool, it becomes DONE."""
+    with transaction.atomic():
+        for nic in vm.nics.all():
+            ports.release(nic)
+            leases.release(nic)
+        VM.objects.filter(pk=vm.pk).update(state=VMState.DONE)
+    vm_log(vm, why)
+
+
+def end_with_cluster(provision: Provision, log) -> int:
+    """Before a cluster's droplets are deleted, its VMs end: containers destroyed where the host
+    still answers (one SSH session per host; best effort, the droplet goes next anyway), ports
+    and addresses released, VMs DONE. Returns how many VMs ended."""
+    alive = list(
+        VM.objects.filter(host__provision=provision)
+        .exclude(state=VMState.DONE)
+        .select_related("host__provision")
+    )
+    by_host = {}
+    for vm in alive:
+        by_host.setdefault(vm.host, []).append(vm)
+    for host, vms in by_host.items():
+        if host.public_ip and host.state in (HostState.RUNNING, HostState.ERROR):
+            try:
+                lxc.destroy_on_host(host, vms, log=log)
+            except lxc.LXCError as exc:
+                log(f"{host.name}: containers not destroyed ({exc}); they go with the droplet")
+    for vm in alive:
+        release(vm, f"terminated with its cluster {provision.name}")
+    return len(alive)
 
 
 def port_forwards(vm: VM) -> list[dict]:

@@ -123,8 +123,20 @@ def test_add_and_remove_a_host(lab_sim, owner):
     assert hosts[1].name == "grow-host-1" and hosts[1].cpu
     assert len(lab_sim.state_snapshot()["droplets"]) == 2
 
+    # The first host is the EVPN route reflector; the second peers with it only.
+    frr = 'cat "$ONE_EDGE_BASE/frr/frr.conf"'
+    with session_for(provision, hosts[1]) as session:
+        session.connect()
+        assert "route-reflector-client" not in session.run(frr).stdout
+        assert f"neighbor {hosts[0].private_ip} peer-group evpn" in session.run(frr).stdout
+
     services.remove_host(owner, provision, hosts[0])
     run_queued(provision)
+    # The reflector role moved to the host that is left.
+    with session_for(provision, hosts[1]) as session:
+        session.connect()
+        config = session.run(frr).stdout
+        assert "route-reflector-client" in config and hosts[0].private_ip not in config
     provision.refresh_from_db()
     assert provision.state == ProvisionState.RUNNING and provision.host_count == 1
     assert provision.hosts.get(pk=hosts[0].pk).state == HostState.REMOVED

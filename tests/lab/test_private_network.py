@@ -14,7 +14,7 @@ from provisions.ssh import HostSession
 from tests.providers.test_api import make_provider
 from vms import lxc
 from vms import services as vms
-from vms.models import Lease
+from vms.models import Lease, PortBlock
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
@@ -112,6 +112,19 @@ def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
         )
         assert "[2]:" in routes
 
+    # Another private network: every host gets its VXLAN device, bridge and VNI in FRR.
+    backend = provisions.create_network(owner, provision, name="pn-backend")
+    provision.refresh_from_db()
+    assert provision.state == "RUNNING", provision.error
+    for host in hosts:
+        assert "vxlan id 101" in on_host(provision, host, "ip -d link show vxlan101")
+        assert "onevx101" in on_host(provision, host, "ip -o link show type bridge")
+        wait_for(
+            lambda host=host: "101" in on_host(provision, host, f"{VTYSH} -c 'show evpn vni'"),
+            f"VNI 101 in FRR on {host.name}",
+        )
+    assert backend.address_range == "10.201.0.0/24"
+
     # After one VM terminates its route is withdrawn everywhere; its address is free again.
     vms.act(owner, two, "terminate")
     two.refresh_from_db()
@@ -124,13 +137,18 @@ def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
         )
         assert mac_one in evpn_macs(provision, host)
 
-    # Delete: FRR stopped and VXLAN devices removed (logged), then no lab host, daemon or device.
-    vms.act(owner, one, "terminate")
+    # Delete: the VM still running ends with its cluster, FRR stops and the VXLAN devices go
+    # (logged), then no lab host, daemon or device is left.
     provisions.delete_provision(owner, provision)
     provision.refresh_from_db()
     assert provision.state == "DONE", provision.error
+    one.refresh_from_db()
+    assert one.state == "DONE"
+    assert not Lease.objects.filter(network__provision=provision).exists()
+    assert not PortBlock.objects.filter(nic__vm=one).exists()
     log = "\n".join(provision.jobs.order_by("-id").first().lines.values_list("message", flat=True))
-    assert "VXLAN removed vxlan100" in log and "VXLAN removed onevx100" in log
+    assert f"container {one.container_name} (one) destroyed" in log
+    assert "VXLAN removed vxlan100" in log and "VXLAN removed onevx101" in log
     assert not [ns for ns in net.namespaces() if ns.startswith("edgelab-")]
     leftovers = net.run("pgrep", "-af", "bgpd|zebra", check=False).stdout
     assert str(lab_world["tmp"]) not in leftovers and "edge-lab" not in leftovers, leftovers

@@ -1,0 +1,217 @@
+"""onetemplate, onevm and onemarketapp against a live portal: output, tenancy and bad input."""
+
+import pytest
+
+from marketplace import services as market
+from marketplace.choices import AppState
+from marketplace.models import MarketplaceApp
+from portal.cli import onemarketapp, onetemplate, onevm
+from portal.models import ApiToken
+from provisions import services as provisions
+from provisions.choices import HostState
+from provisions.models import Provision
+from tests.providers.test_api import make_provider
+from vms.models import VM, PortBlock, VMTemplate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOST_IP = "198.18.0.9"
+
+
+def run(capsys, module, *argv):
+    code = module.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _queue_jobs_only(settings):
+    # Deploy jobs are queued, never run: no host exists behind the cluster.
+    settings.JOBS_SYNC = False
+
+
+@pytest.fixture
+def cluster(owner):
+    provider = make_provider(owner, name="do")
+    provision = provisions.create_provision(owner, provider=provider, name="dc", host_count=2)
+    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
+    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip=HOST_IP)
+    provision.refresh_from_db()
+    return provision
+
+
+@pytest.fixture
+def app(db):
+    app = MarketplaceApp.objects.get(name="Alpine Linux 3.13")
+    app.state, app.sha256 = AppState.READY, "a" * 64
+    app.image_url = "http://images.example/alpine.tar.xz"
+    app.size_bytes = 2_800_000
+    app.save()
+    return app
+
+
+@pytest.fixture
+def template(owner, cluster, app):
+    return market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")[1]
+
+
+@pytest.fixture
+def vm_id(cli_env, capsys, template):
+    code, out, err = run(
+        capsys, onetemplate, "instantiate", "Alpine", "--name", "web", "--nic", "dc-public"
+    )
+    assert (code, err) == (0, "")
+    return VM.objects.get(name="web").pk
+
+
+@pytest.fixture
+def as_outsider(cli_env, outsider, monkeypatch):
+    _, raw = ApiToken.issue(outsider, "x")
+    monkeypatch.setenv("PORTAL_TOKEN", raw)
+
+
+def test_template_list_and_show(cli_env, capsys, template):
+    code, out, err = run(capsys, onetemplate, "list")
+    header, row = out.splitlines()
+    assert (code, err) == (0, "")
+    assert header.split() == ["ID", "NAME", "IMAGE", "CPU", "MEMORY"]
+    assert row.split() == [str(template.pk), "Alpine", "Alpine", "1.00", "256M"]
+    code, out, err = run(capsys, onetemplate, "show", "Alpine")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"TEMPLATE {template.pk} INFORMATION"
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "ID",
+        "NAME",
+        "IMAGE",
+        "CPU",
+        "MEMORY",
+        "NICS",
+    ]
+    assert "MEMORY : 256M" in out
+    assert run(capsys, onetemplate, "show", str(template.pk))[1] == out
+
+
+def test_instantiate_prints_the_vm_id_and_queues_it(vm_id, capsys):
+    vm = VM.objects.get(pk=vm_id)
+    assert vm.state == "PENDING" and vm.host.public_ip == HOST_IP
+    assert PortBlock.objects.filter(nic__vm=vm).count() == 1
+
+
+def test_instantiate_output_is_exactly_the_id(cli_env, capsys, template):
+    code, out, err = run(
+        capsys, onetemplate, "instantiate", str(template.pk), "--name", "a1", "--nic", "dc-public"
+    )
+    assert (code, out, err) == (0, f"VM ID: {VM.objects.get(name='a1').pk}\n", "")
+
+
+def test_vm_list_and_show(vm_id, capsys):
+    vm = VM.objects.get(pk=vm_id)
+    code, out, err = run(capsys, onevm, "list")
+    header, row = out.splitlines()
+    assert (code, err) == (0, "")
+    assert header.split() == ["ID", "NAME", "STAT", "HOST", "IP", "CPU", "MEM"]
+    assert row.split() == [
+        str(vm_id),
+        "web",
+        "PENDING",
+        vm.host.name,
+        vm.nics.get().ip,
+        "1.00",
+        "256M",
+    ]
+    code, out, err = run(capsys, onevm, "show", "web")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"VIRTUAL MACHINE {vm_id} INFORMATION"
+    block = PortBlock.objects.get(nic__vm=vm)
+    for text in (
+        "STATE",
+        "PENDING",
+        f"{vm.host.name} ({HOST_IP})",
+        "TEMPLATE",
+        f"NIC0 EXTERNAL_PORT_RANGE : {block.external_range}",
+        f"NIC0 INTERNAL_PORT_RANGE : {block.internal_range}",
+    ):
+        assert text in out, text
+    assert run(capsys, onevm, "show", str(vm_id))[1] == out
+
+
+def test_port_forward_maps_a_port_before_deploy(vm_id, capsys):
+    block = PortBlock.objects.get(nic__vm_id=vm_id)
+    code, out, err = run(capsys, onevm, "port-forward", str(vm_id), "80")
+    assert (code, out, err) == (0, f"{HOST_IP}@{block.first_port + 79} -> 80\n", "")
+    assert block.block == 0 and out == f"{HOST_IP}@9080 -> 80\n"
+    code, out, _ = run(capsys, onevm, "port-forward", "web")
+    assert (code, out) == (0, f"{HOST_IP}@9001-9100 -> 1-100\n")
+
+
+def test_port_forward_outside_the_range_is_a_clear_error(vm_id, capsys):
+    code, out, err = run(capsys, onevm, "port-forward", str(vm_id), "101")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "port 101 is outside the forwarded range 1-100" in err
+
+
+def test_marketapp_list_and_show(cli_env, capsys, app):
+    code, out, err = run(capsys, onemarketapp, "list")
+    lines = out.splitlines()
+    assert (code, err) == (0, "")
+    assert lines[0].split() == ["ID", "NAME", "VERSION", "OS", "STATE", "MARKET"]
+    assert len(lines) - 1 == MarketplaceApp.objects.count()
+    alpine = next(line for line in lines if "Alpine Linux 3.13" in line)
+    assert alpine.split()[0] == str(app.pk) and "READY" in alpine and "Linux Containers" in alpine
+    debian = next(line for line in lines if "Debian 12" in line)
+    assert "UNSYNCED" in debian
+    code, out, err = run(capsys, onemarketapp, "show", "Alpine Linux 3.13")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"MARKETPLACE APP {app.pk} INFORMATION"
+    for text in (
+        "VERSION     : 3.13",
+        "STATE       : READY",
+        "SOURCE      : http://images.example/alpine.tar.xz",
+        f"SHA256      : {'a' * 64}",
+        "SIZE        : 2800000",
+        "OS          : alpine 3.13",
+    ):
+        assert text in out, text
+
+
+def test_template_delete(cli_env, capsys, template):
+    code, out, err = run(capsys, onetemplate, "delete", "Alpine")
+    assert (code, out, err) == (0, "", "")
+    assert not VMTemplate.objects.filter(pk=template.pk).exists()
+    code, _, err = run(capsys, onetemplate, "show", "Alpine")
+    assert code == 1 and "template 'Alpine' not found" in err
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        (onevm, ["show", "{id}"]),
+        (onevm, ["terminate", "web"]),
+        (onevm, ["port-forward", "{id}"]),
+        (onevm, ["port-forward", "{id}", "80"]),
+        (onetemplate, ["show", "Alpine"]),
+    ],
+)
+def test_outsider_gets_not_found(vm_id, as_outsider, capsys, module, argv):
+    code, out, err = run(capsys, module, *[arg.format(id=vm_id) for arg in argv])
+    assert code == 1 and out == "" and "not found" in err and err.count("\n") == 1
+    vm = VM.objects.get(pk=vm_id)
+    assert vm.state == "PENDING" and not vm.log.filter(message__contains="terminate").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["Nope", "--name", "ok", "--nic", "dc-public"], "template 'Nope' not found"),
+        (["Alpine", "--name", "x;reboot", "--nic", "dc-public"], "'x;reboot' is not a valid name"),
+        (["Alpine", "--name", "ok", "--nic", "nope"], "network 'nope' not found"),
+    ],
+)
+def test_bad_instantiate_is_one_clear_line_and_creates_nothing(
+    cli_env, capsys, template, argv, message
+):
+    code, out, err = run(capsys, onetemplate, "instantiate", *argv)
+    assert code == 1 and out == "" and message in err and err.count("\n") == 1
+    assert err.startswith("onetemplate: ")
+    assert not VM.objects.exists() and not PortBlock.objects.exists()
