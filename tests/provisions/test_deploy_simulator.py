@@ -182,3 +182,39 @@ def test_bad_token_fails_with_digitalocean_message(sim, owner):
     assert provision.state == ProvisionState.ERROR
     assert provision.failed_step == "ssh_key"
     assert "401" in provision.error and "token" in provision.error
+
+
+def test_delete_ends_the_clusters_vms_and_frees_their_ports(sim, owner, sim_provider):
+    from marketplace import services as market
+    from marketplace.choices import AppState
+    from marketplace.models import MarketplaceApp
+    from provisions.choices import HostState
+    from provisions.models import Provision
+    from vms import services as vms
+    from vms.models import VM, Lease, PortBlock
+
+    provision = services.create_provision(owner, provider=sim_provider, name="vmc", host_count=2)
+    run_queued(provision)  # the cloud steps run; host configuration fails (no SSH here)
+    # As if configured: RUNNING hosts, but with no address to reach (nothing answers here).
+    provision.hosts.update(state=HostState.RUNNING, cpu=4, memory_mb=4096, public_ip="")
+    Provision.objects.filter(pk=provision.pk).update(state=ProvisionState.RUNNING)
+    provision.refresh_from_db()
+    MarketplaceApp.objects.filter(name="Alpine Linux 3.13").update(
+        state=AppState.READY, sha256="a" * 64, image_url="http://images.example/a.tar.xz"
+    )
+    market.export_app(owner, "Alpine Linux 3.13", "Alpine", "vmc-image")
+    web = vms.instantiate(owner, "Alpine", name="web", nics=["vmc-public", "vmc-private"])
+    vms.instantiate(owner, "Alpine", name="db", nics=["vmc-private"])
+    assert PortBlock.objects.count() == 1 and Lease.objects.count() == 2
+    # Neither the host nor its VMs can be removed one by one while they run.
+    with pytest.raises(services.ValidationError, match="still runs VM"):
+        services.remove_host(owner, provision, web.host)
+
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE, provision.error
+    assert set(VM.objects.values_list("state", flat=True)) == {"DONE"}
+    assert not PortBlock.objects.exists() and not Lease.objects.exists()
+    log = list(provision.jobs.order_by("-id").first().lines.values_list("message", flat=True))
+    assert "2 VM(s) terminated with the cluster; ports and addresses released" in log
+    assert nothing_left(sim, provision.tag)

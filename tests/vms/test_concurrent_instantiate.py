@@ -85,3 +85,38 @@ def test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster
     assert set(VM.objects.values_list("host_id", flat=True)) == set(
         cluster.hosts.values_list("pk", flat=True)
     )
+
+
+class _NoLock:
+    class objects:
+        @staticmethod
+        def select_for_update():
+            from provisions.models import Host
+            return Host.objects.all()
+
+
+def test_probe_without_lock(owner, cluster, template, monkeypatch):
+    monkeypatch.setattr(services, "Host", _NoLock)
+    test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster, template)
+
+
+def test_probe_quota_race(owner, cluster, template):
+    UserQuota.objects.create(user=owner, vms=3, cpu=1000, memory_mb=1_000_000)
+    errors = []
+    start = threading.Barrier(THREADS)
+
+    def worker(thread):
+        try:
+            start.wait()
+            services.instantiate(owner, "Alpine", name=f"q{thread}", nics=["dc-public"])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print("VMS", VM.objects.count(), [str(e) for e in errors])
