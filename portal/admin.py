@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.models import ApiToken
+from portal.models import ApiToken, UserProfile
 
 
 @admin.register(ApiToken)
@@ -21,4 +21,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Tokens are issued from the user's own page, where the raw value is shown once.
+        return False
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "key_type", "updated_at"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "ssh_public_key", "updated_at"]
+
+    @admin.display(description="SSH key")
+    def key_type(self, profile):
+        return profile.ssh_public_key.split(" ", 1)[0] if profile.ssh_public_key else "—"
+
+    def has_add_permission(self, request):
+        # Users set their own key (SSH key page or /api/account/ssh-key/), where it is checked.
         return False

@@ -1,6 +1,8 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from marketplace.api import AppViewSet, MarketplaceViewSet
+from portal.api_account import SSHKeyView
 from providers.api.views import ProviderViewSet
 from provisions.api.networks import NetworkViewSet
 from provisions.api.views import ProvisionViewSet
@@ -16,4 +18,7 @@ router.register("marketplaceapps", AppViewSet, basename="marketplaceapp")
 router.register("images", ImageViewSet, basename="image")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("vms", VMViewSet, basename="vm")
-urlpatterns = router.urls
+urlpatterns = [
+    path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
+    *router.urls,
+]

@@ -22,3 +22,13 @@ class ApiTokenForm(forms.Form):
         max_value=3650,
         help_text="Leave blank for a token that does not expire.",
     )
+
+
+class SSHKeyForm(forms.Form):
+    ssh_public_key = forms.CharField(
+        label="SSH public key",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono", "spellcheck": "false"}),
+        help_text="The contents of your ~/.ssh/id_ed25519.pub (or another .pub file). "
+        "Leave empty to remove it.",
+    )

@@ -60,3 +60,17 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class UserProfile(models.Model):
+    """What a user brings to every VM: the SSH public key templates put in `root`'s
+    authorized_keys (OpenNebula's `SSH_PUBLIC_KEY = "$USER[SSH_PUBLIC_KEY]"`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    ssh_public_key = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"profile of {self.user}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/tokens/", views.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("account/ssh-key/", views.ssh_key, name="ssh-key"),
     path("providers/", include("providers.urls")),
     path("provisions/", include("provisions.urls")),
     path("marketplace/", include("marketplace.urls")),

@@ -2,12 +2,14 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.forms import ApiTokenForm
+from portal import sshkeys
+from portal.forms import ApiTokenForm, SSHKeyForm, add_validation_error
 from portal.models import ApiToken
 from providers.models import Provider
 from provisions.models import Provision
@@ -78,3 +80,21 @@ def api_token_revoke(request, pk):
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("api-tokens")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ssh_key(request):
+    """The public key every VM of this user gets in root's authorized_keys."""
+    form = SSHKeyForm(request.POST or {"ssh_public_key": sshkeys.public_key_of(request.user)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = sshkeys.set_public_key(request.user, form.cleaned_data["ssh_public_key"])
+        except ValidationError as exc:
+            add_validation_error(form, exc)
+        else:
+            messages.success(
+                request, "SSH key saved: new VMs get it." if key else "SSH key removed."
+            )
+            return redirect("ssh-key")
+    return render(request, "portal/ssh_key.html", {"form": form})

@@ -7,6 +7,13 @@ from portal.models import ApiToken
 TOKEN = "dop_v1_" + "a1b2c3d4" * 8  # looks like a real DigitalOcean token
 
 
+@pytest.fixture(autouse=True)
+def no_real_digitalocean(settings):
+    """No test reaches the real DigitalOcean API: the driver's default endpoint is a closed local
+    port unless a test points it at the simulator."""
+    settings.DIGITALOCEAN_API_URL = "http://127.0.0.1:9/v2/"
+
+
 @pytest.fixture
 def operator(db):
     return get_user_model().objects.create_user(

@@ -2,6 +2,9 @@
 
 import logging
 
+from django.core.exceptions import ValidationError
+
+from portal import sshkeys
 from vms import lxc
 from vms.choices import VMState
 from vms.models import VM, PortBlock
@@ -24,19 +27,33 @@ def run_vm_job(vm_id: int, action: str) -> str:
         return "failed"
 
 
+def context_ssh_key(vm: VM) -> str:
+    """The key the template's context asks for: `true` means the VM owner's key (OpenNebula's
+    $USER[SSH_PUBLIC_KEY]); a literal key is checked like one typed on the SSH key page."""
+    wanted = (vm.template.context or {}).get("ssh_public_key") if vm.template else None
+    if wanted is True:
+        return sshkeys.public_key_of(vm.owner)
+    if isinstance(wanted, str) and wanted.strip():
+        try:
+            return sshkeys.check_public_key(wanted)
+        except ValidationError as exc:
+            vm_log(vm, f"template's ssh_public_key ignored: {' '.join(exc.messages)}", "warning")
+    return ""
+
+
 def _deploy(vm: VM) -> str:
     if not transition(vm, VMState.PROLOG, {VMState.PENDING}):
         return f"not deployed: VM is {vm.state}"
     nics = list(vm.nics.select_related("network").order_by("index"))
     block = PortBlock.objects.filter(nic__vm=vm).first()
-    key = (vm.template.context or {}).get("ssh_public_key") if vm.template else ""
+    key = context_ssh_key(vm)
     vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
     transition(vm, VMState.BOOT, {VMState.PROLOG})
     lxc.deploy(
         vm,
         nics,
         block.first_port if block else None,
-        ssh_key=key if isinstance(key, str) else "",
+        ssh_key=key,
         log=lambda line: vm_log(vm, line),
     )
     transition(vm, VMState.RUNNING, {VMState.BOOT})

@@ -65,7 +65,7 @@ class VMTemplate(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("vms:template-detail", args=[self.pk])
+        return reverse("vms:instantiate", args=[self.pk])
 
 
 class VM(models.Model):

@@ -76,47 +76,10 @@ def test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster
     assert NIC.objects.count() == PortBlock.objects.count() == THREADS * PER_THREAD
     blocks = Counter(PortBlock.objects.values_list("host_id", "block"))
     assert [key for key, n in blocks.items() if n > 1] == []
-    addresses = Counter(
-        NIC.objects.filter(network__kind="public").values_list("vm__host_id", "ip")
-    )
+    addresses = Counter(NIC.objects.filter(network__kind="public").values_list("vm__host_id", "ip"))
     assert [key for key, n in addresses.items() if n > 1] == []
     assert None not in {ip for _, ip in addresses}
     # Both hosts took VMs: placement saw the others' VMs, not a stale snapshot.
     assert set(VM.objects.values_list("host_id", flat=True)) == set(
         cluster.hosts.values_list("pk", flat=True)
     )
-
-
-class _NoLock:
-    class objects:
-        @staticmethod
-        def select_for_update():
-            from provisions.models import Host
-            return Host.objects.all()
-
-
-def test_probe_without_lock(owner, cluster, template, monkeypatch):
-    monkeypatch.setattr(services, "Host", _NoLock)
-    test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster, template)
-
-
-def test_probe_quota_race(owner, cluster, template):
-    UserQuota.objects.create(user=owner, vms=3, cpu=1000, memory_mb=1_000_000)
-    errors = []
-    start = threading.Barrier(THREADS)
-
-    def worker(thread):
-        try:
-            start.wait()
-            services.instantiate(owner, "Alpine", name=f"q{thread}", nics=["dc-public"])
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    print("VMS", VM.objects.count(), [str(e) for e in errors])
