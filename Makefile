@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv lab-deps lab-up lab-down migrate clean
+.PHONY: run test lint venv lab-deps lab-up lab-down migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP)
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (bench/README.md): prints each table and writes bench/results/latest.md.
+# Lab parts need root (else they say so and skip); PostgreSQL parts need DATABASE_URL.
+bench: $(STAMP)
+	$(PY) -m bench.run_all
 
 lab-deps:
 	apt-get update -qq
