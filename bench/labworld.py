@@ -3,6 +3,7 @@ tests/lab/conftest.py sets it up, plus the counters the benchmarks report."""
 
 import tempfile
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 
@@ -68,16 +69,62 @@ def provider_for(user, name="bench-sim"):
     return provider
 
 
-def step_seconds(provision) -> dict[str, float]:
-    """Seconds per deploy step, from the job's log lines ("step i/n: name")."""
+def step_windows(provision) -> dict[str, tuple[float, float]]:
+    """(start, end) of each deploy step as Unix times, from the job's log lines
+    ("step i/n: name")."""
     job = provision.jobs.filter(kind="deploy").order_by("-id").first()
     lines = list(job.lines.values_list("at", "message"))
     marks = [(at, msg.split(": ", 1)[1]) for at, msg in lines if msg.startswith("step ")]
     end = lines[-1][0]
-    result = {}
-    for (at, name), (next_at, _) in zip(marks, [*marks[1:], (end, "")], strict=True):
-        result[name] = (next_at - at).total_seconds()
-    return result
+    return {
+        name: (at.timestamp(), next_at.timestamp())
+        for (at, name), (next_at, _) in zip(marks, [*marks[1:], (end, "")], strict=True)
+    }
+
+
+def step_seconds(provision) -> dict[str, float]:
+    """Seconds per deploy step."""
+    return {name: end - start for name, (start, end) in step_windows(provision).items()}
+
+
+class CPUSampler:
+    """The whole machine's CPU use over time (/proc/stat every 0.2 s), to tell a step that
+    waits from one that is short of CPU: lab hosts share this machine's cores, droplets don't."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.samples: list[tuple[float, int, int]] = []  # (time, busy jiffies, total jiffies)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    def _run(self):
+        while not self._stop.is_set():
+            busy, total = self._read()
+            self.samples.append((time.time(), busy, total))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def busy_percent(self, start: float, end: float) -> float | None:
+        """Share of all cores busy between two Unix times."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return None
+        (_, b0, t0), (_, b1, t1) = inside[0], inside[-1]
+        return 100.0 * (b1 - b0) / (t1 - t0) if t1 > t0 else None
 
 
 def lab_or_reason() -> tuple[bool, str]:

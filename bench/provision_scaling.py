@@ -33,11 +33,16 @@ def deploy_once(user, provider, sim, ssh, n: int) -> dict:
     ssh.reset()
     calls_before = sim.cloud.calls_total
     started = time.perf_counter()
-    provision = services.create_provision(user, provider=provider, name=f"scale{n}", host_count=n)
+    with labworld.CPUSampler() as cpu:
+        provision = services.create_provision(
+            user, provider=provider, name=f"scale{n}", host_count=n
+        )
     seconds = time.perf_counter() - started  # JOBS_SYNC: the deploy ran inside the call
     calls = sim.cloud.calls_total - calls_before
     provision.refresh_from_db()
-    steps = labworld.step_seconds(provision)
+    windows = labworld.step_windows(provision)
+    steps = {name: end - start for name, (start, end) in windows.items()}
+    configure = windows.get("configure_hosts")
     hosts = list(provision.hosts.values_list("public_ip", flat=True))
     result = {
         "n": n,
@@ -46,6 +51,7 @@ def deploy_once(user, provider, sim, ssh, n: int) -> dict:
         "error": provision.error,
         "calls": calls,
         "steps": steps,
+        "configure_cpu": cpu.busy_percent(*configure) if configure else None,
         "ssh_per_host": max((ssh.connected[ip] for ip in hosts), default=0),
         "ssh_attempts": max((ssh.attempts[ip] for ip in hosts), default=0),
     }
@@ -91,6 +97,7 @@ def report(runs, lab, reason, database) -> int:
                 f"{steps.get('wait_active', 0):.1f}",
                 f"{steps.get('firewall', 0):.1f}",
                 f"{steps.get('configure_hosts', 0):.1f}" if lab else "skipped",
+                f"{r['configure_cpu']:.0f} %" if lab and r["configure_cpu"] is not None else "-",
                 f"{steps.get('private_network', 0):.1f}" if lab else "skipped",
             ]
         )
@@ -106,7 +113,12 @@ def report(runs, lab, reason, database) -> int:
         notes.append(
             "lab: every droplet is a network namespace with its own sshd on this machine; "
             "configure = the host set-up script, private net = FRR/VXLAN, each over SSH to "
-            "all hosts in parallel; SSH conns/host counts both"
+            "all hosts in parallel; SSH conns/host counts both",
+        )
+        notes.append(
+            "CPU busy during configure: the whole machine's cores (/proc/stat) while the hosts "
+            "configure; near 100 % means the lab hosts, which share this machine's cores unlike "
+            "droplets, are short of CPU, so the step cannot stay flat as N grows here"
         )
     failed = [r for r in runs if r["state"] != "RUNNING"]
     for r in failed:
@@ -124,6 +136,7 @@ def report(runs, lab, reason, database) -> int:
             "wait active s",
             "firewall s",
             "configure s",
+            "CPU busy during configure",
             "private net s",
         ],
         rows,

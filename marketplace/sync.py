@@ -2,8 +2,9 @@
 index.json. Only apps with a URL and a sha256 from the index become READY (exportable)."""
 
 import json
+import re
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.db import transaction
@@ -88,12 +89,32 @@ def _lab_index(marketplace: Marketplace) -> list[dict]:
     return apps
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _checked(app: dict) -> dict:
+    """An index entry is data from elsewhere: its checksum and URL must look right before a
+    host is ever told to fetch it."""
+    if not SHA256.match(str(app["sha256"])):
+        raise ValueError(f"{app['name']}: sha256 {app['sha256']!r} is not 64 hex digits")
+    if urlsplit(str(app["image_url"])).scheme not in ("http", "https"):
+        raise ValueError(f"{app['name']}: image URL {app['image_url']!r} is not http(s)")
+    return app
+
+
 def sync(marketplace: Marketplace) -> int:
     """Update apps from the index; returns how many apps are READY afterwards."""
+    read = _lab_index if marketplace.kind == MarketplaceKind.LAB else _simplestreams
     try:
-        apps = (_lab_index if marketplace.kind == MarketplaceKind.LAB else _simplestreams)(
-            marketplace
-        )
+        try:
+            apps = [_checked(app) for app in read(marketplace)]
+        except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            # Valid JSON of another shape: say so, instead of a crash (and a 500 in the API).
+            kind = "lab" if marketplace.kind == MarketplaceKind.LAB else "simplestreams"
+            raise SyncError(
+                f"{marketplace.index_url} is not a {kind} index this portal understands "
+                f"({exc.__class__.__name__}: {exc})"
+            ) from None
     except SyncError as exc:
         Marketplace.objects.filter(pk=marketplace.pk).update(sync_error=str(exc))
         raise

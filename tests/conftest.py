@@ -109,3 +109,44 @@ def cli_env(live_server, owner, monkeypatch):
     monkeypatch.setenv("PORTAL_URL", live_server.url)
     monkeypatch.setenv("PORTAL_TOKEN", raw)
     return live_server
+
+
+@pytest.fixture
+def cluster(owner):
+    """A RUNNING 2-host provision 'dc' with no cloud behind it: its deploy marked done, its
+    hosts RUNNING at 198.18.0.9 with 2 CPU and 2 GiB. VMs placed on it stay PENDING (their
+    deploy jobs are queued on commit)."""
+    from provisions import services
+    from provisions.choices import HostState, JobState
+    from provisions.models import Provision
+    from tests.providers.test_api import make_provider
+
+    provider = make_provider(owner, name="do")
+    provision = services.create_provision(owner, provider=provider, name="dc", host_count=2)
+    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
+    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip="198.18.0.9")
+    provision.jobs.update(state=JobState.SUCCESS)
+    provision.refresh_from_db()
+    return provision
+
+
+@pytest.fixture
+def app(db):
+    """The catalogue's 'Alpine Linux 3.13', as if its marketplace had been synced."""
+    from marketplace.choices import AppState
+    from marketplace.models import MarketplaceApp
+
+    app = MarketplaceApp.objects.get(name="Alpine Linux 3.13")
+    app.state, app.sha256 = AppState.READY, "a" * 64
+    app.image_url = "http://images.example/alpine.tar.xz"
+    app.size_bytes = 2_800_000
+    app.save()
+    return app
+
+
+@pytest.fixture
+def template(owner, cluster, app):
+    """The document's step 2: 'Alpine Linux 3.13' exported as template 'Alpine' into dc-image."""
+    from marketplace import services as market
+
+    return market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")[1]

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
@@ -166,9 +167,13 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
         raise ValidationError(
             {"nic": f"image {template.image.name} is in another cluster's datastore"}
         )
-    check_quota(user, template.cpu, template.memory_mb)
     try:
         with transaction.atomic():
+            # The quota is checked under a lock on the user's row (PostgreSQL; SQLite's IMMEDIATE
+            # transactions serialise writers anyway): concurrent instantiations of one user see
+            # each other's VMs instead of all passing a check made before any of them wrote.
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+            check_quota(user, template.cpu, template.memory_mb)
             # One placement at a time per cluster: lock its hosts (a no-op on SQLite, whose
             # writes are serialised anyway), so capacity and addresses are read consistently.
             list(Host.objects.select_for_update().filter(provision=provision))

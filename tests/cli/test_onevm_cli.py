@@ -2,15 +2,9 @@
 
 import pytest
 
-from marketplace import services as market
-from marketplace.choices import AppState
 from marketplace.models import MarketplaceApp
 from portal.cli import onemarketapp, onetemplate, onevm
 from portal.models import ApiToken
-from provisions import services as provisions
-from provisions.choices import HostState
-from provisions.models import Provision
-from tests.providers.test_api import make_provider
 from vms.models import VM, PortBlock, VMTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,31 +22,6 @@ def run(capsys, module, *argv):
 def _queue_jobs_only(settings):
     # Deploy jobs are queued, never run: no host exists behind the cluster.
     settings.JOBS_SYNC = False
-
-
-@pytest.fixture
-def cluster(owner):
-    provider = make_provider(owner, name="do")
-    provision = provisions.create_provision(owner, provider=provider, name="dc", host_count=2)
-    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip=HOST_IP)
-    provision.refresh_from_db()
-    return provision
-
-
-@pytest.fixture
-def app(db):
-    app = MarketplaceApp.objects.get(name="Alpine Linux 3.13")
-    app.state, app.sha256 = AppState.READY, "a" * 64
-    app.image_url = "http://images.example/alpine.tar.xz"
-    app.size_bytes = 2_800_000
-    app.save()
-    return app
-
-
-@pytest.fixture
-def template(owner, cluster, app):
-    return market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")[1]
 
 
 @pytest.fixture

@@ -252,12 +252,6 @@ def test_a_good_sync_clears_the_previous_error(marketplace, server_root):
     assert marketplace.sync_error == "" and marketplace.synced_at is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, KeyError),
-    reason="sync.py only turns HTTP and JSON-parse failures into SyncError: valid JSON of the "
-    "wrong shape escapes as AttributeError/KeyError (500 from the sync endpoint, no sync_error)",
-)
 @pytest.mark.parametrize(
     ("file", "content"),
     [

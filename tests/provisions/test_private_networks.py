@@ -1,32 +1,19 @@
 """Private networks without the lab: ranges, VNIs, leases, FRR configuration, the API, the
 pages and `onevnet`. The lab test (tests/lab/test_private_network.py) runs them for real."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from portal.cli import onevnet
 from provisions import services
-from provisions.choices import HostState, JobKind, JobState
+from provisions.choices import JobKind, JobState
 from provisions.hostconfig import evpn
 from provisions.models import Network, Provision
+from tests.concurrency import run_in_threads
 from tests.providers.test_api import make_provider
 from vms import leases, lxc
 from vms.models import NIC, VM, Image, Lease
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cluster(owner):
-    provider = make_provider(owner, name="do")
-    provision = services.create_provision(owner, provider=provider, name="dc", host_count=2)
-    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip="198.18.0.9")
-    provision.jobs.update(state=JobState.SUCCESS)  # deployed
-    provision.refresh_from_db()
-    return provision
 
 
 def vm_with_nic(owner, network, name):
@@ -117,22 +104,7 @@ def test_leases_take_the_lowest_free_address_and_come_back(cluster, owner):
 def test_concurrent_leases_never_collide(cluster, owner):
     network = Network.objects.get(name="dc-private")
     nics = [vm_with_nic(owner, network, f"v{i}") for i in range(40)]
-    errors = []
-
-    def worker(chunk):
-        try:
-            for nic in chunk:
-                leases.allocate(network, nic)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(nics[i::8],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(lambda i: [leases.allocate(network, nic) for nic in nics[i::8]], 8)
     assert errors == []
     addresses = sorted(
         Lease.objects.values_list("ip", flat=True), key=lambda a: int(a.split(".")[-1])

@@ -5,12 +5,8 @@ import re
 import pytest
 
 from marketplace import services as market
-from marketplace.choices import AppState, MarketplaceKind
+from marketplace.choices import MarketplaceKind
 from marketplace.models import Marketplace, MarketplaceApp
-from provisions import services as provisions
-from provisions.choices import HostState
-from provisions.models import Provision
-from tests.providers.test_api import make_provider
 from vms import services
 from vms.models import VM, Image, UserQuota, VMTemplate
 
@@ -20,24 +16,10 @@ COUNTS = [1, 50]
 
 
 @pytest.fixture
-def cluster(owner):
-    provider = make_provider(owner, name="do")
-    provision = provisions.create_provision(owner, provider=provider, name="dc", host_count=2)
-    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    provision.hosts.update(
-        state=HostState.RUNNING, cpu=100, memory_mb=100000, public_ip="198.18.0.9"
-    )
-    provision.refresh_from_db()
-    return provision
-
-
-@pytest.fixture
-def app(db):
-    app = MarketplaceApp.objects.get(name="Alpine Linux 3.13")
-    app.state, app.sha256 = AppState.READY, "a" * 64
-    app.image_url = "http://images.example/alpine.tar.xz"
-    app.save()
-    return app
+def cluster(cluster):
+    """Room for 50 VMs."""
+    cluster.hosts.update(cpu=100, memory_mb=100000)
+    return cluster
 
 
 def make_apps(count):

@@ -1,45 +1,13 @@
 """Marketplace export, templates and VMs without the lab: validation, tenancy, quotas, ports."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from marketplace import services as market
-from marketplace.choices import AppState
-from marketplace.models import MarketplaceApp
-from provisions import services as provisions
-from provisions.choices import HostState
-from provisions.models import Provision
-from tests.providers.test_api import make_provider
+from tests.concurrency import run_in_threads
 from vms import ports, services
 from vms.models import NIC, VM, PortBlock, UserQuota, VMTemplate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cluster(owner):
-    provider = make_provider(owner, name="do")
-    provision = provisions.create_provision(owner, provider=provider, name="dc", host_count=2)
-    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip="198.18.0.9")
-    provision.refresh_from_db()
-    return provision
-
-
-@pytest.fixture
-def app(db):
-    app = MarketplaceApp.objects.get(name="Alpine Linux 3.13")
-    app.state, app.sha256 = AppState.READY, "a" * 64
-    app.image_url = "http://images.example/alpine.tar.xz"
-    app.save()
-    return app
-
-
-@pytest.fixture
-def template(owner, cluster, app):
-    return market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")[1]
 
 
 def test_export_makes_image_and_template(template, owner):
@@ -170,22 +138,7 @@ def test_concurrent_port_allocations_never_collide(owner, cluster, template):
         NIC.objects.create(vm=vm, network=cluster.networks.get(kind="public"), index=0)
         for vm in vms
     ]
-    errors = []
-
-    def worker(chunk):
-        try:
-            for nic in chunk:
-                ports.allocate(host, nic)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(nics[i::8],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(lambda i: [ports.allocate(host, nic) for nic in nics[i::8]], 8)
     assert errors == []
     blocks = list(PortBlock.objects.filter(host=host).values_list("block", flat=True))
     assert sorted(blocks) == list(range(40))
