@@ -1,6 +1,7 @@
 """The simulator (and, as root, the edge-host lab) with the portal pointed at it, the way
 tests/lab/conftest.py sets it up, plus the counters the benchmarks report."""
 
+import os
 import tempfile
 import threading
 import time
@@ -103,6 +104,11 @@ class CPUSampler:
             values = [int(v) for v in stat.readline().split()[1:]]
         idle = values[3] + values[4]  # idle + iowait
         return sum(values) - idle, sum(values)
+
+    @classmethod
+    def read_busy_seconds(cls) -> float:
+        """CPU seconds the whole machine has been busy since boot (USER_HZ is 100 on Linux)."""
+        return cls._read()[0] / os.sysconf("SC_CLK_TCK")
 
     def _run(self):
         while not self._stop.is_set():
