@@ -25,7 +25,7 @@ MIN_PREFIX, MAX_PREFIX = 16, 29
 NETWORK_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
 
-def _taken(provision: Provision, exclude: Network | None = None) -> list:
+def _taken(provision: Provision) -> list:
     """Ranges a new private range must not overlap: the public bridge, the provision's VPC
     (when known) and its other private networks."""
     taken = [ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).network]
@@ -40,8 +40,6 @@ def _taken(provision: Provision, exclude: Network | None = None) -> list:
         except ValueError:
             pass
     others = Network.objects.filter(provision=provision, kind=NetworkKind.PRIVATE)
-    if exclude is not None and exclude.pk:
-        others = others.exclude(pk=exclude.pk)
     for value in others.values_list("address_range", flat=True):
         try:
             taken.append(ipaddress.ip_network(value, strict=False))

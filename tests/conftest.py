@@ -114,7 +114,7 @@ def cli_env(live_server, owner, monkeypatch):
 @pytest.fixture
 def cluster(owner):
     """A RUNNING 2-host provision 'dc' with no cloud behind it: its deploy marked done, its
-    hosts RUNNING at 198.18.0.9 with 2 CPU and 2 GiB. VMs placed on it stay PENDING (their
+    hosts RUNNING at 127.18.0.9 with 2 CPU and 2 GiB. VMs placed on it stay PENDING (their
     deploy jobs are queued on commit)."""
     from provisions import services
     from provisions.choices import HostState, JobState
@@ -124,7 +124,7 @@ def cluster(owner):
     provider = make_provider(owner, name="do")
     provision = services.create_provision(owner, provider=provider, name="dc", host_count=2)
     Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip="198.18.0.9")
+    provision.hosts.update(state=HostState.RUNNING, cpu=2, memory_mb=2048, public_ip="127.18.0.9")
     provision.jobs.update(state=JobState.SUCCESS)
     provision.refresh_from_db()
     return provision

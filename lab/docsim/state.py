@@ -12,8 +12,13 @@ from datetime import UTC, datetime
 
 from lab.docsim import catalog
 
+# With lab hosts, droplets' public addresses live on the lab bridge (198.18.0.0/15, made by
+# lab.hosts). Without them nothing answers at a droplet's address, so it is a loopback address:
+# an SSH attempt is refused on this machine at once instead of leaving it by the default route.
 PUBLIC_NET = ipaddress.ip_network("198.18.0.0/15")
 PUBLIC_GATEWAY = "198.18.0.1"
+OFFLINE_PUBLIC_NET = ipaddress.ip_network("127.18.0.0/16")
+OFFLINE_PUBLIC_GATEWAY = "127.18.0.1"
 VPC_POOL = ipaddress.ip_network("10.96.0.0/11")  # /20 VPC ranges are carved from here
 HOSTNAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$")
 TAG_NAME = re.compile(r"^[a-zA-Z0-9_:\-]{1,255}$")
@@ -53,6 +58,10 @@ class Cloud:
     def __init__(self, options, lab_hosts=None):
         self.options = options
         self.lab_hosts = lab_hosts
+        if lab_hosts is None:
+            self.public_net, self.public_gateway = OFFLINE_PUBLIC_NET, OFFLINE_PUBLIC_GATEWAY
+        else:
+            self.public_net, self.public_gateway = PUBLIC_NET, PUBLIC_GATEWAY
         self.lock = threading.RLock()
         self.reset()
 
@@ -194,9 +203,9 @@ class Cloud:
             raise not_found() from None
 
     def _public_ip(self) -> str:
-        for address in PUBLIC_NET.hosts():
+        for address in self.public_net.hosts():
             text = str(address)
-            if text != PUBLIC_GATEWAY and text not in self.used_public:
+            if text != self.public_gateway and text not in self.used_public:
                 self.used_public.add(text)
                 return text
         raise unprocessable("No public address left")
@@ -280,8 +289,8 @@ class Cloud:
                     "v4": [
                         {
                             "ip_address": public,
-                            "netmask": str(PUBLIC_NET.netmask),
-                            "gateway": PUBLIC_GATEWAY,
+                            "netmask": str(self.public_net.netmask),
+                            "gateway": self.public_gateway,
                             "type": "public",
                         },
                         {

@@ -9,7 +9,7 @@ from vms.models import VM, PortBlock, VMTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HOST_IP = "198.18.0.9"
+HOST_IP = "127.18.0.9"
 
 
 def run(capsys, module, *argv):
