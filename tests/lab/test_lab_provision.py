@@ -123,8 +123,12 @@ def test_add_and_remove_a_host(lab_sim, owner):
     assert hosts[1].name == "grow-host-1" and hosts[1].cpu
     assert len(lab_sim.state_snapshot()["droplets"]) == 2
 
-    # The first host is the EVPN route reflector; the second peers with it only.
+    # The first host is the EVPN route reflector and learned of the new host; the second peers
+    # with it only.
     frr = 'cat "$ONE_EDGE_BASE/frr/frr.conf"'
+    with session_for(provision, hosts[0]) as session:
+        session.connect()
+        assert f"neighbor {hosts[1].private_ip} peer-group evpn" in session.run(frr).stdout
     with session_for(provision, hosts[1]) as session:
         session.connect()
         assert "route-reflector-client" not in session.run(frr).stdout
