@@ -311,3 +311,30 @@ def create_network(user, provision: Provision, *, name: str, address_range: str 
 
 def pinned_fingerprint(provision: Provision) -> str:
     return sha256_fingerprint(provision.host_key_public)
+
+
+def delete_network(user, network: Network) -> Job:
+    """Remove a private network: refused while a live VM has a NIC on it; the hosts then drop
+    its VXLAN device and bridge (evpn.sh removes every segment no longer listed)."""
+    provision = network.provision
+    _changeable(user, provision)
+    if network.kind != NetworkKind.PRIVATE:
+        raise ValidationError(
+            f"{network.name} is the cluster's public network; it goes with the provision"
+        )
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; networks can be "
+            "deleted from a RUNNING provision"
+        )
+    users = list(network.nics.exclude(vm__state="DONE").values_list("vm__name", flat=True)[:6])
+    if users:
+        raise ValidationError(
+            f"network {network.name} is used by VM(s) {', '.join(users[:5])}"
+            f"{'…' if len(users) > 5 else ''}; terminate them or wait for them to end first"
+        )
+    with transaction.atomic():
+        Network.objects.filter(pk=network.pk).delete()  # leases of ended VMs go with it
+        job = _start_job(provision, JobKind.DEPLOY, user, deleted_network=network.name)
+    log.info("network %s (%s) deleted from provision %s", network.pk, network.name, provision.pk)
+    return job

@@ -14,4 +14,9 @@ urlpatterns = [
     path("<int:pk>/hosts/<int:host_pk>/remove/", views.host_remove, name="host-remove"),
     path("<int:pk>/networks/add/", views.network_add, name="network-add"),
     path("<int:pk>/networks/<int:network_pk>/", views.network_detail, name="network"),
+    path(
+        "<int:pk>/networks/<int:network_pk>/delete/",
+        views.network_delete,
+        name="network-delete",
+    ),
 ]

@@ -215,3 +215,16 @@ def network_detail(request, pk, network_pk):
     network = get_object_or_404(networks_for(request.user), provision_id=pk, pk=network_pk)
     leases = network_leases(network)
     return render(request, "provisions/network.html", {"network": network, "leases": leases})
+
+
+@login_required
+@require_POST
+def network_delete(request, pk, network_pk):
+    network = get_object_or_404(networks_for(request.user), provision_id=pk, pk=network_pk)
+    try:
+        services.delete_network(request.user, network)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("provisions:network", pk, network_pk)
+    messages.success(request, f"Network {network.name} deleted; the hosts drop its VXLAN segment.")
+    return redirect("provisions:detail", pk)

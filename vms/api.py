@@ -60,8 +60,8 @@ class VMSerializer(serializers.ModelSerializer):
         return [
             {
                 "nic": nic.index,
-                "network": nic.network.name,
-                "kind": nic.network.kind,
+                "network": nic.network.name if nic.network else None,  # None: deleted
+                "kind": nic.network.kind if nic.network else None,
                 "ip": nic.ip,
                 "mac": nic.mac or None,
             }

@@ -118,7 +118,11 @@ class VM(models.Model):
 
 class NIC(models.Model):
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="nics")
-    network = models.ForeignKey("provisions.Network", on_delete=models.PROTECT, related_name="nics")
+    # NULL once a private network is deleted: only VMs that already ended can have such a NIC
+    # (provisions.services.delete_network refuses while a live VM uses the network).
+    network = models.ForeignKey(
+        "provisions.Network", null=True, on_delete=models.SET_NULL, related_name="nics"
+    )
     index = models.PositiveSmallIntegerField()
     ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
     # Private NICs get a fixed MAC (derived from their lease), so EVPN routes name it.

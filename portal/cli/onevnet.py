@@ -78,6 +78,12 @@ def cmd_create(client, args):
     return 0
 
 
+def cmd_delete(client, args):
+    network = client.resolve("networks", args.network, "network")
+    client.delete(f"networks/{network['id']}/")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="onevnet", description=__doc__)
     add_connection_args(parser)
@@ -95,6 +101,9 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("--range", help="private IPv4 CIDR (default: the next free /24)")
     p.set_defaults(func=cmd_create)
+    p = sub.add_parser("delete", help="delete a private network no live VM uses")
+    p.add_argument("network", help="ID or name")
+    p.set_defaults(func=cmd_delete)
     return parser
 
 

@@ -61,7 +61,9 @@ class NetworkCreateSerializer(serializers.Serializer):
     )
 
 
-class NetworkViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class NetworkViewSet(
+    mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
     filterset_fields = ["name", "kind", "provision"]
 
     def get_queryset(self):
@@ -86,3 +88,9 @@ class NetworkViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
         network = self.get_queryset().get(pk=network.pk)
         return Response(NetworkDetailSerializer(network).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={202: None})
+    def destroy(self, request, pk=None):
+        """Delete a private network no live VM uses; the hosts drop its VXLAN segment."""
+        services.delete_network(request.user, self.get_object())
+        return Response(status=status.HTTP_202_ACCEPTED)

@@ -137,6 +137,16 @@ def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
         )
         assert mac_one in evpn_macs(provision, host)
 
+    # Deleting the second network (no VM uses it) removes its segment from every host.
+    provisions.delete_network(owner, backend)
+    provision.refresh_from_db()
+    assert provision.state == "RUNNING", provision.error
+    for host in hosts:
+        links = on_host(provision, host, "ip -o link show")
+        assert "vxlan101" not in links and "onevx101" not in links
+        assert "vxlan100" in links and "onevx100" in links
+    assert mac_one in evpn_macs(provision, hosts[1])  # the other segment carries on
+
     # Delete: the VM still running ends with its cluster, FRR stops and the VXLAN devices go
     # (logged), then no lab host, daemon or device is left.
     provisions.delete_provision(owner, provision)
@@ -148,7 +158,7 @@ def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
     assert not PortBlock.objects.filter(nic__vm=one).exists()
     log = "\n".join(provision.jobs.order_by("-id").first().lines.values_list("message", flat=True))
     assert f"container {one.container_name} (one) destroyed" in log
-    assert "VXLAN removed vxlan100" in log and "VXLAN removed onevx101" in log
+    assert "VXLAN removed vxlan100" in log and "VXLAN removed onevx100" in log
     assert not [ns for ns in net.namespaces() if ns.startswith("edgelab-")]
     leftovers = net.run("pgrep", "-af", "bgpd|zebra", check=False).stdout
     assert str(lab_world["tmp"]) not in leftovers and "edge-lab" not in leftovers, leftovers

@@ -223,3 +223,48 @@ def test_onevnet_lists_shows_and_creates(cluster, owner, cli_env, capsys):
     assert capsys.readouterr().out == f"ID: {created.pk}\n"
     assert onevnet.main(["create", "dc", "again", "--range", "10.77.0.0/25"]) == 1
     assert "overlaps 10.77.0.0/24" in capsys.readouterr().err
+
+
+def test_deleting_a_private_network_waits_for_its_vms_and_keeps_their_history(
+    cluster, owner, api, owner_client, outsider_api
+):
+    public = cluster.networks.get(kind="public")
+    backend = services.create_network(owner, cluster, name="backend")
+    cluster.jobs.update(state=JobState.SUCCESS)
+    nic = vm_with_nic(owner, backend, "db1")
+    leases.allocate(backend, nic)
+
+    with pytest.raises(services.ValidationError, match="public network"):
+        services.delete_network(owner, public)
+    with pytest.raises(services.ValidationError, match="used by VM.*db1"):
+        services.delete_network(owner, backend)
+    assert outsider_api.delete(f"/api/networks/{backend.pk}/").status_code == 404
+    assert Network.objects.filter(pk=backend.pk).exists()
+
+    VM.objects.filter(pk=nic.vm_id).update(state="DONE")
+    assert api.delete(f"/api/networks/{backend.pk}/").status_code == 202
+    assert not Network.objects.filter(pk=backend.pk).exists()
+    assert not Lease.objects.filter(nic=nic).exists()
+    nic.refresh_from_db()
+    assert nic.network is None  # the ended VM keeps its NIC, without a network
+    job = cluster.jobs.order_by("-id").first()
+    assert (job.kind, job.state, job.options) == (
+        JobKind.DEPLOY,
+        JobState.QUEUED,
+        {"deleted_network": "backend"},
+    )
+    shown = api.get(f"/api/vms/{nic.vm_id}/").json()
+    assert shown["nics"] == [
+        {"nic": 0, "network": None, "kind": None, "ip": nic.ip, "mac": nic.mac}
+    ]
+    assert "(network deleted)" in owner_client.get(f"/vms/{nic.vm_id}/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_onevnet_delete(cluster, owner, cli_env, capsys):
+    services.create_network(owner, cluster, name="scratch")
+    cluster.jobs.update(state=JobState.SUCCESS)
+    assert onevnet.main(["delete", "scratch"]) == 0
+    assert not Network.objects.filter(name="scratch").exists()
+    assert onevnet.main(["delete", "dc-public"]) == 1
+    assert "public network" in capsys.readouterr().err
