@@ -6,7 +6,6 @@ and the record is resumed by adopting the object (found by name or tag), never d
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,7 +16,7 @@ from provisions import hostconfig, networks
 from provisions.choices import HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
 from provisions.models import CloudResource, Host, Provision
-from provisions.progress import JobRecorder, in_thread
+from provisions.progress import JobRecorder, in_parallel
 from provisions.ssh import HostSession, SSHError
 
 # Tests set this to a step name to simulate the worker being killed right after that step.
@@ -156,10 +155,7 @@ class Run:
             for h in self.live_hosts().filter(state=HostState.RUNNING).order_by("id")
             if h.private_ip and h.pk not in skip
         ]
-        if not hosts:
-            return
 
-        @in_thread
         def one(host: Host) -> str | None:
             me = evpn.Peer(host.name, host.private_ip)
             try:
@@ -171,8 +167,7 @@ class Run:
                 return f"{host.name}: {exc}"
             return None
 
-        with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
-            errors = [e for e in pool.map(one, hosts) if e]
+        errors = [e for e in in_parallel(one, hosts) if e]
         if errors:
             raise StepFailed(step, "; ".join(errors))
 
@@ -359,15 +354,10 @@ class DeployRun(Run):
         # connection per host per job); the peers are every host that is or is becoming RUNNING.
         peers, vnis = self.evpn_plan([HostState.RUNNING, HostState.CONFIGURING])
 
-        def configure(host):
-            return self._configure_one(host, peers, vnis)
-
-        with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
-            errors = [e for e in pool.map(configure, hosts) if e]
+        errors = [e for e in in_parallel(lambda h: self._configure_one(h, peers, vnis), hosts) if e]
         if errors:
             raise StepFailed("configure_hosts", "; ".join(errors))
 
-    @in_thread
     def _configure_one(self, host: Host, peers, vnis) -> str | None:
         p = self.provision
         try:
@@ -428,7 +418,6 @@ class DeleteRun(Run):
             if h.public_ip and h.hostconfig_version
         ]
 
-        @in_thread
         def one(host: Host) -> None:
             try:
                 with self._session(host) as session:
@@ -437,9 +426,7 @@ class DeleteRun(Run):
             except (SSHError, hostconfig.HostConfigError) as exc:
                 self.rec.log(f"{host.name}: private networking not torn down: {exc}", "warning")
 
-        if hosts:
-            with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
-                list(pool.map(one, hosts))
+        in_parallel(one, hosts)
 
     def step_droplets(self):
         p = self.provision

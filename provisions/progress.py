@@ -1,6 +1,7 @@
 """What a running job tells the world: its step, progress and log lines, saved as they happen."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
 from django.utils import timezone
@@ -50,3 +51,13 @@ def in_thread(func):
             connection.close()
 
     return wrapper
+
+
+def in_parallel(func, items, max_workers: int = 32) -> list:
+    """func(item) for every item at once (one thread each, up to max_workers), results in
+    order; each thread closes its database connection when done."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+        return list(pool.map(in_thread(func), items))

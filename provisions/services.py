@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from portal import crypto
+from portal.lookup import find
 from portal.tenancy import CHANGE
 from providers.models import Provider
 from provisions import networks
@@ -272,25 +273,22 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
         )
     if provision.hosts.exclude(state=HostState.REMOVED).count() <= 1:
         raise ValidationError("cannot remove the last host; delete the provision instead")
-    running = list(host.vms.exclude(state="DONE").values_list("name", flat=True)[:6])
+    running = _some_names(host.vms.exclude(state="DONE").values_list("name", flat=True))
     if running:
-        raise ValidationError(
-            f"host {host.name} still runs VM(s) {', '.join(running[:5])}"
-            f"{'…' if len(running) > 5 else ''}; terminate them first"
-        )
+        raise ValidationError(f"host {host.name} still runs VM(s) {running}; terminate them first")
     return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
+
+
+def _some_names(names, shown: int = 5) -> str:
+    """The first few names of a query for an error message ('a, b, c…'), '' when none."""
+    first = list(names[: shown + 1])
+    return ", ".join(first[:shown]) + ("…" if len(first) > shown else "")
 
 
 def find_provision(user, ref) -> Provision:
     """A provision the user may see (not deleted), by ID or name."""
-    ref = str(ref).strip()
     visible = Provision.objects.for_user(user).exclude(state=ProvisionState.DONE)
-    found = list((visible.filter(pk=int(ref)) if ref.isdigit() else visible.filter(name=ref))[:2])
-    if not found:
-        raise ValidationError({"provision": f"provision {ref!r} not found"})
-    if len(found) > 1:
-        raise ValidationError({"provision": f"provision name {ref!r} is ambiguous; use the ID"})
-    return found[0]
+    return find(visible, str(ref).strip(), "provision")
 
 
 def create_network(user, provision: Provision, *, name: str, address_range: str | None = None):
@@ -327,11 +325,11 @@ def delete_network(user, network: Network) -> Job:
             f"provision {provision.name} is {provision.state}; networks can be "
             "deleted from a RUNNING provision"
         )
-    users = list(network.nics.exclude(vm__state="DONE").values_list("vm__name", flat=True)[:6])
+    users = _some_names(network.nics.exclude(vm__state="DONE").values_list("vm__name", flat=True))
     if users:
         raise ValidationError(
-            f"network {network.name} is used by VM(s) {', '.join(users[:5])}"
-            f"{'…' if len(users) > 5 else ''}; terminate them or wait for them to end first"
+            f"network {network.name} is used by VM(s) {users}; "
+            "terminate them or wait for them to end first"
         )
     with transaction.atomic():
         Network.objects.filter(pk=network.pk).delete()  # leases of ended VMs go with it

@@ -4,7 +4,6 @@ Pages, API and CLI call these; jobs carry out the host side."""
 import ipaddress
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,11 +14,12 @@ from django.db.models import Count, Sum
 from django.http import Http404
 from django_q.tasks import async_task
 
+from portal.lookup import find
 from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
 from provisions.networks import networks_for
-from provisions.progress import in_thread
+from provisions.progress import in_parallel
 from vms import leases, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
@@ -53,16 +53,6 @@ def transition(vm, to: str, expected: set) -> bool:
     if changed:
         vm.state = to
     return bool(changed)
-
-
-def find(queryset, ref, kind: str):
-    found = queryset.filter(pk=int(ref)) if str(ref).isdigit() else queryset.filter(name=ref)
-    found = list(found[:2])
-    if not found:
-        raise ValidationError({kind: f"{kind} {ref!r} not found"})
-    if len(found) > 1:
-        raise ValidationError({kind: f"{kind} name {ref!r} is ambiguous; use the ID"})
-    return found[0]
 
 
 def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
@@ -271,19 +261,17 @@ def end_with_cluster(provision: Provision, log) -> int:
     for vm in alive:
         by_host.setdefault(vm.host, []).append(vm)
 
-    @in_thread
     def destroy(host) -> None:
         try:
             lxc.destroy_on_host(host, by_host[host], log=log)
         except lxc.LXCError as exc:
             log(f"{host.name}: containers not destroyed ({exc}); they go with the droplet")
 
-    reachable = [
-        h for h in by_host if h.public_ip and h.state in (HostState.RUNNING, HostState.ERROR)
-    ]
-    if reachable:  # in parallel: an unreachable host costs one connect timeout, not one each
-        with ThreadPoolExecutor(max_workers=min(32, len(reachable))) as pool:
-            list(pool.map(destroy, reachable))
+    # In parallel: an unreachable host costs one connect timeout, not one each.
+    in_parallel(
+        destroy,
+        [h for h in by_host if h.public_ip and h.state in (HostState.RUNNING, HostState.ERROR)],
+    )
     for vm in alive:
         release(vm, f"terminated with its cluster {provision.name}")
     return len(alive)
