@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from provisions import hostconfig
@@ -23,15 +24,22 @@ def session_for(host) -> HostSession:
     )
 
 
-def _run(host, script: str, env: dict, log=None) -> str:
+@contextmanager
+def _connected(host, script: str, wait: float):
+    """A connected session to the host; failures become LXCError naming script and host."""
     try:
         with session_for(host) as session:
-            session.connect(wait=10)
-            result = session.run_script((SCRIPTS / script).read_text(), env)
+            session.connect(wait=wait)
+            yield session
     except CommandFailed as exc:
         raise LXCError(f"{script} on {host.name}: {exc}") from None
     except SSHError as exc:
         raise LXCError(str(exc)) from None
+
+
+def _run(host, script: str, env: dict, log=None) -> str:
+    with _connected(host, script, wait=10) as session:
+        result = session.run_script((SCRIPTS / script).read_text(), env)
     if log is not None:
         for line in result.stdout.splitlines():
             if line.startswith(("STEP ", "IMAGE ", "PORTS ", "DONE")):
@@ -42,17 +50,11 @@ def _run(host, script: str, env: dict, log=None) -> str:
 def destroy_on_host(host, vms, log=None) -> None:
     """Destroy several containers of one host over one SSH session (a cluster being deleted)."""
     script = (SCRIPTS / "vm-action.sh").read_text()
-    try:
-        with session_for(host) as session:
-            session.connect(wait=0)
-            for vm in vms:
-                session.run_script(script, {"VM": vm.container_name, "ACTION": "destroy"})
-                if log is not None:
-                    log(f"{host.name}: container {vm.container_name} ({vm.name}) destroyed")
-    except CommandFailed as exc:
-        raise LXCError(f"vm-action.sh on {host.name}: {exc}") from None
-    except SSHError as exc:
-        raise LXCError(str(exc)) from None
+    with _connected(host, "vm-action.sh", wait=0) as session:
+        for vm in vms:
+            session.run_script(script, {"VM": vm.container_name, "ACTION": "destroy"})
+            if log is not None:
+                log(f"{host.name}: container {vm.container_name} ({vm.name}) destroyed")
 
 
 def nic_lines(nics) -> str:
