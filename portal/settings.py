@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "provisions",
     "marketplace",
     "vms",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,9 @@ DIGITALOCEAN_TIMEOUT = (
 DIGITALOCEAN_RETRIES = env_int("DIGITALOCEAN_RETRIES", 5)
 DIGITALOCEAN_BACKOFF = env_float("DIGITALOCEAN_BACKOFF", 0.5)
 DIGITALOCEAN_MAX_RETRY_AFTER = env_float("DIGITALOCEAN_MAX_RETRY_AFTER", 60.0)
+# Every droplet the portal makes carries this tag besides its provision's own: monitoring lists
+# them all in one call per token.
+DIGITALOCEAN_PORTAL_TAG = env_str("DIGITALOCEAN_PORTAL_TAG", "edge-portal")
 
 LOGGING = {
     "version": 1,
@@ -244,6 +248,25 @@ PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)
 PROVISION_SSH_WAIT = env_float("PROVISION_SSH_WAIT", 180.0)
 PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)
 PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
+
+# Job leases (provisions.leases): a running job's worker renews its lease every heartbeat; a
+# job whose lease expired is taken over and resumed by another worker.
+JOB_LEASE_SECONDS = env_float("JOB_LEASE_SECONDS", 60.0)
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 5.0)
+
+# Monitoring (monitoring/): one cycle every MONITOR_INTERVAL reads every host once over SSH and
+# lists the portal's DigitalOcean objects once per token.
+MONITOR_ENABLED = env_bool("MONITOR_ENABLED", True)
+MONITOR_INTERVAL = env_float("MONITOR_INTERVAL", 30.0)
+# Cycles in a row a host may fail to answer before it is ERROR and its VMs UNKNOWN.
+MONITOR_HOST_FAILURES = env_int("MONITOR_HOST_FAILURES", 3)
+MONITOR_SSH_TIMEOUT = env_float("MONITOR_SSH_TIMEOUT", 10.0)
+MONITOR_RETENTION_HOURS = env_float("MONITOR_RETENTION_HOURS", 24.0)
+# The share of a token's hourly DigitalOcean budget the drift check may spend, and the budget.
+MONITOR_API_SHARE = env_float("MONITOR_API_SHARE", 0.10)
+DIGITALOCEAN_HOURLY_LIMIT = env_int("DIGITALOCEAN_HOURLY_LIMIT", 5000)
+# Below this many requests left in the token's window, the drift check waits for a later cycle.
+MONITOR_API_RESERVE = env_int("MONITOR_API_RESERVE", 500)
 
 # VMs (LXC system containers).
 VM_QUOTA_DEFAULT = {

@@ -40,11 +40,36 @@ class HostState(models.TextChoices):
     REMOVED = "REMOVED"
 
 
+HOST_COLOURS = {
+    HostState.INIT: "grey",
+    HostState.CONFIGURING: "blue",
+    HostState.RUNNING: "green",
+    HostState.ERROR: "red",
+    HostState.REMOVING: "blue",
+    HostState.REMOVED: "grey",
+}
+
+
+class HostProblem(models.TextChoices):
+    """Why a host is in ERROR. Monitoring sets and clears the first three by itself; a host
+    whose droplet is gone needs a Repair, one whose configuration failed a retry."""
+
+    NONE = "", "none"
+    UNREACHABLE = "unreachable", "host does not answer SSH"
+    DROPLET_GONE = "droplet_gone", "droplet deleted outside the portal"
+    DROPLET_OFF = "droplet_off", "droplet off"
+
+
+# Problems monitoring may clear when it sees the host healthy again.
+SELF_HEALING = {HostProblem.UNREACHABLE, HostProblem.DROPLET_OFF}
+
+
 class JobKind(models.TextChoices):
     DEPLOY = "deploy"
     DELETE = "delete"
     ADD_HOST = "add_host"
     REMOVE_HOST = "remove_host"
+    REPAIR = "repair"
 
 
 class JobState(models.TextChoices):
@@ -55,6 +80,15 @@ class JobState(models.TextChoices):
 
 
 JOB_TERMINAL = {JobState.SUCCESS, JobState.FAILED}
+JOB_LIVE = {JobState.QUEUED, JobState.RUNNING}
+
+
+class EventSource(models.TextChoices):
+    """Who moved a state: a person, a job, or monitoring (which only ever reports)."""
+
+    USER = "user"
+    JOB = "job"
+    MONITOR = "monitor"
 
 
 class ResourceKind(models.TextChoices):

@@ -2,10 +2,8 @@
 
 import logging
 
-from django.utils import timezone
-
 from providers.services import driver_for
-from provisions import deploy
+from provisions import deploy, leases
 from provisions.choices import JobKind, JobState, ProvisionState
 from provisions.models import Job, Provision
 from provisions.progress import JobRecorder
@@ -23,20 +21,24 @@ ALIVE = {
 }
 
 
-def claim(job_id: int) -> Job | None:
-    """QUEUED -> RUNNING in one conditional UPDATE: two workers never both run a job."""
-    claimed = Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-        state=JobState.RUNNING, started_at=timezone.now()
-    )
-    return Job.objects.select_related("provision__provider").get(pk=job_id) if claimed else None
-
-
 def run_job(job_id: int) -> str:
-    job = claim(job_id)
+    """Claim the job under a lease, keep the lease renewed while it runs, and run it. A job
+    whose lease is lost half-way (taken over after this worker stalled) stops at its next step
+    and records nothing: the worker that took it over owns its outcome."""
+    owner = leases.new_owner()
+    job = leases.claim(job_id, owner)
     if job is None:
         return "not claimed (already running or finished)"
+    with leases.Heartbeat(job, owner) as heartbeat:
+        try:
+            return _run(job, JobRecorder(job, heartbeat=heartbeat))
+        except leases.LeaseLost as exc:
+            log.warning("%s; stopping", exc)
+            return "lease lost"
+
+
+def _run(job: Job, rec: JobRecorder) -> str:
     provision = job.provision
-    rec = JobRecorder(job)
     deleting = job.kind == JobKind.DELETE
     try:
         if deleting:
@@ -70,6 +72,7 @@ def run_job(job_id: int) -> str:
     except deploy.SimulatedCrash:
         raise
     except Exception as exc:
+        rec.check_lease()  # a failure seen after losing the lease is not ours to record
         step = getattr(exc, "step", job.step or "start")
         message = str(exc) or exc.__class__.__name__
         if not isinstance(exc, deploy.StepFailed):
@@ -90,6 +93,7 @@ def run_job(job_id: int) -> str:
                     f"{step}: {message}",
                 )
         return "failed"
+    rec.check_lease()
     rec.finish(JobState.SUCCESS)
     Provision.objects.filter(pk=provision.pk).update(failed_step="", error="")
     if deleting:

@@ -8,8 +8,11 @@ from django.urls import reverse
 from portal import crypto
 from portal.tenancy import OwnedQuerySet
 from provisions.choices import (
+    HOST_COLOURS,
     PROVISION_COLOURS,
     DatastoreKind,
+    EventSource,
+    HostProblem,
     HostState,
     JobKind,
     JobState,
@@ -67,6 +70,10 @@ class Provision(models.Model):
     host_key_fingerprint = models.CharField(max_length=80, blank=True)
     failed_step = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
+    # What the last drift check (monitoring.drift) found in DigitalOcean that the ledger does
+    # not: one line each ("droplet dc-host-1 deleted outside the portal"); [] when none.
+    drift = models.JSONField(default=list, blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -139,6 +146,13 @@ class Host(models.Model):
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     hostconfig_version = models.CharField(max_length=16, blank=True)
     last_error = models.TextField(blank=True)
+    # What monitoring found: why the host is in ERROR (if it put it there), how many cycles in
+    # a row SSH failed, and when it last answered.
+    problem = models.CharField(
+        max_length=16, choices=HostProblem.choices, default=HostProblem.NONE, blank=True
+    )
+    failed_probes = models.PositiveSmallIntegerField(default=0)
+    monitored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -148,6 +162,30 @@ class Host(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def state_colour(self) -> str:
+        return HOST_COLOURS.get(self.state, "grey")
+
+
+class HostEvent(models.Model):
+    """Append-only record of a host's state changes, monitoring's included: who and why."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.host}: {self.from_state} -> {self.to_state} ({self.source})"
 
 
 class Datastore(models.Model):
@@ -234,9 +272,16 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker running the job (provisions.leases): renewed by its heartbeat;
+    # once expired, any worker may take the job over and resume it from the ledger.
+    lease_owner = models.CharField(max_length=80, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    takeovers = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "lease_expires_at"])]
 
     def __str__(self):
         return f"{self.kind} #{self.pk}"
@@ -266,6 +311,8 @@ __all__ = [
     "Cluster",
     "Datastore",
     "Host",
+    "HostEvent",
+    "HostProblem",
     "HostState",
     "Job",
     "JobKind",

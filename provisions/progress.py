@@ -12,8 +12,14 @@ log = logging.getLogger("provisions.jobs")
 
 
 class JobRecorder:
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, heartbeat=None):
         self.job = job
+        # The job's lease heartbeat (provisions.leases), when run by a worker under a lease.
+        self.heartbeat = heartbeat
+
+    def check_lease(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.check()
 
     def log(self, message: str, level: str = "info") -> None:
         JobLogLine.objects.create(job_id=self.job.pk, level=level, message=message)
@@ -25,12 +31,15 @@ class JobRecorder:
         self.log(message, "error")
 
     def step(self, name: str, done: int, total: int) -> None:
+        # Between steps is where a worker that lost its lease stops, before doing anything more.
+        self.check_lease()
         Job.objects.filter(pk=self.job.pk).update(step=name, steps_done=done, steps_total=total)
         self.job.step, self.job.steps_done, self.job.steps_total = name, done, total
         self.log(f"step {done + 1}/{total}: {name}")
 
     def finish(self, state: str, error: str = "") -> None:
-        Job.objects.filter(pk=self.job.pk).update(
+        mine = {"lease_owner": self.heartbeat.owner} if self.heartbeat is not None else {}
+        Job.objects.filter(pk=self.job.pk, **mine).update(
             state=state,
             error=error,
             finished_at=timezone.now(),

@@ -15,8 +15,9 @@ from portal import crypto
 from portal.lookup import find
 from portal.tenancy import CHANGE
 from providers.models import Provider
-from provisions import networks
+from provisions import leases, networks
 from provisions.choices import (
+    JOB_LIVE,
     DatastoreKind,
     HostState,
     JobKind,
@@ -87,7 +88,8 @@ def _choose(provider: Provider, value: str | None, inputs, default: str, label: 
     return value
 
 
-def _enqueue(job: Job) -> None:
+def enqueue_job(job: Job) -> None:
+    """Put the job's task on the broker once the transaction commits (at once outside one)."""
     transaction.on_commit(
         lambda: async_task(
             "provisions.jobs.run_job",
@@ -99,12 +101,21 @@ def _enqueue(job: Job) -> None:
 
 
 def _start_job(provision: Provision, kind: str, user, **options) -> Job:
-    if provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).exists():
+    live = provision.jobs.filter(state__in=JOB_LIVE).first()
+    if live is not None:
         raise ValidationError(
-            f"provision {provision.name} already has a job running; wait for it to finish"
+            f"provision {provision.name} already has a job running ({live.kind} #{live.pk}, "
+            f"{live.state}); wait for it to finish"
         )
-    job = Job.objects.create(provision=provision, kind=kind, created_by=user, options=options)
-    _enqueue(job)
+    # While QUEUED, the lease's expiry is the pick-up deadline (provisions.leases.sweep).
+    job = Job.objects.create(
+        provision=provision,
+        kind=kind,
+        created_by=user,
+        options=options,
+        lease_expires_at=timezone.now() + timezone.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+    )
+    enqueue_job(job)
     return job
 
 
@@ -196,21 +207,25 @@ def _changeable(user, provision: Provision) -> Provision:
     return provision
 
 
-def abandon_stale_jobs(provision: Provision) -> int:
-    """Mark jobs whose worker died (still RUNNING past the worker timeout) as failed."""
-    limit = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    return provision.jobs.filter(state=JobState.RUNNING, started_at__lt=limit).update(
-        state=JobState.FAILED, error="abandoned: its worker stopped", finished_at=timezone.now()
-    )
+def _lost_job(provision: Provision) -> Job | None:
+    """The provision's RUNNING job if its worker stopped answering (missed heartbeats): the
+    user need not wait for its lease to expire."""
+    job = provision.jobs.filter(state=JobState.RUNNING).first()
+    return job if job is not None and leases.worker_lost(job) else None
 
 
 def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
-    """Resume from ERROR (or, with force, from a run whose worker was killed) at the step that
-    failed: earlier steps find their work done in the ledger and pass through."""
+    """Resume at the step that failed: from ERROR, or at once when the job's worker died (its
+    job is taken over and resumed, as the lease sweep would a little later). Earlier steps find
+    their work done in the ledger and pass through. `force` (operators) abandons a live job."""
     _changeable(user, provision)
-    abandon_stale_jobs(provision)
+    lost = _lost_job(provision)
+    if lost is not None and leases.take_over(lost, f"retry by {user}"):
+        provision.jobs.filter(pk=lost.pk).update(created_by=user)
+        enqueue_job(lost)
+        return Job.objects.get(pk=lost.pk)
     if force:
-        provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+        provision.jobs.filter(state__in=JOB_LIVE).update(
             state=JobState.FAILED, error="abandoned by retry", finished_at=timezone.now()
         )
     allowed = {ProvisionState.ERROR}
@@ -236,9 +251,18 @@ def delete_provision(user, provision: Provision, *, force: bool = False) -> Job:
     _changeable(user, provision)
     if provision.state == ProvisionState.DONE:
         raise ValidationError(f"provision {provision.name} is already deleted")
-    abandon_stale_jobs(provision)
+    lost = _lost_job(provision)
+    if lost is not None:
+        # Conditional on the lease we saw: a worker that comes back finds it gone and stops.
+        provision.jobs.filter(
+            pk=lost.pk, state=JobState.RUNNING, lease_owner=lost.lease_owner
+        ).update(
+            state=JobState.FAILED,
+            error="abandoned: its worker stopped answering",
+            finished_at=timezone.now(),
+        )
     if force:
-        provision.jobs.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+        provision.jobs.filter(state__in=JOB_LIVE).update(
             state=JobState.FAILED, error="abandoned by delete", finished_at=timezone.now()
         )
     return _start_job(provision, JobKind.DELETE, user)

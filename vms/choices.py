@@ -7,17 +7,23 @@ class VMState(models.TextChoices):
     BOOT = "BOOT"
     RUNNING = "RUNNING"
     POWEROFF = "POWEROFF"
+    # Monitoring cannot tell: the container is gone or its host does not answer.
+    UNKNOWN = "UNKNOWN"
     FAILURE = "FAILURE"
     DONE = "DONE"
 
 
 VM_ACTIVE = {VMState.PENDING, VMState.PROLOG, VMState.BOOT}
+# The states monitoring may move between: a VM in any other state has a job working on it or
+# has ended, and monitoring leaves it alone.
+VM_MONITORED = {VMState.RUNNING, VMState.POWEROFF, VMState.UNKNOWN}
 VM_COLOURS = {
     VMState.PENDING: "grey",
     VMState.PROLOG: "blue",
     VMState.BOOT: "blue",
     VMState.RUNNING: "green",
     VMState.POWEROFF: "grey",
+    VMState.UNKNOWN: "orange",
     VMState.FAILURE: "red",
     VMState.DONE: "grey",
 }

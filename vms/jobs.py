@@ -23,7 +23,8 @@ def run_vm_job(vm_id: int, action: str) -> str:
         return _action(vm, action)
     except lxc.LXCError as exc:
         vm_log(vm, f"{action} failed: {exc}", "error")
-        VM.objects.filter(pk=vm.pk).update(state=VMState.FAILURE, failure_reason=str(exc))
+        VM.objects.filter(pk=vm.pk).update(failure_reason=str(exc))
+        transition(vm, VMState.FAILURE, set(VMState) - {VMState.DONE}, reason=f"{action}: {exc}")
         return "failed"
 
 
@@ -65,7 +66,7 @@ def _action(vm: VM, action: str) -> str:
     name = {"poweroff": "stop", "resume": "start", "reboot": "reboot"}[action]
     lxc.action(vm, name, log=lambda line: vm_log(vm, line))
     state = VMState.POWEROFF if action == "poweroff" else VMState.RUNNING
-    VM.objects.filter(pk=vm.pk).update(state=state)
+    transition(vm, state, set(VMState) - {VMState.DONE}, reason=action)
     vm_log(vm, f"{action}: {state}")
     return state
 

@@ -3,6 +3,7 @@ from django.db import models
 from django.urls import reverse
 
 from portal.tenancy import OwnedQuerySet
+from provisions.choices import EventSource
 from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
 
 
@@ -202,6 +203,23 @@ class VMLogLine(models.Model):
 
     def __str__(self):
         return self.message[:80]
+
+
+class VMEvent(models.Model):
+    """Append-only record of a VM's state changes: who (a user, a job, monitoring) and why."""
+
+    vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.vm}: {self.from_state} -> {self.to_state} ({self.source})"
 
 
 class UserQuota(models.Model):

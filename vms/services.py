@@ -12,17 +12,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.http import Http404
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from portal.lookup import find
 from provisions import hostconfig
-from provisions.choices import HostState, NetworkKind, ProvisionState
+from provisions.choices import EventSource, HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
 from vms import leases, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
-from vms.models import NIC, VM, PortBlock, UserQuota, VMLogLine, VMTemplate
+from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,21 @@ def vm_log(vm, message: str, level: str = "info") -> None:
     log.info("vm %s: %s", vm.pk, message)
 
 
-def transition(vm, to: str, expected: set) -> bool:
-    changed = VM.objects.filter(pk=vm.pk, state__in=expected).update(state=to)
+def transition(
+    vm, to: str, expected: set, *, source: str = EventSource.JOB, reason: str = "", **match
+) -> bool:
+    """Move a VM to `to` if it is still in one of `expected` (and matches `match`: monitoring
+    passes the `updated_at` it saw, so it never overwrites a change made since), with a history
+    row. `updated_at` moves with every state change: it is how such a later change shows."""
+    with transaction.atomic():
+        current = VM.objects.filter(pk=vm.pk).values_list("state", flat=True).first()
+        changed = VM.objects.filter(pk=vm.pk, state__in=expected, **match).update(
+            state=to, updated_at=timezone.now()
+        )
+        if changed:
+            VMEvent.objects.create(
+                vm_id=vm.pk, source=source, from_state=current, to_state=to, reason=reason[:2000]
+            )
     if changed:
         vm.state = to
     return bool(changed)
@@ -209,12 +223,13 @@ def _enqueue(vm_id: int, action: str) -> None:
 ACTIONS = {
     # action: (states it may start from, state while it runs)
     "poweroff": ({VMState.RUNNING}, None),
-    "resume": ({VMState.POWEROFF}, None),
+    "resume": ({VMState.POWEROFF, VMState.UNKNOWN}, None),
     "reboot": ({VMState.RUNNING}, None),
     "terminate": (
         {
             VMState.RUNNING,
             VMState.POWEROFF,
+            VMState.UNKNOWN,
             VMState.FAILURE,
             VMState.PENDING,
             VMState.PROLOG,
@@ -244,7 +259,7 @@ def release(vm: VM, why: str) -> None:
         for nic in vm.nics.all():
             ports.release(nic)
             leases.release(nic)
-        VM.objects.filter(pk=vm.pk).update(state=VMState.DONE)
+        transition(vm, VMState.DONE, set(VMState) - {VMState.DONE}, reason=why)
     vm_log(vm, why)
 
 

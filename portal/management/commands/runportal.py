@@ -1,5 +1,6 @@
 """Run the web server and a django-q2 worker together; Ctrl-C (or either one dying) stops both."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ from django.core.management.base import BaseCommand
 
 # A job cut short is resumable (jobs are reconcilers), so shutdown need not wait long.
 STOP_TIMEOUT = 10
+# How the children run a management command (tests point it at stand-in children).
+MANAGE = [sys.executable, "manage.py"]
+WORKER_COMMAND = ["worker"]
 
 
 class Command(BaseCommand):
@@ -19,44 +23,60 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=os.environ.get("PORTAL_BIND", "127.0.0.1:8000"))
 
     def handle(self, *args, bind, **options):
-        manage = [sys.executable, "manage.py"]
-        # Each child leads its own process group: Ctrl-C reaches only this command, which then
-        # stops each group in order (qcluster's workers included) instead of racing them.
-        children = {
-            "web server": subprocess.Popen(
-                [*manage, "runserver", "--noreload", bind], start_new_session=True
-            ),
-            "job worker": subprocess.Popen([*manage, "qcluster"], start_new_session=True),
-        }
-        self.stdout.write(f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both.")
-        # Shells start background jobs with SIGINT ignored; Ctrl-C must always work here.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        self.children = {}
+        self.stopping = False
+        # The handler only sets a flag (or, once stopping, kills): a KeyboardInterrupt could land
+        # anywhere, e.g. between starting a child and recording it, or inside _stop's waits, and
+        # leave a child running. Installing it also undoes the shell's SIG_IGN for background jobs.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
         exited = None
         try:
-            while exited is None:
-                exited = next((n for n, c in children.items() if c.poll() is not None), None)
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+            # Each child leads its own process group: Ctrl-C reaches only this command, which then
+            # stops each group in order (qcluster's workers included) instead of racing them.
+            self.children["web server"] = subprocess.Popen(
+                [*MANAGE, "runserver", "--noreload", bind], start_new_session=True
+            )
+            self.children["job worker"] = subprocess.Popen(
+                [*MANAGE, *WORKER_COMMAND], start_new_session=True
+            )
+            self.stdout.write(f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both.")
+            while not self.stopping and exited is None:
+                exited = next((n for n, c in self.children.items() if c.poll() is not None), None)
+                time.sleep(0.2)
         finally:
-            self._stop(children)
+            self.stopping = True  # from here on, a signal means "kill now"
+            self._stop()
         if exited:
-            self.stderr.write(f"stopped: the {exited} exited")
+            self._say(f"stopped: the {exited} exited")
             sys.exit(1)
 
-    def _stop(self, children):
-        for child in children.values():
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+    def _on_signal(self, signum, frame):
+        if self.stopping:
+            # A second Ctrl-C means the user will not wait: escalate rather than give up the stop.
+            self._kill_groups(signal.SIGKILL)
+            self._say("interrupted again: killed the web server and the job worker")
+        self.stopping = True
+
+    def _stop(self):
+        self._kill_groups(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for name, child in children.items():
+        for name, child in self.children.items():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"the {name} did not stop in {STOP_TIMEOUT} s: killing it")
-            try:
-                os.killpg(child.pid, signal.SIGKILL)  # leftovers of the group, if any
-            except ProcessLookupError:
-                pass
+                self._say(f"the {name} did not stop in {STOP_TIMEOUT} s: killing it")
+            self._kill_groups(signal.SIGKILL, [child])  # leftovers of the group, if any
             child.wait()
+
+    def _kill_groups(self, signum, children=None):
+        for child in self.children.values() if children is None else children:
+            # A group whose leader we reaped may be gone already.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signum)
+
+    def _say(self, message):
+        # stderr may be a pipe whose reader (`make run | tee`) died with the same Ctrl-C; an
+        # error here must not cut the stop short and leave a child running.
+        with contextlib.suppress(OSError):
+            self.stderr.write(message)

@@ -1,0 +1,166 @@
+"""Drift: DigitalOcean compared with the ledger, once per token per cycle.
+
+Per token, one paginated listing per kind (droplets by the portal's common tag, VPCs,
+firewalls), whatever the number of provisions; the check spends at most MONITOR_API_SHARE of
+the token's hourly budget and skips a cycle when DigitalOcean says few requests are left.
+A droplet gone or off puts its host in ERROR; every finding is written on the provision
+(`drift`), where the page offers Repair. Nothing is created or deleted here.
+"""
+
+import hashlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from monitoring import observe
+from providers.drivers import CloudError
+from providers.drivers.digitalocean import DigitalOceanDriver
+from provisions.choices import (
+    JOB_LIVE,
+    HostProblem,
+    HostState,
+    ProvisionState,
+    ResourceKind,
+    ResourceState,
+)
+from provisions.models import CloudResource, Host, Provision
+from vms.models import VM
+
+log = logging.getLogger(__name__)
+
+CALLS_PER_CHECK = 3  # droplets, VPCs, firewalls: one page each for up to 200 of a kind
+WINDOW = 3600.0
+
+
+@dataclass
+class TokenBudget:
+    """Requests the drift check spent per token in the last hour. Kept in the supervisor's
+    memory: only one supervisor runs the cycle at a time, and a new one starting with an empty
+    record can at worst spend one more share in its first hour."""
+
+    spent: dict[str, deque] = field(default_factory=dict)
+    resting_until: dict[str, float] = field(default_factory=dict)
+
+    def allowance(self) -> int:
+        return int(settings.MONITOR_API_SHARE * settings.DIGITALOCEAN_HOURLY_LIMIT)
+
+    def used(self, token: str, now: float) -> int:
+        calls = self.spent.setdefault(token, deque())
+        while calls and calls[0][0] < now - WINDOW:
+            calls.popleft()
+        return sum(n for _, n in calls)
+
+    def why_not(self, token: str, now: float) -> str | None:
+        if self.resting_until.get(token, 0) > now:
+            return "DigitalOcean reported few requests left for this token; resting"
+        if self.used(token, now) + CALLS_PER_CHECK > self.allowance():
+            return (
+                f"the drift check's share of the token's budget ({self.allowance()} requests "
+                "per hour) is spent"
+            )
+        return None
+
+    def spend(self, token: str, calls: int, remaining: int | None, now: float) -> None:
+        self.spent.setdefault(token, deque()).append((now, calls))
+        if remaining is not None and remaining < settings.MONITOR_API_RESERVE:
+            self.resting_until[token] = now + max(60.0, 10 * settings.MONITOR_INTERVAL)
+
+
+BUDGET = TokenBudget()
+
+
+@dataclass
+class TokenReport:
+    provisions: int
+    api_calls: int = 0
+    skipped: str | None = None
+    findings: list[str] = field(default_factory=list)
+
+
+def _token_key(provider) -> str:
+    return hashlib.sha256(provider.get_token().encode()).hexdigest()
+
+
+def checked_provisions():
+    """Provisions worth comparing: deployed, no job at work on them (a job's own changes are
+    not drift), with a provider token."""
+    return (
+        Provision.objects.filter(state__in=[ProvisionState.RUNNING, ProvisionState.ERROR])
+        .exclude(jobs__state__in=JOB_LIVE)
+        .select_related("provider")
+        .distinct()
+    )
+
+
+def check_all(budget: TokenBudget = BUDGET) -> list[TokenReport]:
+    by_token: dict[str, list[Provision]] = {}
+    for provision in checked_provisions():
+        if provision.provider.has_token:
+            by_token.setdefault(_token_key(provision.provider), []).append(provision)
+    return [check_token(key, group, budget) for key, group in by_token.items()]
+
+
+def check_token(key: str, provisions: list[Provision], budget: TokenBudget) -> TokenReport:
+    report = TokenReport(provisions=len(provisions))
+    now = time.monotonic()
+    report.skipped = budget.why_not(key, now)
+    if report.skipped:
+        log.info("drift check skipped for %s provision(s): %s", len(provisions), report.skipped)
+        return report
+    # Few retries: a failed check is simply tried again next cycle.
+    driver = DigitalOceanDriver(provisions[0].provider.get_token(), retries=1)
+    try:
+        droplets = {d["id"]: d for d in driver.droplets(tag=settings.DIGITALOCEAN_PORTAL_TAG)}
+        vpcs = {str(v["id"]) for v in driver.vpcs()}
+        firewalls = {str(f["id"]) for f in driver.firewalls()}
+    except CloudError as exc:
+        report.skipped = f"DigitalOcean did not answer the drift check: {exc}"
+        log.warning("%s", report.skipped)
+        return report
+    finally:
+        report.api_calls = driver.api_calls
+        budget.spend(key, driver.api_calls, driver.ratelimit_remaining, now)
+    for provision in provisions:
+        report.findings += compare(provision, droplets, vpcs, firewalls)
+    return report
+
+
+def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set) -> list[str]:
+    findings = []
+    ledger = CloudResource.objects.filter(provision=provision, state=ResourceState.CREATED)
+    for row in ledger.filter(kind__in=[ResourceKind.VPC, ResourceKind.FIREWALL], owned=True):
+        seen = vpcs if row.kind == ResourceKind.VPC else firewalls
+        if row.cloud_id and row.cloud_id not in seen:
+            findings.append(f"{row.get_kind_display()} {row.name} deleted outside the portal")
+    hosts = provision.hosts.filter(state__in=[HostState.RUNNING, HostState.ERROR]).exclude(
+        droplet_id=None
+    )
+    for host in hosts:
+        droplet = droplets.get(host.droplet_id)
+        if droplet is None:
+            problem, why = HostProblem.DROPLET_GONE, "droplet deleted outside the portal"
+        elif droplet.get("status") == "off":
+            problem, why = HostProblem.DROPLET_OFF, "droplet off"
+        else:
+            continue
+        findings.append(f"{host.name}: {why} (droplet {host.droplet_id})")
+        _host_broken(host, problem, why)
+    Provision.objects.filter(pk=provision.pk).update(
+        drift=findings, drift_checked_at=timezone.now()
+    )
+    return findings
+
+
+def _host_broken(host: Host, problem: str, why: str) -> None:
+    if host.problem == problem:
+        return
+    if host.problem == HostProblem.DROPLET_GONE:
+        return  # a droplet that is gone stays the reason until a Repair
+    vms = list(VM.objects.filter(host=host))
+    # Conditional on the droplet seen: a Repair that replaced it meanwhile is not undone.
+    if observe.set_host_state(host, HostState.ERROR, problem, why, droplet_id=host.droplet_id):
+        observe.vms_unknown(vms, f"its host {host.name}: {why}")

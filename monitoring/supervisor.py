@@ -1,0 +1,82 @@
+"""The loop every worker runs beside django-q2's cluster: it sweeps job leases (so a job whose
+worker died is resumed) and, if it holds the `monitor` lease, runs the monitoring cycle. With
+many workers, all sweep (cheap, conditional) and exactly one monitors; if that one dies, its
+lease expires and another takes over."""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from monitoring.cycle import run_cycle
+from monitoring.models import WorkerLease
+from provisions import leases
+from provisions.services import enqueue_job
+
+log = logging.getLogger(__name__)
+
+MONITOR_LEASE = "monitor"
+
+
+def lease_seconds() -> float:
+    return max(settings.JOB_LEASE_SECONDS, 3 * settings.MONITOR_INTERVAL)
+
+
+def hold(name: str, owner: str) -> bool:
+    """Take or renew the named lease: one conditional UPDATE (free, expired, or already ours)."""
+    now = timezone.now()
+    try:
+        WorkerLease.objects.get_or_create(name=name)
+    except IntegrityError:  # another worker created it at the same moment
+        pass
+    return bool(
+        WorkerLease.objects.filter(name=name)
+        .filter(Q(owner=owner) | Q(owner="") | Q(expires_at__lt=now) | Q(expires_at=None))
+        .update(owner=owner, expires_at=now + timedelta(seconds=lease_seconds()))
+    )
+
+
+def release(name: str, owner: str) -> None:
+    WorkerLease.objects.filter(name=name, owner=owner).update(owner="", expires_at=None)
+
+
+class Supervisor:
+    def __init__(self):
+        self.owner = leases.new_owner()
+        self.cycles = 0
+
+    def sweep(self) -> list[int]:
+        resumed = leases.sweep(enqueue_job)
+        if resumed:
+            log.warning("resumed job(s) %s whose worker was lost", resumed)
+        return resumed
+
+    def tick(self) -> None:
+        try:
+            self.sweep()
+            if settings.MONITOR_ENABLED and hold(MONITOR_LEASE, self.owner):
+                run_cycle()
+                self.cycles += 1
+        except Exception:  # the loop must outlive any one bad cycle
+            log.exception("supervisor tick failed")
+        finally:
+            close_old_connections()
+
+    def run(self, running) -> None:
+        """Tick every interval while `running()` says so."""
+        interval = min(settings.MONITOR_INTERVAL, settings.JOB_LEASE_SECONDS / 2)
+        try:
+            while running():
+                started = time.monotonic()
+                self.tick()
+                while running() and time.monotonic() - started < interval:
+                    time.sleep(min(0.2, interval))
+        finally:
+            try:
+                release(MONITOR_LEASE, self.owner)
+            except Exception:
+                log.exception("could not release the monitor lease")
