@@ -69,13 +69,13 @@ def main() -> int:
     with common.django_env("provision_scaling") as database:
         from django.conf import settings
 
-        from provisions import deploy
+        from provisions.runs import DeployRun
 
         settings.PROVISION_POLL_INTERVAL = POLL_INTERVAL
         settings.PROVISION_SSH_WAIT = 60
         if not lab:
             # Cloud steps only: without lab hosts nothing answers SSH.
-            deploy.DeployRun.steps = [s for s in deploy.DeployRun.steps if s not in HOST_STEPS]
+            DeployRun.steps = [s for s in DeployRun.steps if s not in HOST_STEPS]
         ssh = labworld.SSHCounter()
         ssh.install()
         user = common.bench_user()

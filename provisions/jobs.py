@@ -3,7 +3,7 @@
 import logging
 
 from providers.services import driver_for
-from provisions import deploy, leases
+from provisions import leases, runs
 from provisions.choices import JobKind, JobState, ProvisionState
 from provisions.models import Job, Provision
 from provisions.progress import JobRecorder
@@ -63,19 +63,19 @@ def _run(job: Job, rec: JobRecorder) -> str:
             )
         driver = driver_for(provision.provider)
         if deleting:
-            deploy.DeleteRun(provision, driver, rec).run()
+            runs.DeleteRun(provision, driver, rec).run()
         elif job.kind == JobKind.REMOVE_HOST:
             host = provision.hosts.get(pk=job.options["host"])
-            deploy.RemoveHostRun(provision, driver, rec, host).run()
+            runs.RemoveHostRun(provision, driver, rec, host).run()
         else:
-            deploy.DeployRun(provision, driver, rec).run()
-    except deploy.SimulatedCrash:
+            runs.DeployRun(provision, driver, rec, repair=job.kind == JobKind.REPAIR).run()
+    except runs.SimulatedCrash:
         raise
     except Exception as exc:
         rec.check_lease()  # a failure seen after losing the lease is not ours to record
         step = getattr(exc, "step", job.step or "start")
         message = str(exc) or exc.__class__.__name__
-        if not isinstance(exc, deploy.StepFailed):
+        if not isinstance(exc, runs.StepFailed):
             log.exception("job %s failed unexpectedly", job.pk)
         rec.error(f"{job.kind} failed at step {step}: {message}")
         rec.finish(JobState.FAILED, message)
@@ -95,7 +95,10 @@ def _run(job: Job, rec: JobRecorder) -> str:
         return "failed"
     rec.check_lease()
     rec.finish(JobState.SUCCESS)
-    Provision.objects.filter(pk=provision.pk).update(failed_step="", error="")
+    # A repair has just listed and mended the droplets: the drift it was started for is gone
+    # (the next monitoring cycle checks again).
+    repaired = {"drift": []} if job.kind == JobKind.REPAIR else {}
+    Provision.objects.filter(pk=provision.pk).update(failed_step="", error="", **repaired)
     if deleting:
         transition(
             provision,

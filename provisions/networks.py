@@ -156,6 +156,5 @@ def networks_for(user):
 
 def network_leases(network: Network):
     """Who holds which address of a private network (VM, NIC, host), in one query."""
-    from vms.models import Lease  # vms builds on provisions; import at use, not at load
-
-    return Lease.objects.filter(network=network).select_related("nic__vm__host").order_by("id")
+    # Through the reverse relation: vms builds on provisions, which never imports it.
+    return network.leases.select_related("nic__vm__host").order_by("id")

@@ -246,6 +246,34 @@ def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
     return _start_job(provision, kind, user, retry=True)
 
 
+def needs_repair(provision: Provision) -> list[str]:
+    """What a Repair would mend: the drift monitoring found, and hosts in ERROR."""
+    found = list(provision.drift or [])
+    for host in provision.hosts.filter(state=HostState.ERROR):
+        line = f"{host.name}: {host.get_problem_display() if host.problem else host.last_error}"
+        if not any(f.startswith(f"{host.name}:") for f in found):
+            found.append(line)
+    return found
+
+
+def repair_provision(user, provision: Provision) -> Job:
+    """Bring a drifted cluster back to what the ledger says: the same reconciler as a deploy,
+    which re-creates the droplets gone from DigitalOcean, powers on those found off and
+    configures every host that is not RUNNING."""
+    _changeable(user, provision)
+    if provision.state not in {ProvisionState.RUNNING, ProvisionState.ERROR}:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; only a RUNNING or ERROR "
+            "provision can be repaired"
+        )
+    if not needs_repair(provision):
+        raise ValidationError(
+            f"provision {provision.name} has nothing to repair: no drift found and every "
+            "host is RUNNING"
+        )
+    return _start_job(provision, JobKind.REPAIR, user)
+
+
 def delete_provision(user, provision: Provision, *, force: bool = False) -> Job:
     """Delete everything the provision made in DigitalOcean; works from any state but DONE."""
     _changeable(user, provision)

@@ -8,13 +8,12 @@ from django_htmx.http import HttpResponseStopPolling
 
 from portal.forms import add_validation_error
 from providers.models import Provider
-from provisions import services
+from provisions import hooks, services
 from provisions.choices import PROVISION_TERMINAL, JobState, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
-from vms.models import VM
 
 PAGE_SIZE = 50
 LOG_TAIL = 200
@@ -98,13 +97,13 @@ def _live_context(provision):
 def _steps(job):
     if job is None:
         return []
-    from provisions import deploy
+    from provisions import runs
     from provisions.choices import JobKind
 
     names = {
-        JobKind.DELETE: deploy.DeleteRun.steps,
-        JobKind.REMOVE_HOST: deploy.RemoveHostRun.steps,
-    }.get(job.kind, deploy.DeployRun.steps)
+        JobKind.DELETE: runs.DeleteRun.steps,
+        JobKind.REMOVE_HOST: runs.RemoveHostRun.steps,
+    }.get(job.kind, runs.DeployRun.steps)
     steps = []
     for index, name in enumerate(names):
         if index < job.steps_done or job.state == JobState.SUCCESS:
@@ -166,7 +165,7 @@ def provision_retry(request, pk):
 def provision_delete(request, pk):
     if request.method == "GET":
         provision = _get(request, pk, True)
-        vm_total = VM.objects.filter(host__provision=provision).exclude(state="DONE").count()
+        vm_total = sum(hooks.cluster_vm_count(provision))
         return render(
             request, "provisions/delete.html", {"provision": provision, "vm_total": vm_total}
         )

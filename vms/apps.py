@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class VmsConfig(AppConfig):
     name = "vms"
+
+    def ready(self):
+        # provisions never imports vms; vms plugs in what provisions needs from it.
+        from vms import hooks
+
+        hooks.register()

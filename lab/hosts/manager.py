@@ -219,6 +219,21 @@ class LabHosts:
         tail = log.read_text()[-500:] if log.exists() else "no sshd log"
         raise LabHostError(f"sshd on {address} not ready after {timeout:.0f} s: {tail}")
 
+    # -- faults ---------------------------------------------------------------------------
+    def kill_sshd(self, droplet_id: int) -> None:
+        """SIGKILL the host's sshd (the launcher execs into it), as a crashed daemon: the host
+        stays up, its containers keep running, nothing answers on port 22."""
+        process = self._sshd.pop(int(droplet_id))
+        process.kill()
+        process.wait(timeout=5)
+
+    def start_sshd(self, droplet_id: int, ready_timeout: float = 15.0) -> None:
+        droplet_id = int(droplet_id)
+        directory = self.host_dir(droplet_id)
+        self._sshd[droplet_id] = self._start_sshd(directory, f"{NETNS_PREFIX}{droplet_id}")
+        address = (directory / "info").read_text().split()[1]
+        self._wait_ready(address, directory, ready_timeout)
+
     # -- destroy --------------------------------------------------------------------------
     def destroy(self, droplet_id: int) -> None:
         droplet_id = int(droplet_id)

@@ -10,6 +10,7 @@ higher-level helpers such as `Droplet.create_multiple` and `Manager.get_account`
 import json
 import logging
 import threading
+import time
 from urllib.parse import quote, urljoin, urlparse
 
 import requests
@@ -172,6 +173,13 @@ class DigitalOceanDriver:
     def create_tag(self, name: str) -> dict:
         return self._call("tags", POST, {"name": name})["tag"]
 
+    def tag_droplets(self, name: str, droplet_ids: list[int]) -> None:
+        """Add a tag to droplets (DigitalOcean creates a tag on first use only in droplet
+        creation, so the tag is created first; creating an existing tag is harmless)."""
+        self.create_tag(name)
+        resources = [{"resource_id": str(int(i)), "resource_type": "droplet"} for i in droplet_ids]
+        self._call(f"tags/{quote(name, safe='')}/resources", POST, {"resources": resources})
+
     def delete_tag(self, name: str) -> None:
         self._call(f"tags/{quote(name, safe='')}", DELETE)
 
@@ -236,6 +244,20 @@ class DigitalOceanDriver:
 
     def delete_droplet(self, droplet_id: int) -> None:
         self._call(f"droplets/{int(droplet_id)}", DELETE)
+
+    def droplet_action(self, droplet_id: int, action: str, *, wait: bool = False) -> dict:
+        """Start an action (power_on, power_off...); with `wait`, poll it until it ends."""
+        data = self._call(f"droplets/{int(droplet_id)}/actions", POST, {"type": action})
+        result = data["action"]
+        deadline = time.monotonic() + settings.PROVISION_BOOT_TIMEOUT
+        while wait and result.get("status") == "in-progress":
+            if time.monotonic() >= deadline:
+                raise TransientError(f"droplet {droplet_id}: {action} still in progress")
+            time.sleep(settings.PROVISION_POLL_INTERVAL)
+            result = self._call(f"actions/{int(result['id'])}")["action"]
+        if result.get("status") == "errored":
+            raise PermanentError(f"droplet {droplet_id}: {action} errored in DigitalOcean")
+        return result
 
     def delete_droplets_by_tag(self, tag: str) -> None:
         self._call(f"droplets?tag_name={quote(tag, safe='')}", DELETE)

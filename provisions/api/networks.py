@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from provisions import services
 from provisions.models import Network
 from provisions.networks import network_leases, networks_for
-from vms.models import Lease
 
 
 class NetworkSerializer(serializers.ModelSerializer):
@@ -31,6 +30,8 @@ class NetworkSerializer(serializers.ModelSerializer):
 
 
 class LeaseSerializer(serializers.ModelSerializer):
+    """A lease (vms.Lease) reached through `Network.leases`: provisions never imports vms."""
+
     mac = serializers.CharField(source="nic.mac", read_only=True)
     nic = serializers.IntegerField(source="nic.index", read_only=True)
     vm_id = serializers.IntegerField(source="nic.vm_id", read_only=True)
@@ -38,7 +39,7 @@ class LeaseSerializer(serializers.ModelSerializer):
     host = serializers.CharField(source="nic.vm.host.name", default=None, read_only=True)
 
     class Meta:
-        model = Lease
+        model = Network._meta.get_field("leases").related_model
         fields = ["ip", "mac", "vm_id", "vm", "nic", "host", "created_at"]
 
 

@@ -159,14 +159,15 @@ def test_add_and_remove_a_host(lab_sim, owner):
     ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts", "private_network"],
 )
 def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch, crash_after):
-    from provisions import deploy
+    from provisions import runs
+    from provisions.runs import base as runs_base
 
     provider = make_provider(owner, name="lab", token="lab-token")
     provision = services.create_provision(owner, provider=provider, name="crash", host_count=2)
-    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", crash_after)
-    with pytest.raises(deploy.SimulatedCrash):
+    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", crash_after)
+    with pytest.raises(runs.SimulatedCrash):
         jobs.run_job(provision.jobs.get().pk)
-    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", None)
+    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", None)
     provision.refresh_from_db()
     services.retry_provision(owner, provision, force=True)
     run_queued(provision)

@@ -5,9 +5,10 @@ and then fails host configuration; that is the part tested here (tests/lab has t
 
 import pytest
 
-from provisions import deploy, jobs, services
+from provisions import jobs, runs, services
 from provisions.choices import JobState, ProvisionState, ResourceState
 from provisions.models import CloudResource, Job
+from provisions.runs import base as runs_base
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,13 +92,13 @@ def test_killed_deploy_resumes_without_duplicates(
     sim, sim_provider, owner, monkeypatch, crash_after
 ):
     provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=3)
-    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", crash_after)
+    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", crash_after)
     job = provision.jobs.get()
-    with pytest.raises(deploy.SimulatedCrash):
+    with pytest.raises(runs.SimulatedCrash):
         jobs.run_job(job.pk)
     provision.refresh_from_db()
     assert provision.state in (ProvisionState.DEPLOYING, ProvisionState.CONFIGURING)
-    monkeypatch.setattr(deploy, "CRASH_AFTER_STEP", None)
+    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", None)
     services.retry_provision(owner, provision, force=True)
     run_queued(provision)
     # Only SSH (no lab) may fail now: every cloud object exists exactly once.
@@ -119,15 +120,15 @@ def test_killed_deploy_resumes_without_duplicates(
 def test_crash_between_create_call_and_record_is_adopted(sim, sim_provider, owner, monkeypatch):
     """The worker dies right after DigitalOcean created the droplets, before recording them."""
     provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=2)
-    real_confirm = deploy.Run.confirm
+    real_confirm = runs.Run.confirm
 
     def dying_confirm(self, row, cloud_id, **data):
         if row.kind == "droplet":
-            raise deploy.SimulatedCrash("after create call")
+            raise runs.SimulatedCrash("after create call")
         return real_confirm(self, row, cloud_id, **data)
 
-    monkeypatch.setattr(deploy.Run, "confirm", dying_confirm)
-    with pytest.raises(deploy.SimulatedCrash):
+    monkeypatch.setattr(runs.Run, "confirm", dying_confirm)
+    with pytest.raises(runs.SimulatedCrash):
         jobs.run_job(provision.jobs.get().pk)
     assert len(tagged(sim, provision.tag)["droplets"]) == 2
     assert (
@@ -136,7 +137,7 @@ def test_crash_between_create_call_and_record_is_adopted(sim, sim_provider, owne
         ).count()
         == 2
     )
-    monkeypatch.setattr(deploy.Run, "confirm", real_confirm)
+    monkeypatch.setattr(runs.Run, "confirm", real_confirm)
     services.retry_provision(owner, provision, force=True)
     run_queued(provision)
     assert len(tagged(sim, provision.tag)["droplets"]) == 2

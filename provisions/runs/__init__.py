@@ -1,0 +1,20 @@
+"""The provision jobs' runs, one module per job: deploy, delete, remove a host.
+
+`base` holds what they share (the Run loop, the ledger helpers, private networking) and
+`CRASH_AFTER_STEP`, the tests' crash hook: set it on `provisions.runs.base`, not here.
+"""
+
+from provisions.runs.base import Run, SimulatedCrash, StepFailed, cloud_config
+from provisions.runs.delete import DeleteRun
+from provisions.runs.deploy import DeployRun
+from provisions.runs.remove_host import RemoveHostRun
+
+__all__ = [
+    "DeleteRun",
+    "DeployRun",
+    "RemoveHostRun",
+    "Run",
+    "SimulatedCrash",
+    "StepFailed",
+    "cloud_config",
+]

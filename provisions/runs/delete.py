@@ -1,0 +1,117 @@
+"""DeleteRun: the cluster's VMs, private networking, droplets, firewall, VPC and SSH key, then
+proof that nothing tagged or named for the provision is left in DigitalOcean."""
+
+import time
+
+from django.conf import settings
+
+from providers.drivers import NotFound
+from provisions import hooks, hostconfig
+from provisions.choices import HostState, ResourceKind, ResourceState
+from provisions.hostconfig import evpn
+from provisions.models import CloudResource, Host
+from provisions.progress import in_parallel
+from provisions.runs.base import Run, StepFailed
+from provisions.ssh import SSHError
+
+
+class DeleteRun(Run):
+    steps = ["vms", "private_network", "droplets", "firewall", "vpc", "ssh_key", "verify"]
+
+    def _rows(self, kind):
+        return CloudResource.objects.filter(provision=self.provision, kind=kind).exclude(
+            state=ResourceState.DELETED
+        )
+
+    def step_vms(self):
+        # The apps built on provisions end their own objects (vms registers its VMs' end).
+        ended = sum(hooks.end_cluster_vms(self.provision, self.rec.log))
+        if ended:
+            self.rec.log(f"{ended} VM(s) terminated with the cluster; ports and addresses released")
+
+    def step_private_network(self):
+        """Stop FRR and remove the VXLAN devices before the droplets go: best effort, since
+        deleting the droplets removes them anyway and a host may be unreachable by now."""
+        hosts = [
+            h
+            for h in self.live_hosts().filter(state__in=[HostState.RUNNING, HostState.ERROR])
+            if h.public_ip and h.hostconfig_version
+        ]
+
+        def one(host: Host) -> None:
+            try:
+                with self._session(host) as session:
+                    session.connect(wait=0)
+                    evpn.teardown(session, log=self.rec.log)
+            except (SSHError, hostconfig.HostConfigError) as exc:
+                self.rec.log(f"{host.name}: private networking not torn down: {exc}", "warning")
+
+        in_parallel(one, hosts)
+
+    def step_droplets(self):
+        p = self.provision
+        if self.driver.droplets(tag=p.tag):
+            self.driver.delete_droplets_by_tag(p.tag)
+            self.rec.log(f"deleting droplets tagged {p.tag}")
+        deadline = time.monotonic() + settings.PROVISION_DELETE_TIMEOUT
+        while self.driver.droplets(tag=p.tag):
+            if time.monotonic() >= deadline:
+                raise StepFailed("droplets", "droplets still exist after delete; retry delete")
+            time.sleep(settings.PROVISION_POLL_INTERVAL)
+        for row in self._rows(ResourceKind.DROPLET):
+            self.forget(row)
+        p.hosts.update(state=HostState.REMOVED)
+
+    def step_firewall(self):
+        for row in self._rows(ResourceKind.FIREWALL):
+            ids = (
+                [row.cloud_id]
+                if row.cloud_id
+                else [f["id"] for f in self.driver.firewalls() if f["name"] == row.name]
+            )
+            for firewall_id in ids:
+                try:
+                    self.driver.delete_firewall(firewall_id)
+                except NotFound:
+                    pass
+            self.forget(row)
+
+    def step_vpc(self):
+        for row in self._rows(ResourceKind.VPC):
+            if not row.owned:
+                self.rec.log(f"VPC {row.name} is a region default: kept, as DigitalOcean requires")
+                self.forget(row)
+                continue
+            ids = (
+                [row.cloud_id]
+                if row.cloud_id
+                else [v["id"] for v in self.driver.vpcs() if v["name"] == row.name]
+            )
+            for vpc_id in ids:
+                try:
+                    self.driver.delete_vpc(vpc_id)
+                except NotFound:
+                    pass
+            self.forget(row)
+
+    def step_ssh_key(self):
+        from provisions.keys import md5_fingerprint
+
+        for row in self._rows(ResourceKind.SSH_KEY):
+            try:
+                self.driver.delete_ssh_key(
+                    row.cloud_id or md5_fingerprint(self.provision.ssh_public_key)
+                )
+            except NotFound:
+                pass
+            self.forget(row)
+
+    def step_verify(self):
+        p = self.provision
+        left = [f"droplet {d['name']}" for d in self.driver.droplets(tag=p.tag)]
+        left += [f"firewall {f['name']}" for f in self.driver.firewalls() if f["name"] == p.tag]
+        left += [f"VPC {v['name']}" for v in self.driver.vpcs() if v["name"] == p.tag]
+        left += [f"SSH key {k['name']}" for k in self.driver.ssh_keys() if k["name"] == p.tag]
+        if left:
+            raise StepFailed("verify", "still in DigitalOcean after delete: " + ", ".join(left))
+        self.rec.log(f"verified: nothing tagged or named {p.tag} is left in DigitalOcean")

@@ -1,0 +1,174 @@
+"""Real workers killed with SIGKILL in the middle of a deploy (the whole process group: the
+cluster, its sentinel and the worker running the job, as the OOM killer or a reboot would):
+the job's lease expires, a worker takes the job over and resumes it from the ledger, and the
+provision reaches RUNNING with no user action and no duplicate droplet."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from lab.docsim import start_in_thread
+from provisions import services
+from provisions.choices import JobState, ProvisionState, ResourceKind
+from provisions.models import CloudResource, Job
+from tests.providers.test_api import make_provider
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+MID_DEPLOY = {"droplets", "wait_active", "firewall", "configure_hosts"}
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def world(lab_hosts, settings, tmp_path):
+    with start_in_thread(port=0, boot_delay=0.5, lab_hosts=lab_hosts) as sim:
+        settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
+        settings.JOBS_SYNC = False  # the jobs go to the broker, for the real workers
+        workers = []
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DIGITALOCEAN_API_URL": sim.url + "/v2/",
+            "JOB_LEASE_SECONDS": "4",
+            "JOB_HEARTBEAT_SECONDS": "0.5",
+            "MONITOR_ENABLED": "false",
+            "MONITOR_INTERVAL": "1",
+            "PROVISION_POLL_INTERVAL": "0.1",
+            "PROVISION_SSH_WAIT": "20",
+            "Q_WORKERS": "2",
+            "Q_POLL": "0.2",
+        }
+
+        def start_worker(name: str) -> subprocess.Popen:
+            log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the test
+            worker = subprocess.Popen(
+                [sys.executable, "manage.py", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            workers.append((worker, log))
+            return worker
+
+        yield {"sim": sim, "start_worker": start_worker, "tmp": tmp_path}
+        for worker, log in workers:
+            kill_group(worker.pid)
+            worker.wait(timeout=10)
+            log.close()
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def mid_deploy(provision) -> Job | None:
+    job = Job.objects.filter(provision=provision).first()
+    if job and job.state == JobState.RUNNING and job.step in MID_DEPLOY and job.lease_owner:
+        return job
+    return None
+
+
+def assert_exactly_the_requested_droplets(sim, provision, count: int):
+    droplets = [d for d in sim.state_snapshot()["droplets"] if provision.tag in d["tags"]]
+    assert len(droplets) == count, [d["name"] for d in droplets]
+    assert len({d["name"] for d in droplets}) == count
+    rows = CloudResource.objects.filter(provision=provision, kind=ResourceKind.DROPLET)
+    assert sorted(int(r.cloud_id) for r in rows) == sorted(d["id"] for d in droplets)
+
+
+def logs(world) -> str:
+    return "\n".join(p.read_text()[-3000:] for p in sorted(world["tmp"].glob("*.log")))
+
+
+def test_sigkilled_worker_mid_deploy_is_taken_over_by_a_new_worker(world, owner):
+    provider = make_provider(owner, name="lab", token="lab-token")
+    first = world["start_worker"]("first")
+    provision = services.create_provision(owner, provider=provider, name="crash", host_count=4)
+    job = wait_for(lambda: mid_deploy(provision), 60, "the deploy to be under way")
+    kill_group(first.pid)
+    first.wait(timeout=10)
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING, "the job finished before the worker was killed"
+    killed_at_step = job.step
+
+    world["start_worker"]("second")  # nobody retries: the new worker finds the lost job
+    wait_for(
+        lambda: (
+            provision.__class__.objects.get(pk=provision.pk).state
+            in {ProvisionState.RUNNING, ProvisionState.ERROR}
+        ),
+        120,
+        "the provision to settle",
+    )
+    provision.refresh_from_db()
+    assert provision.state == ProvisionState.RUNNING, f"{provision.error}\n{logs(world)}"
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCESS and job.takeovers >= 1
+    assert any("taken over" in line for line in job.lines.values_list("message", flat=True))
+    assert Job.objects.filter(provision=provision).count() == 1, "no user action, no new job"
+    assert_exactly_the_requested_droplets(world["sim"], provision, 4)
+    assert killed_at_step in MID_DEPLOY
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_one_killed_the_other_finishes(world, owner):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: CI's PostgreSQL pass runs it (DATABASE_URL)")
+    provider = make_provider(owner, name="lab", token="lab-token")
+    workers = [world["start_worker"]("a"), world["start_worker"]("b")]
+    provision = services.create_provision(owner, provider=provider, name="pair", host_count=3)
+    job = wait_for(lambda: mid_deploy(provision), 60, "the deploy to be under way")
+    holder_pid = int(job.lease_owner.split(":")[1])
+    victim = next(w for w in workers if os.getpgid(holder_pid) == w.pid)
+    survivor = next(w for w in workers if w is not victim)
+    kill_group(victim.pid)
+    victim.wait(timeout=10)
+
+    wait_for(
+        lambda: (
+            provision.__class__.objects.get(pk=provision.pk).state
+            in {ProvisionState.RUNNING, ProvisionState.ERROR}
+        ),
+        120,
+        "the provision to settle",
+    )
+    provision.refresh_from_db()
+    assert provision.state == ProvisionState.RUNNING, f"{provision.error}\n{logs(world)}"
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCESS and job.takeovers >= 1
+    new_holder = int(job.lease_owner.split(":")[1]) if job.lease_owner else None
+    if new_holder is not None:
+        assert os.getpgid(new_holder) == survivor.pid
+    assert survivor.poll() is None
+    assert_exactly_the_requested_droplets(world["sim"], provision, 3)

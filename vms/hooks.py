@@ -1,0 +1,15 @@
+"""vms' side of provisions.hooks: what provisions needs from vms (registered in ready())."""
+
+from provisions import hooks
+from vms import services
+from vms.choices import VMState
+from vms.models import VM
+
+
+def cluster_vm_count(provision) -> int:
+    return VM.objects.filter(host__provision=provision).exclude(state=VMState.DONE).count()
+
+
+def register() -> None:
+    hooks.end_cluster_vms.register(services.end_with_cluster)
+    hooks.cluster_vm_count.register(cluster_vm_count)
