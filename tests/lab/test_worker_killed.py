@@ -15,7 +15,7 @@ from django.db import connection
 
 from lab.docsim import start_in_thread
 from provisions import services
-from provisions.choices import JobState, ProvisionState, ResourceKind
+from provisions.choices import HostState, JobState, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job
 from tests.providers.test_api import make_provider
 
@@ -55,12 +55,12 @@ def world(lab_hosts, settings, tmp_path):
             "Q_POLL": "0.2",
         }
 
-        def start_worker(name: str) -> subprocess.Popen:
+        def start_worker(name: str, **more_env) -> subprocess.Popen:
             log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the test
             worker = subprocess.Popen(
                 [sys.executable, "manage.py", "worker"],
                 cwd=ROOT,
-                env=env,
+                env={**env, **more_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -68,7 +68,7 @@ def world(lab_hosts, settings, tmp_path):
             workers.append((worker, log))
             return worker
 
-        yield {"sim": sim, "start_worker": start_worker, "tmp": tmp_path}
+        yield {"sim": sim, "start_worker": start_worker, "tmp": tmp_path, "lab": lab_hosts}
         for worker, log in workers:
             kill_group(worker.pid)
             worker.wait(timeout=10)
@@ -172,3 +172,30 @@ def test_two_workers_on_postgresql_one_killed_the_other_finishes(world, owner):
         assert os.getpgid(new_holder) == survivor.pid
     assert survivor.poll() is None
     assert_exactly_the_requested_droplets(world["sim"], provision, 3)
+
+
+def test_the_worker_monitors_hosts_by_itself(world, owner):
+    """No test calls the cycle here: the worker's own loop finds the dead sshd and the return."""
+    provider = make_provider(owner, name="lab", token="lab-token")
+    world["start_worker"]("monitor", MONITOR_ENABLED="true", MONITOR_HOST_FAILURES="2")
+    provision = services.create_provision(owner, provider=provider, name="watched")
+    wait_for(
+        lambda: provision.__class__.objects.get(pk=provision.pk).state == ProvisionState.RUNNING,
+        60,
+        "the provision to run",
+    )
+    host = provision.hosts.get()
+    wait_for(lambda: host.__class__.objects.get(pk=host.pk).monitored_at, 15, "a first probe")
+    world["lab"].kill_sshd(host.droplet_id)
+    wait_for(
+        lambda: host.__class__.objects.get(pk=host.pk).state == HostState.ERROR,
+        30,
+        f"the host to be ERROR\n{logs(world)}",
+    )
+    world["lab"].start_sshd(host.droplet_id)
+    wait_for(
+        lambda: host.__class__.objects.get(pk=host.pk).state == HostState.RUNNING,
+        30,
+        "the host to be RUNNING again",
+    )
+    assert [e.source for e in host.events.all()] == ["monitor", "monitor"]

@@ -58,6 +58,19 @@ def test_droplet_deleted_outside_the_portal_is_host_error_and_drift(sim, sim_pro
     assert services.needs_repair(provision)
 
 
+def test_a_droplet_without_the_common_tag_is_asked_for_not_called_gone(
+    sim, sim_provider, owner, settings
+):
+    provision = deployed(owner, sim_provider, "edge")
+    host = provision.hosts.get()
+    tag = settings.DIGITALOCEAN_PORTAL_TAG
+    resources = [{"resource_id": str(host.droplet_id), "resource_type": "droplet"}]
+    sim_call(sim, "DELETE", f"tags/{tag}/resources", resources=resources)  # as made before it
+    [report] = drift.check_all(drift.TokenBudget())
+    assert report.findings == [] and report.api_calls == drift.CALLS_PER_CHECK + 1
+    assert Host.objects.get(pk=host.pk).problem == ""
+
+
 def test_droplet_powered_off_is_reported_off(sim, sim_provider, owner):
     provision = deployed(owner, sim_provider, "edge")
     host = provision.hosts.get()
