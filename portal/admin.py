@@ -1,6 +1,27 @@
 from django.contrib import admin
+from django.db import models
 
 from portal.models import ApiToken, UserProfile
+
+# A URL typed without a scheme gets https (Django 6's default; without it, every form with a
+# URLField warns of the change).
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History and measurements (events, samples, leases): written by the portal only, so an
+    operator may look but not add, change or delete (a changed history row would lie)."""
+
+    show_full_result_count = False  # samples are many; skip the second COUNT(*)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ApiToken)

@@ -4,8 +4,15 @@ The CLI prints `detail` as its one-line error, so every error carries a readable
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI schema (400/404 responses)."""
+
+    detail = serializers.CharField()
+    errors = serializers.JSONField(required=False, help_text="validation errors by field")
 
 
 def _flatten(errors, path=""):

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from marketplace.api import AppViewSet, MarketplaceViewSet
+from monitoring.api import HostMonitoringView, VMMonitoringView
 from portal.api_account import SSHKeyView
 from providers.api.views import ProviderViewSet
 from provisions.api.networks import NetworkViewSet
@@ -20,5 +21,8 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("vms", VMViewSet, basename="vm")
 urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
+    # Before the router, so its vms/<pk>/ routes never see these.
+    path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
+    path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     *router.urls,
 ]

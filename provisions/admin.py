@@ -1,8 +1,17 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from portal.admin import ReadOnlyAdmin
 from provisions import services
-from provisions.models import CloudResource, Host, Job, JobLogLine, Provision, ProvisionEvent
+from provisions.models import (
+    CloudResource,
+    Host,
+    HostEvent,
+    Job,
+    JobLogLine,
+    Provision,
+    ProvisionEvent,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -16,6 +25,11 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Every field shown is read-only: without this, a non-editable one (auto_now_add
+        # `at`) cannot go into the inline's form and the change page fails.
+        return self.fields
+
 
 class HostInline(ReadOnlyInline):
     model = Host
@@ -27,8 +41,12 @@ class HostInline(ReadOnlyInline):
         "private_ip",
         "cpu",
         "memory_mb",
+        "problem",
+        "failed_probes",
+        "monitored_at",
         "last_error",
     ]
+    show_change_link = True  # the host's page has its history
 
 
 class CloudResourceInline(ReadOnlyInline):
@@ -78,12 +96,14 @@ class ProvisionAdmin(admin.ModelAdmin):
         "host_key_fingerprint",
         "failed_step",
         "error",
+        "drift",
+        "drift_checked_at",
         "created_at",
         "updated_at",
     ]
     exclude = ["ssh_private_key_encrypted", "host_key_private_encrypted", "host_key_public"]
     inlines = [HostInline, CloudResourceInline, EventInline]
-    actions = ["retry", "delete_in_cloud"]
+    actions = ["retry", "repair", "delete_in_cloud"]
 
     def has_add_permission(self, request):
         return False
@@ -106,6 +126,10 @@ class ProvisionAdmin(admin.ModelAdmin):
     @admin.action(description="Retry from the failed step")
     def retry(self, request, queryset):
         self._each(request, queryset, services.retry_provision, "retry queued")
+
+    @admin.action(description="Repair what monitoring found (drift, hosts in ERROR)")
+    def repair(self, request, queryset):
+        self._each(request, queryset, services.repair_provision, "repair queued")
 
     @admin.action(description="Delete in DigitalOcean (droplets, firewall, VPC, key)")
     def delete_in_cloud(self, request, queryset):
@@ -137,3 +161,48 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class HostEventInline(ReadOnlyInline):
+    model = HostEvent
+    fields = ["at", "source", "actor", "from_state", "to_state", "reason"]
+    ordering = ["-id"]
+
+
+@admin.register(Host)
+class HostAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "name",
+        "provision",
+        "state",
+        "problem",
+        "failed_probes",
+        "monitored_at",
+        "public_ip",
+    ]
+    list_filter = ["state", "problem"]
+    search_fields = ["name", "public_ip", "provision__name"]
+    list_select_related = ["provision"]
+    inlines = [HostEventInline]
+
+
+@admin.register(HostEvent)
+class HostEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "at",
+        "host",
+        "provision",
+        "source",
+        "actor",
+        "from_state",
+        "to_state",
+        "reason",
+    ]
+    list_filter = ["source", "to_state"]
+    search_fields = ["host__name", "reason"]
+    list_select_related = ["host__provision", "actor"]
+
+    @admin.display(ordering="host__provision")
+    def provision(self, event):
+        return event.host.provision

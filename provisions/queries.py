@@ -1,6 +1,6 @@
 """Querysets shared by the pages and the API: counts and the latest job, in constant queries."""
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from provisions.choices import HostState
@@ -51,9 +51,19 @@ def attach_latest_jobs(provisions) -> None:
         provision.latest_job = jobs.get(provision.latest_job_id)
 
 
+def hosts_for(user):
+    """Hosts of the provisions a user may see: the monitoring API's tenancy."""
+    return Host.objects.filter(provision__in=Provision.objects.for_user(user))
+
+
 def detail_prefetch():
+    # The running VMs of each host are counted through the reverse relation (vms' rows, read
+    # by name: provisions never imports vms); "RUNNING" is vms.choices.VMState.RUNNING.
+    hosts = Host.objects.exclude(state=HostState.REMOVED).annotate(
+        vm_running_total=Count("vms", filter=Q(vms__state="RUNNING"))
+    )
     return [
-        Prefetch("hosts", queryset=Host.objects.exclude(state=HostState.REMOVED)),
+        Prefetch("hosts", queryset=hosts),
         "networks",
         "datastores",
         "resources",

@@ -16,6 +16,8 @@ from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
 
 PAGE_SIZE = 50
+# Only offer Repair where services.repair_provision would accept it (it checks again).
+REPAIRABLE = {ProvisionState.RUNNING, ProvisionState.ERROR}
 LOG_TAIL = 200
 
 
@@ -124,6 +126,8 @@ def provision_detail(request, pk):
     context = _live_context(provision)
     context["events"] = provision.events.select_related("actor").order_by("-id")[:20]
     context["networks"] = networks_for(request.user).filter(provision=provision)
+    context["repair"] = services.needs_repair(provision)
+    context["can_repair"] = provision.state in REPAIRABLE
     return render(request, "provisions/detail.html", context)
 
 
@@ -157,6 +161,30 @@ def provision_retry(request, pk):
         pk,
         lambda p: services.retry_provision(request.user, p),
         "Retrying {name} from the step that failed.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def provision_repair(request, pk):
+    """The drift banner's Repair posts here; the review page (also its GET) confirms with
+    confirm=1, as the create wizard's review does."""
+    if request.method == "GET" or request.POST.get("confirm") != "1":
+        provision = _get(request, pk, True)
+        return render(
+            request,
+            "provisions/repair.html",
+            {
+                "provision": provision,
+                "repair": services.needs_repair(provision),
+                "can_repair": provision.state in REPAIRABLE,
+            },
+        )
+    return _act(
+        request,
+        pk,
+        lambda p: services.repair_provision(request.user, p),
+        "Repairing {name}: droplets checked against DigitalOcean, hosts configured again.",
     )
 
 

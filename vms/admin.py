@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from vms.models import NIC, VM, Image, PortBlock, UserQuota, VMLogLine, VMTemplate
+from portal.admin import URL_FIELDS, ReadOnlyAdmin
+from vms.models import NIC, VM, Image, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
 
 
 class NICInline(admin.TabularInline):
@@ -17,6 +18,16 @@ class LogInline(admin.TabularInline):
     can_delete = False
 
 
+class EventInline(admin.TabularInline):
+    model = VMEvent
+    extra = 0
+    fields = readonly_fields = ["at", "source", "from_state", "to_state", "reason"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(VM)
 class VMAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "owner", "state", "host", "cpu", "memory_mb", "created_at"]
@@ -24,7 +35,7 @@ class VMAdmin(admin.ModelAdmin):
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner", "host"]
     readonly_fields = ["owner", "template", "image", "host", "state", "failure_reason"]
-    inlines = [NICInline, LogInline]
+    inlines = [NICInline, EventInline, LogInline]
 
 
 @admin.register(VMTemplate)
@@ -36,6 +47,7 @@ class VMTemplateAdmin(admin.ModelAdmin):
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "owner", "datastore", "sha256"]
+    formfield_overrides = URL_FIELDS
     search_fields = ["name"]
 
 
@@ -43,6 +55,18 @@ class ImageAdmin(admin.ModelAdmin):
 class PortBlockAdmin(admin.ModelAdmin):
     list_display = ["id", "host", "block", "nic"]
     list_select_related = ["host", "nic"]
+
+
+@admin.register(VMEvent)
+class VMEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "vm", "owner", "source", "from_state", "to_state", "reason"]
+    list_filter = ["source", "to_state"]
+    search_fields = ["vm__name", "vm__owner__username", "reason"]
+    list_select_related = ["vm__owner"]
+
+    @admin.display(ordering="vm__owner")
+    def owner(self, event):
+        return event.vm.owner
 
 
 admin.site.register(UserQuota)

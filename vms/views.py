@@ -41,7 +41,10 @@ def _detail_context(vm):
 @login_required
 def vm_detail(request, pk):
     vm = get_object_or_404(_vms(request), pk=pk)
-    return render(request, "vms/detail.html", _detail_context(vm))
+    context = _detail_context(vm)
+    # Who moved the VM's state and why (users, jobs, monitoring); the newest first.
+    context["events"] = vm.events.order_by("-id")[:50]
+    return render(request, "vms/detail.html", context)
 
 
 @login_required

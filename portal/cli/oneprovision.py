@@ -113,8 +113,29 @@ def cmd_show(client, args):
             )
         )
     properties(f"PROVISION {provision['id']} INFORMATION", pairs)
+    if provision.get("drift"):
+        print("\nDRIFT (oneprovision repair mends it)")
+        for line in provision["drift"]:
+            print(f"  {line}")
     print("\nHOSTS")
     _hosts_table(provision["host_list"])
+    troubled = [h for h in provision["host_list"] if h.get("problem") or h["state"] == "ERROR"]
+    if troubled:
+        print("\nHOST PROBLEMS")
+        table(
+            ["ID", "NAME", "STATE", "PROBLEM", "FAILED_PROBES", "ERROR"],
+            [
+                [
+                    h["id"],
+                    h["name"],
+                    h["state"],
+                    h.get("problem") or "-",
+                    h.get("failed_probes", 0),
+                    h["last_error"] or "-",
+                ]
+                for h in troubled
+            ],
+        )
     print("\nNETWORKS")
     table(
         ["ID", "NAME", "TYPE", "RANGE"],
@@ -162,6 +183,12 @@ def cmd_retry(client, args):
     provision = _resolve(client, args.provision)
     suffix = "?force=true" if args.force else ""
     client.post(f"provisions/{provision['id']}/retry/{suffix}")
+    return follow(client, provision["id"], "RUNNING") if args.wait else 0
+
+
+def cmd_repair(client, args):
+    provision = _resolve(client, args.provision)
+    client.post(f"provisions/{provision['id']}/repair/")
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
@@ -237,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--wait", action="store_true")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("repair", help="mend what monitoring found (drift, hosts in ERROR)")
+    p.add_argument("provision", help="ID or name")
+    p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("log", help="print the latest job's log")
     p.add_argument("provision", help="ID or name")

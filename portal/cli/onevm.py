@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from portal.cli.client import CliError, add_connection_args, run
-from portal.cli.output import as_json, properties, table
+from portal.cli.output import as_json, human_bytes, properties, table
 
 PROMPT = "localhost:~# "
 
@@ -55,7 +55,26 @@ def cmd_show(client, args):
         pairs.append((f"NIC{nic['nic']} EXTERNAL_PORT_RANGE", nic["external_port_range"]))
         pairs.append((f"NIC{nic['nic']} INTERNAL_PORT_RANGE", nic["internal_port_range"]))
     properties(f"VIRTUAL MACHINE {vm['id']} INFORMATION", pairs)
+    print()
+    _monitoring(client.get(f"vms/{vm['id']}/monitoring/", hours=1).get("latest"))
     return 0
+
+
+def _monitoring(latest) -> None:
+    """OpenNebula's MONITORING section: CPU in % of one core, memory and the cumulative
+    NETRX/NETTX of the newest sample ('-' before monitoring has seen the container)."""
+    latest = latest or {}
+    cpu = latest.get("cpu_percent")
+    memory = latest.get("memory_mb")
+    properties(
+        "VIRTUAL MACHINE MONITORING",
+        [
+            ("CPU", "-" if cpu is None else f"{cpu:.1f}"),
+            ("MEMORY", human_bytes(None if memory is None else memory * 1024 * 1024)),
+            ("NETRX", human_bytes(latest.get("net_rx_bytes"))),
+            ("NETTX", human_bytes(latest.get("net_tx_bytes"))),
+        ],
+    )
 
 
 def cmd_port_forward(client, args):

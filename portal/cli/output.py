@@ -41,3 +41,16 @@ def progress_bar(done: int, total: int, label: str = "", width: int = 30) -> str
     total = max(total, 1)
     filled = round(width * min(done, total) / total)
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}".rstrip()
+
+
+def human_bytes(value) -> str:
+    """OpenNebula's short sizes: 512 -> '512B', 1258291 -> '1.2M'; None -> '-'.
+    The pages use it too (monitoring's `human_bytes` template filter)."""
+    if value is None:
+        return "-"
+    size, unit = float(value), "B"
+    for bigger in ("K", "M", "G", "T"):
+        if abs(size) < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{int(size)}B" if unit == "B" else f"{size:.1f}{unit}"

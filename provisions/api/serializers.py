@@ -24,6 +24,8 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class HostSerializer(serializers.ModelSerializer):
+    vms_running = serializers.SerializerMethodField()
+
     class Meta:
         model = Host
         fields = [
@@ -38,7 +40,15 @@ class HostSerializer(serializers.ModelSerializer):
             "memory_mb",
             "hostconfig_version",
             "last_error",
+            "problem",
+            "failed_probes",
+            "monitored_at",
+            "vms_running",
         ]
+
+    def get_vms_running(self, host) -> int | None:
+        # Counted by the detail queryset (provisions.queries.detail_prefetch); None elsewhere.
+        return getattr(host, "vm_running_total", None)
 
 
 class ClusterNetworkSerializer(serializers.ModelSerializer):
@@ -126,6 +136,8 @@ class ProvisionDetailSerializer(ProvisionSerializer):
             "network_list",
             "datastore_list",
             "resources",
+            "drift",
+            "drift_checked_at",
         ]
 
 

@@ -1,10 +1,11 @@
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from portal.api_errors import ErrorSerializer
 from provisions import services
 from provisions.api.serializers import (
     HostSerializer,
@@ -82,6 +83,18 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def retry(self, request, pk=None):
         provision = self.get_object()
         services.retry_provision(request.user, provision, force=_flag(request, "force"))
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: ProvisionDetailSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Mend what monitoring found (drift, hosts in ERROR) with a repair job; "
+        "400 when there is nothing to repair or a job is running.",
+    )
+    @action(detail=True, methods=["post"])
+    def repair(self, request, pk=None):
+        provision = self.get_object()
+        services.repair_provision(request.user, provision)
         return self._detail(provision, status.HTTP_202_ACCEPTED)
 
     @extend_schema(

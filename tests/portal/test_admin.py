@@ -1,0 +1,148 @@
+"""Every model registered in the admin opens, list and object page, for an operator, with one
+object of each; the history and sample admins are read-only and their lists stay flat."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule, Task
+
+from monitoring.models import WorkerLease
+from portal.models import ApiToken, UserProfile
+from provisions.choices import EventSource
+from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent
+from tests.monitoring.conftest import host_samples, vm_samples
+from vms import services as vm_services
+from vms.models import UserQuota, VMLogLine
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def one_of_each(owner, operator, cluster, template):
+    """At least one row of every registered model."""
+    vm = vm_services.instantiate(owner, "Alpine", name="web", nics=["dc-public"])
+    vm_services.transition(vm, "RUNNING", {"PENDING"}, source=EventSource.JOB, reason="up")
+    VMLogLine.objects.create(vm=vm, message="placed")
+    host = vm.host
+    HostEvent.objects.create(
+        host=host, source=EventSource.MONITOR, from_state="RUNNING", to_state="ERROR", reason="x"
+    )
+    ProvisionEvent.objects.create(provision=cluster, from_state="", to_state="PENDING")
+    CloudResource.objects.get_or_create(provision=cluster, kind="vpc", name=cluster.tag)
+    JobLogLine.objects.create(job=cluster.jobs.first(), message="deployed")
+    host_samples(host, 2)
+    vm_samples(vm, [(1.0, 20.0, 0, 0)])
+    WorkerLease.objects.create(name="monitor", owner="w1", expires_at=timezone.now())
+    UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    ApiToken.issue(owner, "cli")
+    UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
+    Group.objects.create(name="operators")
+    Schedule.objects.create(func="math.floor", args="1.5", schedule_type=Schedule.ONCE)
+    OrmQ.objects.create(key="default", payload="x", lock=timezone.now())
+    now = timezone.now()
+    for success in (True, False):
+        Task.objects.create(
+            id=f"task{int(success)}",
+            name=f"task-{success}",
+            func="math.floor",
+            started=now - timedelta(seconds=1),
+            stopped=now,
+            success=success,
+        )
+
+
+def registered():
+    return sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def test_every_registered_model_lists_and_opens_for_an_operator(operator_client, one_of_each):
+    labels = {model._meta.label for model in registered()}
+    assert {
+        "monitoring.HostSample",
+        "monitoring.VMSample",
+        "monitoring.WorkerLease",
+        "provisions.HostEvent",
+        "provisions.Host",
+        "vms.VMEvent",
+    } <= labels
+    for model in registered():
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        response = operator_client.get(changelist)
+        assert response.status_code == 200, changelist
+        obj = model._default_manager.order_by("pk").first()
+        assert obj is not None, f"no {opts.label} made by the fixture"
+        change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        response = operator_client.get(change)
+        assert response.status_code == 200, change
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "monitoring.HostSample",
+        "monitoring.VMSample",
+        "monitoring.WorkerLease",
+        "provisions.HostEvent",
+        "provisions.Host",
+        "vms.VMEvent",
+    ],
+)
+def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):
+    model = next(m for m in registered() if m._meta.label == label)
+    model_admin = admin.site._registry[model]
+    request = operator_client.get("/admin/").wsgi_request
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+    obj = model._default_manager.first()
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    assert 'name="_save"' not in operator_client.get(url).content.decode()
+
+
+def test_host_admin_shows_the_hosts_history(operator_client, one_of_each):
+    host = HostEvent.objects.get().host
+    html = operator_client.get(f"/admin/provisions/host/{host.pk}/change/").content.decode()
+    assert "RUNNING" in html and "ERROR" in html and "monitor" in html
+
+
+@pytest.mark.parametrize(
+    ("url", "more"),
+    [
+        ("/admin/monitoring/hostsample/", lambda host, vm: host_samples(host, 40)),
+        ("/admin/monitoring/vmsample/", lambda host, vm: vm_samples(vm, [(1, 2, 3, 4)] * 40)),
+        (
+            "/admin/provisions/hostevent/",
+            lambda host, vm: HostEvent.objects.bulk_create(
+                HostEvent(host=host, source="monitor", from_state="A", to_state="B")
+                for _ in range(40)
+            ),
+        ),
+        (
+            "/admin/vms/vmevent/",
+            lambda host, vm: [
+                vm_services.transition(vm, s, {"RUNNING", "POWEROFF"})
+                for s in ["POWEROFF", "RUNNING"] * 20
+            ],
+        ),
+    ],
+)
+def test_admin_lists_cost_the_same_queries_with_more_rows(operator_client, one_of_each, url, more):
+    from vms.models import VM
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            assert operator_client.get(url).status_code == 200
+        return len(captured)
+
+    few = count()
+    vm = VM.objects.get(name="web")
+    more(vm.host, vm)
+    assert count() == few
