@@ -150,3 +150,21 @@ def template(owner, cluster, app):
     from marketplace import services as market
 
     return market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_sessions_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """PostgreSQL refuses to drop a database others are connected to. Tests start real worker
+    processes and SIGKILL them; the server ends their sessions only once it notices, which may
+    be after the suite. End any such session before pytest-django drops the test database."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
