@@ -17,6 +17,7 @@ target was met. Without the lab, part 1 says why it was skipped and parts 2 and 
 """
 
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -105,6 +106,30 @@ class ParamikoConnects:
         self.attempts.clear()
 
 
+def lab_namespaces() -> set[str]:
+    """Every lab host on this machine (one network namespace each), whoever made it."""
+    from lab.hosts import net
+    from lab.hosts.manager import NETNS_PREFIX
+
+    return {ns for ns in net.namespaces() if ns.startswith(NETNS_PREFIX)}
+
+
+def wait_for_quiet_lab(timeout: float) -> str | None:
+    """The lab is machine-wide and the simulator's shutdown removes every lab host: wait for
+    another user's lab hosts (a lab test run) to go; why not, if they stay."""
+    deadline = time.monotonic() + timeout
+    while True:
+        others = lab_namespaces()
+        if not others:
+            return None
+        if time.monotonic() > deadline:
+            return (
+                f"{len(others)} lab host(s) of another run exist on this machine (lab tests?); "
+                "this bench's clean-up would remove them"
+            )
+        time.sleep(5)
+
+
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process, every thread included."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -120,6 +145,7 @@ def _say(message: str) -> None:
 def lab_cycles(user, ssh, connects) -> dict:
     from django.conf import settings
 
+    from lab.hosts.manager import NETNS_PREFIX
     from lab.images import ensure_alpine_rootfs, start_image_server
     from monitoring import drift
 
@@ -139,13 +165,21 @@ def lab_cycles(user, ssh, connects) -> dict:
                 for number in range(1, CYCLES + 1):
                     cycles.append(one_cycle(number, sim, ssh, connects, world))
                     _say(f"cycle {number}: {cycles[-1]['wall']:.2f} s")
+                # Someone else's lab run on this machine (its reset removes every lab host, its
+                # hosts take the same addresses) would make these figures meaningless: say so.
+                ids = world["provision"].hosts.values_list("droplet_id", flat=True)
+                own = {f"{NETNS_PREFIX}{d}" for d in ids}
+                present = lab_namespaces()
+                world["lab_lost"] = sorted(own - present)
+                world["lab_foreign"] = sorted(present - own)
             finally:
                 _say("cleaning up the lab (delete the provision, then every lab host)")
                 cleanup_started = time.perf_counter()
                 cleaned = cleanup(user)
         # Leaving the block stopped the simulator: LabHosts.destroy_all removed every lab host
-        # and any container still on one.
+        # and any container still on one; its (now empty) directory goes too.
         cleanup_seconds = time.perf_counter() - cleanup_started
+        shutil.rmtree(sim.server.lab_hosts.base, ignore_errors=True)
     finally:
         server.shutdown()
         server.server_close()
@@ -289,7 +323,7 @@ def _span(pair) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def report_cycles(result, database) -> dict:
+def report_cycles(result, database) -> str:
     cycles = result["cycles"]
     rows = []
     for c in cycles:
@@ -358,6 +392,12 @@ def report_cycles(result, database) -> dict:
         )
         for error in result["vm_errors"][:3]:
             notes.append(f"VM failure: {error[:200]}")
+    if result["lab_lost"] or result["lab_foreign"]:
+        notes.append(
+            f"LAB DISTURBED: {len(result['lab_lost'])} of this run's lab hosts were removed "
+            f"and {len(result['lab_foreign'])} other lab host(s) appeared during the run "
+            "(another lab run on this machine); the figures do not measure monitoring"
+        )
     others = sorted({a for c in cycles for a in c["other_addresses"]})
     if others:
         notes.append(f"SSH attempts to other addresses during cycles: {', '.join(others)}")
@@ -370,25 +410,25 @@ def report_cycles(result, database) -> dict:
     )
     common.table(TITLE_CYCLE, CYCLE_HEADERS, rows, notes)
     answered = all(c["answered"] == c["hosts"] == HOSTS for c in cycles)
+    disturbed = bool(result["lab_lost"] or result["lab_foreign"])
     one_ssh = all(c["ssh"] == (1, 1) and c["attempts"] == (1, 1) for c in cycles) and not others
     calls = sorted({n for c in cycles for n in c["calls"]})
-    return {
-        "ok": answered and one_ssh and result["vms_running"] == result["vms_wanted"],
-        "text": (
-            f"cycle over {HOSTS} hosts x {result['vms_running']} VMs: "
-            f"{common.median(walls):.2f} s wall, {common.median(cpus):.2f} CPU s median "
-            f"(interval {INTERVAL:.0f} s); SSH connections per host per cycle "
-            f"{_span((min(c['ssh'][0] for c in cycles), max(c['ssh'][1] for c in cycles)))} "
-            f"(target 1: {common.verdict(one_ssh)}); "
-            f"{'all' if answered else 'NOT all'} hosts answered; "
-            f"DO calls/cycle/token {', '.join(map(str, calls))}"
-            + (
-                ""
-                if result["vms_running"] == result["vms_wanted"]
-                else f" (only {result['vms_running']} of {result['vms_wanted']} VMs: MISSED)"
-            )
-        ),
-    }
+    return (
+        f"cycle over {HOSTS} hosts x {result['vms_running']} VMs: "
+        f"{common.median(walls):.2f} s wall (within the {INTERVAL:.0f} s interval: "
+        f"{common.verdict(max(walls) < INTERVAL)}), {common.median(cpus):.2f} portal CPU s "
+        "median; SSH connections per host per cycle "
+        f"{_span((min(c['ssh'][0] for c in cycles), max(c['ssh'][1] for c in cycles)))} "
+        f"(target 1: {common.verdict(one_ssh)}); "
+        f"{'all' if answered else 'NOT all'} hosts answered; "
+        f"DO calls/cycle/token {', '.join(map(str, calls))}"
+        + (" (LAB DISTURBED by another lab run: figures invalid)" if disturbed else "")
+        + (
+            ""
+            if result["vms_running"] == result["vms_wanted"]
+            else f" (only {result['vms_running']} of {result['vms_wanted']} VMs: MISSED)"
+        )
+    )
 
 
 # -- 2. drift calls against the number of provisions -------------------------------------------
@@ -461,7 +501,7 @@ def drift_calls(user) -> list[dict]:
     return runs
 
 
-def report_drift(runs, database) -> dict:
+def report_drift(runs, database) -> str:
     from monitoring import drift
 
     rows = [
@@ -496,17 +536,14 @@ def report_drift(runs, database) -> dict:
     constant = all(
         set(r["calls"]) == set(r["requests"]) == {drift.CALLS_PER_CHECK} for r in runs
     ) and all(r["findings"] == 0 for r in runs)
-    return {
-        "ok": constant,
-        "text": (
-            "DO calls/cycle/token "
-            + ", ".join(f"{max(r['calls'])}" for r in runs)
-            + " for "
-            + ", ".join(str(r["checked"]) for r in runs)
-            + f" provisions (target constant {drift.CALLS_PER_CHECK}: "
-            f"{common.verdict(constant)})"
-        ),
-    }
+    return (
+        "DO calls/cycle/token "
+        + ", ".join(f"{max(r['calls'])}" for r in runs)
+        + " for "
+        + ", ".join(str(r["checked"]) for r in runs)
+        + f" provisions (target constant {drift.CALLS_PER_CHECK}: "
+        f"{common.verdict(constant)})"
+    )
 
 
 # -- 3. sample rows after a day ----------------------------------------------------------------
@@ -540,7 +577,7 @@ def metric_rows(user) -> dict:
     )
     datastore = Datastore.objects.create(provision=provision, name="rows-image", kind="image")
     image = Image.objects.create(
-        owner=user, name="alpine", datastore=datastore, url="http://x/a.tar", sha256="0" * 64
+        owner=user, name="rows-alpine", datastore=datastore, url="http://x/a.tar", sha256="0" * 64
     )
     template = VMTemplate.objects.create(owner=user, name="rows-alpine", image=image)
     vms = VM.objects.bulk_create(
@@ -649,7 +686,7 @@ def metric_rows(user) -> dict:
     }
 
 
-def report_rows(r, database) -> dict:
+def report_rows(r, database) -> str:
     objects = f"({HOSTS} + {HOSTS * VMS_PER_HOST})"
     rows = [
         [
@@ -676,7 +713,7 @@ def report_rows(r, database) -> dict:
         [
             "one VM, last hour: monitoring.series.vm_series(vm, hours=1)",
             "",
-            f"{r['points']} read",
+            f"{r['points']} points",
             "",
             f"{common.median(r['ms']):.1f} ms median, {common.p95(r['ms']):.1f} ms p95 "
             f"({QUERY_RUNS} runs)",
@@ -689,21 +726,20 @@ def report_rows(r, database) -> dict:
         f"VMSample per VM every {INTERVAL:.0f} s, {r['cycles']} cycles over {SIM_HOURS} h, the "
         "newest one cycle old), then monitoring.cycle.prune as the cycle calls it right after "
         f"writing (MONITOR_RETENTION_HOURS = {RETENTION_HOURS}), then ANALYZE",
-        f"graph query: {r['query'][:400]}",
+        "one VM, last hour: the graph's query for one VM (the samples of the hour before the "
+        "query, ~120 at 30 s), the median of repeated calls, rows turned into uPlot's lists "
+        f"included; the query: `{r['query']}`",
         f"{explain}: " + " / ".join(f"`{line}`" for line in r["plan"]),
         f"(vm, at) index {r['index']}: {'used' if r['index_used'] else 'NOT USED'}",
     ]
     common.table(TITLE_ROWS, ROWS_HEADERS, rows, notes)
     bounded = sum(r["after"]) <= sum(r["bound"])
-    return {
-        "ok": bounded and r["index_used"],
-        "text": (
-            f"rows after a day {sum(r['after']):,} <= bound {sum(r['bound']):,} "
-            f"({common.verdict(bounded)}); one VM's last hour in "
-            f"{common.median(r['ms']):.1f} ms with the (vm, at) index "
-            f"({common.verdict(r['index_used'])})"
-        ),
-    }
+    return (
+        f"rows after a day {sum(r['after']):,} <= bound {sum(r['bound']):,} "
+        f"({common.verdict(bounded)}); one VM's last hour in "
+        f"{common.median(r['ms']):.1f} ms with the (vm, at) index "
+        f"({common.verdict(r['index_used'])})"
+    )
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -717,6 +753,10 @@ def main() -> int:
         connects.install()
         user = common.bench_user()
 
+        if lab:
+            busy = wait_for_quiet_lab(timeout=180)
+            if busy:
+                lab, reason = False, busy
         if not lab:
             labels = [str(n) for n in range(1, CYCLES + 1)]
             rows = [[label] + ["skipped"] * (len(CYCLE_HEADERS) - 1) for label in labels]
@@ -732,18 +772,18 @@ def main() -> int:
                 failed = True
             else:
                 outcome = report_cycles(cycles, database)
-                verdicts.append(outcome["text"])
+                verdicts.append(outcome)
 
         try:
             outcome = report_drift(drift_calls(user), database)
-            verdicts.append(outcome["text"])
+            verdicts.append(outcome)
         except Failed as exc:
             common.table(TITLE_DRIFT, DRIFT_HEADERS, [["failed"] + [""] * 7], [str(exc)])
             verdicts.append(f"drift FAILED: {exc}")
             failed = True
 
         outcome = report_rows(metric_rows(user), database)
-        verdicts.append(outcome["text"])
+        verdicts.append(outcome)
     common.summary("; ".join(verdicts))
     return 1 if failed else 0
 

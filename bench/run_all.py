@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from bench import common
 
-SCRIPTS = ("provision_scaling", "vm_deploy", "portal_scale", "port_allocation")
+SCRIPTS = ("provision_scaling", "vm_deploy", "portal_scale", "port_allocation", "monitoring")
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"
 
