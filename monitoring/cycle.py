@@ -56,7 +56,7 @@ def _probe(host: Host):
     try:
         return probe(host)
     except (SSHError, ProbeError, paramiko.SSHException, OSError, EOFError) as exc:
-        return f"{exc.__class__.__name__}: {exc}" if not str(exc) else str(exc)
+        return str(exc) or exc.__class__.__name__
 
 
 def _latest(model, key: str, ids, since) -> dict:

@@ -81,10 +81,6 @@ class TokenReport:
     findings: list[str] = field(default_factory=list)
 
 
-def _token_key(provider) -> str:
-    return hashlib.sha256(provider.get_token().encode()).hexdigest()
-
-
 def checked_provisions():
     """Provisions worth comparing: deployed, no job at work on them (a job's own changes are
     not drift), with a provider token."""
@@ -100,19 +96,21 @@ def check_all(budget: TokenBudget = BUDGET) -> list[TokenReport]:
     by_token: dict[str, list[Provision]] = {}
     for provision in checked_provisions():
         if provision.provider.has_token:
-            by_token.setdefault(_token_key(provision.provider), []).append(provision)
-    return [check_token(key, group, budget) for key, group in by_token.items()]
+            by_token.setdefault(provision.provider.get_token(), []).append(provision)
+    return [check_token(token, group, budget) for token, group in by_token.items()]
 
 
-def check_token(key: str, provisions: list[Provision], budget: TokenBudget) -> TokenReport:
+def check_token(token: str, provisions: list[Provision], budget: TokenBudget) -> TokenReport:
     report = TokenReport(provisions=len(provisions))
+    # The budget's record is keyed by a digest: the token itself stays out of long-lived state.
+    key = hashlib.sha256(token.encode()).hexdigest()
     now = time.monotonic()
     report.skipped = budget.why_not(key, now)
     if report.skipped:
         log.info("drift check skipped for %s provision(s): %s", len(provisions), report.skipped)
         return report
     # Few retries: a failed check is simply tried again next cycle.
-    driver = DigitalOceanDriver(provisions[0].provider.get_token(), retries=1)
+    driver = DigitalOceanDriver(token, retries=1)
     try:
         droplets = {d["id"]: d for d in driver.droplets(tag=settings.DIGITALOCEAN_PORTAL_TAG)}
         vpcs = {str(v["id"]) for v in driver.vpcs()}

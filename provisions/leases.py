@@ -143,6 +143,20 @@ def take_over(job: Job, why: str) -> bool:
     return bool(taken)
 
 
+def abandon(job: Job, why: str) -> bool:
+    """RUNNING -> FAILED for a job whose worker stopped answering, conditional like take_over:
+    a worker that comes back finds its lease gone and stops."""
+    abandoned = Job.objects.filter(
+        pk=job.pk,
+        state=JobState.RUNNING,
+        lease_owner=job.lease_owner,
+        lease_expires_at=job.lease_expires_at,
+    ).update(state=JobState.FAILED, error=why, finished_at=timezone.now())
+    if abandoned:
+        JobLogLine.objects.create(job_id=job.pk, level="warning", message=why)
+    return bool(abandoned)
+
+
 def sweep(enqueue) -> list[int]:
     """Take over every job whose lease expired and enqueue it again; also enqueue again QUEUED
     jobs not picked up by their deadline (their task died with a worker). `enqueue(job)` puts a

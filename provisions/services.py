@@ -281,14 +281,7 @@ def delete_provision(user, provision: Provision, *, force: bool = False) -> Job:
         raise ValidationError(f"provision {provision.name} is already deleted")
     lost = _lost_job(provision)
     if lost is not None:
-        # Conditional on the lease we saw: a worker that comes back finds it gone and stops.
-        provision.jobs.filter(
-            pk=lost.pk, state=JobState.RUNNING, lease_owner=lost.lease_owner
-        ).update(
-            state=JobState.FAILED,
-            error="abandoned: its worker stopped answering",
-            finished_at=timezone.now(),
-        )
+        leases.abandon(lost, "abandoned: its worker stopped answering")
     if force:
         provision.jobs.filter(state__in=JOB_LIVE).update(
             state=JobState.FAILED, error="abandoned by delete", finished_at=timezone.now()

@@ -7,18 +7,13 @@ from portal.cli import oneprovision, onevm
 from portal.models import ApiToken
 from provisions.choices import HostProblem, HostState, JobKind
 from provisions.models import Job, Provision
+from tests.cli.test_onevm_cli import run
 from tests.monitoring.conftest import MIB, vm_samples
 from vms import services as vm_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DRIFT = "dc-host-1: droplet deleted outside the portal (droplet 12)"
-
-
-def run(capsys, module, *argv):
-    code = module.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)

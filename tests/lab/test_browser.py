@@ -3,29 +3,17 @@ live portal, the simulator and the lab: provider from YAML, provision wizard, ma
 export, instantiate, the VM page with its forwarded ports, terminate, delete."""
 
 import os
-import shutil
 
 import pytest
 
 from marketplace import sync
 from marketplace.models import Marketplace
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.lab.conftest import require_lab
 from tests.providers.samples import CORRECTED_YAML
 from vms.models import VM
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture

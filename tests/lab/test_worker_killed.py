@@ -107,6 +107,18 @@ def assert_exactly_the_requested_droplets(sim, provision, count: int):
     assert sorted(int(r.cloud_id) for r in rows) == sorted(d["id"] for d in droplets)
 
 
+def settle(provision) -> None:
+    """Wait for the provision to reach RUNNING or ERROR, and read it again."""
+    wait_for(
+        lambda: provision.__class__.objects.filter(
+            pk=provision.pk, state__in=[ProvisionState.RUNNING, ProvisionState.ERROR]
+        ).exists(),
+        120,
+        "the provision to settle",
+    )
+    provision.refresh_from_db()
+
+
 def logs(world) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(world["tmp"].glob("*.log")))
 
@@ -123,15 +135,7 @@ def test_sigkilled_worker_mid_deploy_is_taken_over_by_a_new_worker(world, owner)
     killed_at_step = job.step
 
     world["start_worker"]("second")  # nobody retries: the new worker finds the lost job
-    wait_for(
-        lambda: (
-            provision.__class__.objects.get(pk=provision.pk).state
-            in {ProvisionState.RUNNING, ProvisionState.ERROR}
-        ),
-        120,
-        "the provision to settle",
-    )
-    provision.refresh_from_db()
+    settle(provision)
     assert provision.state == ProvisionState.RUNNING, f"{provision.error}\n{logs(world)}"
     job.refresh_from_db()
     assert job.state == JobState.SUCCESS and job.takeovers >= 1
@@ -155,15 +159,7 @@ def test_two_workers_on_postgresql_one_killed_the_other_finishes(world, owner):
     kill_group(victim.pid)
     victim.wait(timeout=10)
 
-    wait_for(
-        lambda: (
-            provision.__class__.objects.get(pk=provision.pk).state
-            in {ProvisionState.RUNNING, ProvisionState.ERROR}
-        ),
-        120,
-        "the provision to settle",
-    )
-    provision.refresh_from_db()
+    settle(provision)
     assert provision.state == ProvisionState.RUNNING, f"{provision.error}\n{logs(world)}"
     job.refresh_from_db()
     assert job.state == JobState.SUCCESS and job.takeovers >= 1

@@ -3,25 +3,14 @@ uPlot draws the VM page's and the provision page's series fetched with the page'
 latest values fill in, and a new sample shows at the next refresh. No lab needed."""
 
 import os
-import shutil
 
 import pytest
 from django.conf import settings as django_settings
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.monitoring.conftest import host_samples, vm_samples
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
