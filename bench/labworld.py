@@ -55,6 +55,7 @@ def simulator(*, lab: bool, **faults):
     sim = start_in_thread(port=0, lab_hosts=hosts, **faults)
     settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
     settings.JOBS_SYNC = True  # no worker process: jobs run inline, so wall time is the job's
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["198.18.0.1/32"]  # the lab's image server
     try:
         yield sim
     finally:

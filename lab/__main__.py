@@ -53,7 +53,8 @@ def up() -> int:
     print(
         "lab: DigitalOcean simulator on http://127.0.0.1:8765 (token: lab-token)\n"
         "     images on http://198.18.0.1:8766/index.json once a lab host exists\n"
-        "     run the portal with DIGITALOCEAN_API_URL=http://127.0.0.1:8765/v2/"
+        "     run the portal with DIGITALOCEAN_API_URL=http://127.0.0.1:8765/v2/ "
+        "OUTBOUND_ALLOWED_NETWORKS=198.18.0.1/32"
     )
     return 0
 

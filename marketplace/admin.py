@@ -2,13 +2,13 @@ from django.contrib import admin, messages
 
 from marketplace import sync
 from marketplace.models import Marketplace, MarketplaceApp
-from portal.admin import URL_FIELDS
+from portal.admin import OUTBOUND_URL_FIELDS
 
 
 @admin.register(Marketplace)
 class MarketplaceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "kind", "index_url", "synced_at", "sync_error"]
-    formfield_overrides = URL_FIELDS
+    formfield_overrides = OUTBOUND_URL_FIELDS
     actions = ["sync_now"]
 
     @admin.action(description="Sync apps from the index")
@@ -28,4 +28,4 @@ class MarketplaceAppAdmin(admin.ModelAdmin):
     list_filter = ["marketplace", "state", "os_id"]
     search_fields = ["name", "description"]
     list_select_related = ["marketplace"]
-    formfield_overrides = URL_FIELDS
+    formfield_overrides = OUTBOUND_URL_FIELDS

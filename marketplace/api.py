@@ -1,10 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from marketplace import services, sync
 from marketplace.models import Marketplace, MarketplaceApp
+from portal.api_errors import ErrorSerializer
 
 
 class MarketplaceSerializer(serializers.ModelSerializer):
@@ -54,7 +55,13 @@ class MarketplaceViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Marketplace.objects.all()
     serializer_class = MarketplaceSerializer
 
-    @extend_schema(request=None, responses={200: MarketplaceSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: MarketplaceSerializer,
+            502: OpenApiResponse(ErrorSerializer, description="its index could not be read"),
+        },
+    )
     @action(detail=True, methods=["post"], permission_classes=[permissions.IsAdminUser])
     def sync(self, request, pk=None):
         marketplace = self.get_object()
@@ -75,11 +82,12 @@ class AppViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def export(self, request, pk=None):
         """`onemarketapp export APP NAME -d DATASTORE`: an Image and a VM template."""
+        app = self.get_object()
         body = ExportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         image, template = services.export_app(
             request.user,
-            self.get_object().pk,
+            app.pk,
             body.validated_data["name"],
             body.validated_data["datastore"],
         )

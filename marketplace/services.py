@@ -5,15 +5,17 @@ from django.db import IntegrityError, transaction
 
 from marketplace.choices import AppState
 from marketplace.models import MarketplaceApp
+from portal import outbound
+from portal.lookup import is_id
+from portal.names import check_name
 from provisions.choices import DatastoreKind, ProvisionState
 from provisions.models import Datastore
 from vms.models import Image, VMTemplate
-from vms.services import NAME_PATTERN, check_name
 
 
 def find_app(ref) -> MarketplaceApp:
     apps = MarketplaceApp.objects.select_related("marketplace")
-    found = apps.filter(pk=int(ref)) if str(ref).isdigit() else apps.filter(name=ref)
+    found = apps.filter(pk=int(ref)) if is_id(ref) else apps.filter(name=ref)
     found = list(found)
     if not found:
         raise ValidationError({"app": f"marketplace app {ref!r} not found"})
@@ -27,7 +29,7 @@ def find_datastore(user, ref) -> Datastore:
     visible = Datastore.objects.filter(provision__in=_user_provisions(user)).select_related(
         "provision"
     )
-    found = visible.filter(pk=int(ref)) if str(ref).isdigit() else visible.filter(name=ref)
+    found = visible.filter(pk=int(ref)) if is_id(ref) else visible.filter(name=ref)
     datastore = found.first()
     if datastore is None:
         raise ValidationError({"datastore": f"datastore {ref!r} not found"})
@@ -42,7 +44,7 @@ def _user_provisions(user):
 
 def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTemplate]:
     app = find_app(app_ref)
-    check_name(name, "name")
+    name = check_name(name, "name")
     datastore = find_datastore(user, datastore_ref)
     if app.state != AppState.READY or not app.sha256:
         raise ValidationError(
@@ -62,6 +64,13 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
                 )
             }
         )
+    try:
+        # Checked again here: the app's URL may predate the check, or have been set in the ORM.
+        outbound.check_url(app.image_url)
+    except outbound.URLRefused as exc:
+        raise ValidationError(
+            {"app": f"app {app.name!r}: image URL refused: {exc.message}"}
+        ) from None
     template = app.template or {}
     try:
         with transaction.atomic():
@@ -90,4 +99,4 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
     return image, vm_template
 
 
-__all__ = ["NAME_PATTERN", "export_app", "find_app", "find_datastore"]
+__all__ = ["export_app", "find_app", "find_datastore"]

@@ -4,14 +4,14 @@ index.json. Only apps with a URL and a sha256 from the index become READY (expor
 import json
 import re
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-import requests
 from django.db import transaction
 from django.utils import timezone
 
 from marketplace.choices import AppState, MarketplaceKind
 from marketplace.models import Marketplace, MarketplaceApp
+from portal import outbound
 
 CATALOG_FILE = Path(__file__).parent / "data" / "catalog.json"
 TIMEOUT = (5, 60)
@@ -22,12 +22,13 @@ class SyncError(Exception):
 
 
 def _get_json(url: str) -> dict:
+    # Through portal.outbound: the index URL is an operator's, the products path the index's.
     try:
-        response = requests.get(url, timeout=TIMEOUT)
-        response.raise_for_status()
-        return response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise SyncError(f"cannot read {url}: {exc}") from None
+        return outbound.fetch(url, timeout=TIMEOUT).json()
+    except outbound.FetchError as exc:
+        raise SyncError(f"cannot read {url}: {exc.reason}") from None
+    except ValueError:
+        raise SyncError(f"cannot read {url}: not JSON") from None
 
 
 def catalog_apps(marketplace_name: str) -> dict[str, dict]:
@@ -97,8 +98,10 @@ def _checked(app: dict) -> dict:
     host is ever told to fetch it."""
     if not SHA256.match(str(app["sha256"])):
         raise ValueError(f"{app['name']}: sha256 {app['sha256']!r} is not 64 hex digits")
-    if urlsplit(str(app["image_url"])).scheme not in ("http", "https"):
-        raise ValueError(f"{app['name']}: image URL {app['image_url']!r} is not http(s)")
+    try:
+        outbound.check_url(str(app["image_url"]))
+    except outbound.URLRefused as exc:
+        raise SyncError(f"{app['name']}: image URL refused: {exc.message}") from None
     return app
 
 

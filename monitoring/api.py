@@ -79,8 +79,8 @@ class VMMonitoringView(APIView):
     )
     def get(self, request, pk):
         """A VM's CPU, memory and network samples of the last `hours` hours."""
-        hours = _hours(request)
         vm = get_object_or_404(VM.objects.for_user(request.user), pk=pk)
+        hours = _hours(request)
         return Response({**series.vm_series(vm, hours), "latest": series.latest_vm(vm)})
 
 
@@ -93,6 +93,6 @@ class HostMonitoringView(APIView):
     )
     def get(self, request, pk):
         """A host's CPU, memory, load, disk and running-VM samples of the last `hours` hours."""
-        hours = _hours(request)
         host = get_object_or_404(hosts_for(request.user), pk=pk)
+        hours = _hours(request)
         return Response(series.host_series(host, hours))

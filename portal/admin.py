@@ -1,11 +1,17 @@
 from django.contrib import admin
 from django.db import models
 
+from portal import outbound
 from portal.models import ApiToken, UserProfile
 
 # A URL typed without a scheme gets https (Django 6's default; without it, every form with a
 # URLField warns of the change).
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+# A URL the portal or a host will fetch (index, image): checked like every outbound URL, so a
+# form cannot store 169.254.169.254 (portal.outbound).
+OUTBOUND_URL_FIELDS = {
+    models.URLField: {**URL_FIELDS[models.URLField], "validators": [outbound.validate_url]}
+}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from portal import api_token_failures
 from portal.models import ApiToken, hash_token
 
 # Writing last_used_at on every request would turn each read into a write.
@@ -18,6 +19,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower().decode() not in self.keywords:
             return None
+        api_token_failures.refuse_if_blocked(request)
+        try:
+            token = self._valid_token(header)
+        except exceptions.AuthenticationFailed:
+            api_token_failures.record_failure(request)
+            raise
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.owner, token
+
+    def _valid_token(self, header) -> ApiToken:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 "Invalid Authorization header: expected 'Bearer <token>'."
@@ -31,10 +44,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None or not token.owner.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
-        now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.owner, token
+        return token
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

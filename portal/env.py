@@ -4,6 +4,7 @@ Every secret can also come from a file named by `<NAME>_FILE` (Docker/systemd se
 so it never has to sit in a process environment that `ps e` shows.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -62,6 +63,34 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+RATE_PERIODS = ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `600/min`; DRF itself would only fail on the first request."""
+    value = os.environ.get(name) or default
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or period.strip() not in RATE_PERIODS:
+        raise ImproperlyConfiguredEnv(
+            f"{name}={value!r} is not a rate; use e.g. 600/min ({', '.join(RATE_PERIODS)})"
+        )
+    return f"{int(count)}/{period.strip()}"
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated networks (`198.18.0.1/32,10.0.0.0/8`; a bare address is its /32 or
+    /128), each checked now so a typo stops the portal instead of silently allowing nothing."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfiguredEnv(
+                f"{name}: {item!r} is not a network; use CIDR such as 198.18.0.1/32"
+            ) from None
+    return networks
 
 
 def persistent_secret(path: Path, make) -> str:

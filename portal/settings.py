@@ -6,23 +6,27 @@ in README.md (DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY, FERNET_KEYS, ALLOWED_H
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
 
+from portal.datadir import private_dir, private_file
 from portal.env import (
     env_bool,
     env_float,
     env_int,
     env_list,
+    env_networks,
+    env_rate,
     env_str,
     persistent_secret,
     random_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR = private_dir(Path(env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var"))))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or persistent_secret(
@@ -50,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    "axes",
     "portal",
     "providers",
     "provisions",
@@ -68,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a login refused for lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -96,6 +103,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        private_file(Path(DATABASES["default"]["NAME"]))
     # The web server and the django-q2 worker write the same file: wait for locks
     # instead of failing with "database is locked", and let readers run beside writers.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -119,6 +128,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -156,6 +170,42 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# How many reverse proxies in front of the portal append to X-Forwarded-For. 0 (the default):
+# the client is REMOTE_ADDR and the header is ignored, because a client can write anything in it
+# and would get a fresh address, so fresh lockout and throttle counts, with each request.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# The API throttles and failed-token counts live in this cache (django-axes keeps its login
+# failures in the database). Django's per-process memory cache is enough for `make run` (one web
+# server process, its threads share it); several web processes must share one cache (Redis), or
+# each keeps its own counts and a client gets that many times the limits.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Login brute force (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from
+# anywhere, or from one address for any usernames, logins for that username / from that address
+# are refused (429 and the lockout page), the right password included, until AXES_COOLOFF_MINUTES
+# after the last failure (a failure during lockout restarts it). Per username alone, a password
+# spray from one address over many users would pass; per address alone, a botnet on one user.
+# Operators unlock in the admin (Access attempts: delete the row) or `manage.py
+# axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_float("AXES_COOLOFF_MINUTES", 15.0)  # 0: until an operator unlocks
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES > 0 else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "portal.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
+# Not AXES_RESET_ON_SUCCESS: a success deletes the address's failures too, so an attacker could
+# log in to their own account every few guesses and never be locked out.
+AXES_VERBOSE = False  # its start-up banner on every management command
+# Its log lines then name the username and address locked out (passwords are always masked).
+AXES_SENSITIVE_PARAMETERS = []
+
+# API brute force: DRF checks authentication before throttles, so a wrong API token is refused
+# (401) before any throttle counts it. portal.api_token_failures counts them per address: after
+# API_TOKEN_FAILURE_LIMIT within API_TOKEN_FAILURE_WINDOW seconds the address gets 429 for the
+# next window, whatever token it sends.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+API_TOKEN_FAILURE_WINDOW = env_int("API_TOKEN_FAILURE_WINDOW", 600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -164,10 +214,31 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.api_pagination.Pagination",
+    # JSON only: the CLI sends JSON, and provider bodies nest (connection, inputs), which form
+    # encodings cannot carry; the schema then advertises no body type that does not work.
+    "DEFAULT_PARSER_CLASSES": ["portal.api_json.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "portal.api_json.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.api_throttles.UserThrottle",
+        "portal.api_throttles.AnonThrottle",
+    ],
+    # Per user (all their tokens and their browser session together) and, unauthenticated, per
+    # address. 20 a second leaves room for the pages' chart polling beside several `--wait`
+    # CLIs (2 requests a second each; 10 in the lab tests' fast polling) and still stops a
+    # runaway script; the one-minute window keeps DRF's per-key history list short.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_RATE_USER", "1200/min"),
+        "anon": env_rate("API_RATE_ANON", "60/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Edge Portal API",
@@ -178,6 +249,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api_schema.add_rate_limited_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ProvisionStateEnum": "provisions.choices.ProvisionState",
         "HostStateEnum": "provisions.choices.HostState",
@@ -223,9 +298,16 @@ DIGITALOCEAN_TIMEOUT = (
 DIGITALOCEAN_RETRIES = env_int("DIGITALOCEAN_RETRIES", 5)
 DIGITALOCEAN_BACKOFF = env_float("DIGITALOCEAN_BACKOFF", 0.5)
 DIGITALOCEAN_MAX_RETRY_AFTER = env_float("DIGITALOCEAN_MAX_RETRY_AFTER", 60.0)
+# How long the size and image lists a provision is checked against stay cached.
+DIGITALOCEAN_CATALOG_TTL = env_int("DIGITALOCEAN_CATALOG_TTL", 3600)
 # Every droplet the portal makes carries this tag besides its provision's own: monitoring lists
 # them all in one call per token.
 DIGITALOCEAN_PORTAL_TAG = env_str("DIGITALOCEAN_PORTAL_TAG", "edge-portal")
+
+# Outbound URLs (marketplace indexes, images) never reach loopback, link-local (the cloud's
+# metadata service), private or reserved addresses (portal.outbound), except in these networks:
+# CIDRs, e.g. the lab's image server `198.18.0.1/32`. Empty by default.
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 
 LOGGING = {
     "version": 1,
@@ -237,6 +319,8 @@ LOGGING = {
         # python-digitalocean logs request headers at DEBUG; keep it quiet on principle.
         "digitalocean": {"level": "WARNING"},
         "paramiko": {"level": "WARNING"},
+        # Failures and lockouts are warnings; each successful login is in the admin's access log.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -21,3 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("portal.api_urls")),
 ]
+
+# JSON errors for /api/ URLs that match no route (and for crashes), HTML pages elsewhere.
+handler404 = "portal.api_errors.page_not_found"
+handler500 = "portal.api_errors.server_error"

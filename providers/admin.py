@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from providers import services
+from providers import services, yaml_format
 from providers.drivers import CloudError
 from providers.models import Provider
 
@@ -17,6 +17,35 @@ class ProviderAdminForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = ["name", "description", "provider_type", "region", "plain", "inputs", "owner"]
+
+    def clean(self):
+        # The same checks as every other face (providers.yaml_format): the admin is no way
+        # around the name rule, the field types or the size limits.
+        data = super().clean()
+        if self.errors:
+            return data
+        token = (data.get("token") or "").strip()
+        try:
+            clean = yaml_format.validate(
+                {
+                    "name": data.get("name"),
+                    "description": data.get("description"),
+                    "provider": data.get("provider_type"),
+                    "plain": data.get("plain") or None,
+                    "connection": {"region": data.get("region"), "token": token or None},
+                    "inputs": data.get("inputs") or None,
+                },
+                require_token=False,
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        data.update(
+            name=clean["name"],
+            description=clean["description"],
+            plain=clean["plain"],
+            inputs=clean["inputs"],
+        )
+        return data
 
     def save(self, commit=True):
         provider = super().save(commit=False)

@@ -69,7 +69,12 @@ def import_yaml(user, text: str, source: str = "provider.yaml") -> Provider:
 def update_provider(user, provider: Provider, data: dict) -> Provider:
     """Replace a provider's fields. An empty or masked token keeps the stored one."""
     _check_can_change(user, provider)
-    data = {**data, "connection": dict(data.get("connection") or {})}
+    if not isinstance(data, dict):
+        raise ValidationError(f"expected a mapping of provider fields, not {type(data).__name__}")
+    connection = data.get("connection")
+    if connection is not None and not isinstance(connection, dict):
+        raise ValidationError({"connection": "must be a mapping with token and region"})
+    data = {**data, "connection": dict(connection or {})}
     token = data["connection"].get("token")
     keep_token = not token or token == provider.token_hint or str(token).startswith("****")
     if keep_token:

@@ -1,7 +1,14 @@
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
-from provisions.services import DEFAULT_IMAGE, DEFAULT_SIZE, IMAGE_INPUTS, SIZE_INPUTS
+from provisions.services import (
+    DEFAULT_IMAGE,
+    DEFAULT_SIZE,
+    IMAGE_INPUTS,
+    SIZE_INPUTS,
+    choose_size_and_image,
+)
 
 
 def _options(provider, names):
@@ -32,3 +39,17 @@ class ProvisionForm(forms.Form):
             choices, default = _options(provider, names)
             if choices:
                 self.fields[field] = forms.ChoiceField(choices=choices, initial=default)
+
+    def clean(self):
+        # Checked before the review step, so the review never shows a size that cannot be had.
+        data = super().clean()
+        if "size" in data and "image" in data:
+            try:
+                data["size"], data["image"] = choose_size_and_image(
+                    self.provider, data["size"], data["image"]
+                )
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    for message in messages:
+                        self.add_error(field, message)
+        return data

@@ -7,11 +7,11 @@ hosts' VTEPs and MACs through EVPN. NICs lease addresses from the network's rang
 """
 
 import ipaddress
-import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from portal.names import check_name
 from provisions import hostconfig
 from provisions.choices import NetworkKind, ResourceKind
 from provisions.models import CloudResource, Network, Provision
@@ -22,7 +22,6 @@ MAX_VNI = 16_777_215
 # (10.1xx.0.0/20) and from the public bridge (192.168.150.0/24).
 DEFAULT_SECOND_OCTETS = range(200, 256)
 MIN_PREFIX, MAX_PREFIX = 16, 29
-NETWORK_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
 
 def _taken(provision: Provision) -> list:
@@ -102,14 +101,7 @@ def next_vni(provision: Provision) -> int:
 def new_private_network(provision: Provision, name: str, address_range: str | None = None):
     """Create the row (inside the caller's transaction); hosts pick it up on their next
     EVPN configuration run."""
-    name = (name or "").strip()
-    if not re.fullmatch(NETWORK_NAME, name):
-        raise ValidationError(
-            {
-                "name": f"{name!r} is not a valid network name: 1-64 letters, digits, '_', '.', "
-                "'-', starting with a letter"
-            }
-        )
+    name = check_name(name, kind="network name")
     if Network.objects.filter(provision=provision, name=name).exists():
         raise ValidationError({"name": f"{provision.name} already has a network named {name!r}"})
     address_range = (

@@ -12,8 +12,10 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from portal import crypto
-from portal.lookup import find
+from portal.lookup import find, is_id
+from portal.names import shown
 from portal.tenancy import CHANGE
+from providers import offerings
 from providers.models import Provider
 from provisions import leases, networks
 from provisions.choices import (
@@ -75,7 +77,10 @@ def _choose(provider: Provider, value: str | None, inputs, default: str, label: 
         if options:
             value = value or provider.input_default(name)
             break
-    value = (value or default).strip()
+    value = value or default
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,63}", value.strip()):
+        raise ValidationError({label: f"{shown(value)} is not a DigitalOcean {label} slug"})
+    value = value.strip()
     if options and value not in options:
         raise ValidationError(
             {
@@ -83,9 +88,29 @@ def _choose(provider: Provider, value: str | None, inputs, default: str, label: 
                 f"choose one of {', '.join(map(str, options))}"
             }
         )
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,63}", value):
-        raise ValidationError({label: f"{value!r} is not a DigitalOcean {label} slug"})
+    # The portal's defaults exist in every region; anything else a user typed is checked with
+    # DigitalOcean now rather than by a deploy that fails after creating a VPC.
+    if not options and value != default:
+        offerings.check_offered(provider, label, value)
     return value
+
+
+def choose_size_and_image(provider: Provider, size, image) -> tuple[str, str]:
+    """The droplet size and image a provision on `provider` gets (its defaults when not given),
+    checked against the provider's options or DigitalOcean's lists; ValidationError if not."""
+    errors = {}
+    chosen = {}
+    for label, value, inputs, default in (
+        ("size", size, SIZE_INPUTS, DEFAULT_SIZE),
+        ("image", image, IMAGE_INPUTS, DEFAULT_IMAGE),
+    ):
+        try:
+            chosen[label] = _choose(provider, value, inputs, default, label)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return chosen["size"], chosen["image"]
 
 
 def enqueue_job(job: Job) -> None:
@@ -123,16 +148,16 @@ def create_provision(
     user, *, provider, name: str, host_count=1, size: str | None = None, image: str | None = None
 ) -> Provision:
     errors = {}
-    name = (name or "").strip()
-    if not re.fullmatch(NAME_PATTERN, name):
+    name = name.strip() if isinstance(name, str) else name
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         errors["name"] = (
-            f"{name!r} is not a valid provision name: use 1-40 letters, digits and "
-            "dashes, starting with a letter"
+            f"{shown(name)} is not a valid provision name: use 1-40 letters, digits and "
+            "dashes, starting with a letter (it becomes the hosts' names)"
         )
     if not isinstance(provider, Provider):
         ref = str(provider)
         visible = Provider.objects.for_user(user)
-        found = visible.filter(pk=int(ref)) if ref.isdigit() else visible.filter(name=ref)
+        found = visible.filter(pk=int(ref)) if is_id(ref) else visible.filter(name=ref)
         provider = found.first()
         if provider is None:
             errors["provider"] = f"provider {ref!r} not found"
@@ -148,8 +173,7 @@ def create_provision(
         raise ValidationError(
             {"provider": f"provider {provider.name} has no DigitalOcean token; set one first"}
         )
-    size = _choose(provider, size, SIZE_INPUTS, DEFAULT_SIZE, "size")
-    image = _choose(provider, image, IMAGE_INPUTS, DEFAULT_IMAGE, "image")
+    size, image = choose_size_and_image(provider, size, image)
 
     key = generate_ed25519(f"edge-portal-{name}")
     host_key = generate_ed25519(f"edge-portal-host-{name}")

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -53,6 +54,9 @@ def provision_create(request):
     provider_id = request.POST.get("provider") or request.GET.get("provider")
     if not provider_id:
         return render(request, "provisions/create_provider.html", {"providers": providers})
+    # Not an ID at all (`?provider=abc`): no such provider, rather than a ValueError (500).
+    if not (provider_id.isascii() and provider_id.isdigit()) or len(provider_id) > 18:
+        raise Http404(f"provider {provider_id!r} not found")
     provider = get_object_or_404(providers, pk=provider_id)
     form = ProvisionForm(request.POST or None, provider=provider)
     if request.method == "POST" and form.is_valid():

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from portal.models import ApiToken
@@ -75,6 +76,13 @@ def operator_client(client, operator):
 @pytest.fixture
 def do_token():
     return TOKEN
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # API throttle and failed-token counts live in the cache (per process, like a test's live
+    # server): each test starts with none, so throttling stays on with the real rates.
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

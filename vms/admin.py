@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.admin import URL_FIELDS, ReadOnlyAdmin
+from portal.admin import OUTBOUND_URL_FIELDS, ReadOnlyAdmin
 from vms.models import NIC, VM, Image, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
 
 
@@ -47,7 +47,7 @@ class VMTemplateAdmin(admin.ModelAdmin):
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "owner", "datastore", "sha256"]
-    formfield_overrides = URL_FIELDS
+    formfield_overrides = OUTBOUND_URL_FIELDS
     search_fields = ["name"]
 
 

@@ -1,9 +1,11 @@
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from portal.api_errors import ErrorSerializer
+from portal.api_params import int_param
 from vms import lxc, services
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
@@ -99,6 +101,24 @@ class ExecResultSerializer(serializers.Serializer):
     stderr = serializers.CharField()
 
 
+class PortForwardEntrySerializer(serializers.Serializer):
+    nic = serializers.IntegerField()
+    network = serializers.CharField()
+    host_ip = serializers.IPAddressField(allow_null=True)
+    external_port_range = serializers.CharField(help_text="the host's ports, e.g. 9001:9100")
+    internal_port_range = serializers.CharField(help_text="the VM's ports they map to")
+    first_port = serializers.IntegerField()
+
+
+class PortForwardSerializer(serializers.Serializer):
+    forwards = PortForwardEntrySerializer(
+        many=True, required=False, help_text="without `port`: one entry per public NIC"
+    )
+    mapping = serializers.CharField(
+        required=False, help_text="with `port`: HOST_IP@EXTERNAL -> PORT"
+    )
+
+
 class VMLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = VMLogLine
@@ -162,31 +182,42 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.exclude(state="DONE")
         return queryset
 
+    @extend_schema(responses={202: None})
     def destroy(self, request, pk=None):
+        """Terminate the VM (its job ends the container)."""
         services.act(request.user, self.get_object(), "terminate")
         return Response(status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=ActionSerializer, responses={202: VMSerializer})
     @action(detail=True, methods=["post"], url_path="action")
     def do_action(self, request, pk=None):
+        vm = self.get_object()  # another's VM is a 404 whatever the body says
         body = ActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        vm = services.act(request.user, self.get_object(), body.validated_data["action"])
+        vm = services.act(request.user, vm, body.validated_data["action"])
         return Response(VMSerializer(vm).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=[OpenApiParameter("port", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("port", int, description="a port inside the VM")],
+        responses={200: PortForwardSerializer},
+    )
     @action(detail=True, methods=["get"], url_path="port-forward")
     def port_forward(self, request, pk=None):
         """`onevm port-forward ID [PORT]`: the VM's forwarded port ranges, or one mapping."""
         vm = self.get_object()
-        port = request.query_params.get("port")
-        if port:
-            if not port.isdigit():
-                return Response({"detail": f"port must be a number, not {port!r}"}, status=400)
-            return Response({"mapping": services.forwarded(vm, int(port))})
+        port = int_param(request, "port", minimum=1, maximum=65535)
+        if port is not None:
+            return Response({"mapping": services.forwarded(vm, port)})
         return Response({"forwards": services.port_forwards(vm)})
 
-    @extend_schema(request=ExecSerializer, responses={200: ExecResultSerializer})
+    @extend_schema(
+        request=ExecSerializer,
+        responses={
+            200: ExecResultSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="the VM is not RUNNING"),
+            502: OpenApiResponse(ErrorSerializer, description="its host could not run it"),
+        },
+    )
     @action(detail=True, methods=["post"], url_path="exec")
     def execute(self, request, pk=None):
         """Run a command in the container (`onevm ssh NAME -- CMD`)."""
@@ -204,6 +235,8 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(responses={200: VMLogSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    # The whole log, not a page; the list's filters do not apply to one VM.
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def log(self, request, pk=None):
+        """The VM's first 500 log lines."""
         return Response(VMLogSerializer(self.get_object().log.all()[:500], many=True).data)

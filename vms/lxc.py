@@ -5,6 +5,7 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+from portal import outbound
 from provisions import hostconfig
 from provisions.choices import NetworkKind
 from provisions.hostconfig import evpn
@@ -89,11 +90,23 @@ def nic_lines(nics) -> str:
     return "\n".join(lines)
 
 
+def image_source(image) -> outbound.Target:
+    """The image URL checked once more, now, and pinned to the addresses just checked: the host
+    downloads from those (curl --resolve), so neither a stored URL that predates the check nor a
+    name re-pointed since (DNS rebinding) makes a droplet fetch its metadata service."""
+    try:
+        return outbound.pin(image.url)
+    except outbound.URLRefused as exc:
+        raise LXCError(f"image {image.name}: URL refused: {exc.message}") from None
+
+
 def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> None:
     public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
+    source = image_source(vm.image)
     env = {
         "VM": vm.container_name,
-        "IMAGE_URL": vm.image.url,
+        "IMAGE_URL": source.url,
+        "IMAGE_RESOLVE": source.curl_resolve(),
         "IMAGE_SHA256": vm.image.sha256,
         "NICS": nic_lines(nics),
         "IP": public.ip if public else "",

@@ -3,7 +3,6 @@ Pages, API and CLI call these; jobs carry out the host side."""
 
 import ipaddress
 import logging
-import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from portal.lookup import find
+from portal.names import check_name
 from provisions import hostconfig
 from provisions.choices import EventSource, HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
@@ -26,22 +26,6 @@ from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
 
 log = logging.getLogger(__name__)
-
-# Names are shown and looked up, never put in a command line (containers are named one-<id>),
-# but keep them printable and short anyway.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-def check_name(name: str, field: str = "name") -> None:
-    if not re.fullmatch(NAME_PATTERN, name or ""):
-        raise ValidationError(
-            {
-                field: (
-                    f"{name!r} is not a valid name: 1-64 letters, digits, '_', '.', '-', "
-                    "starting with a letter or digit"
-                )
-            }
-        )
 
 
 def vm_log(vm, message: str, level: str = "info") -> None:
@@ -154,7 +138,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
     template = find(
         VMTemplate.objects.for_user(user).select_related("image"), template_ref, "template"
     )
-    check_name(name)
+    name = check_name(name, kind="VM name")
     networks = [find(networks_for(user), ref, "network") for ref in (nics or [])]
     if not networks:
         networks = list(template.networks.all())
@@ -299,7 +283,8 @@ def port_forwards(vm: VM) -> list[dict]:
         result.append(
             {
                 "nic": block.nic.index,
-                "network": block.nic.network.name,
+                # A NIC outlives a deleted network (SET_NULL) until its VM goes.
+                "network": block.nic.network.name if block.nic.network else "",
                 "host_ip": block.host.public_ip,
                 "external_port_range": block.external_range,
                 "internal_port_range": block.internal_range,
@@ -322,4 +307,4 @@ def forwarded(vm: VM, internal: int) -> str:
     return f"{entry['host_ip']}@{external} -> {internal}"
 
 
-__all__ = ["VM_ACTIVE", "act", "check_name", "instantiate", "port_forwards"]
+__all__ = ["VM_ACTIVE", "act", "instantiate", "port_forwards"]

@@ -7,12 +7,17 @@ Configuration: `--url`/`PORTAL_URL` (default http://127.0.0.1:8000) and
 import argparse
 import os
 import sys
+import time
 from urllib.parse import quote
 
 import requests
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT = (5, 120)
+# On 429 the CLI waits what the portal's Retry-After asks, this many times at most; a longer wait
+# than RATE_LIMIT_MAX_WAIT (a blocked address, 10 minutes) fails at once with the portal's reason.
+RATE_LIMIT_RETRIES = 3
+RATE_LIMIT_MAX_WAIT = 60
 
 
 class CliError(Exception):
@@ -24,12 +29,15 @@ class CliError(Exception):
 
 
 class Client:
-    def __init__(self, url: str, token: str | None):
+    sleep = staticmethod(time.sleep)  # tests replace it
+
+    def __init__(self, url: str, token: str | None, prog: str = "portal"):
         if not token:
             raise CliError(
                 "no API token: set PORTAL_TOKEN (create one on the portal's API tokens page) "
                 "or pass --token"
             )
+        self.prog = prog
         self.base = url.rstrip("/") + "/api/"
         self.session = requests.Session()
         self.session.headers.update(
@@ -41,18 +49,29 @@ class Client:
         )
 
     def request(self, method: str, path: str, **kwargs):
+        # A 429 is answered before the portal acts (throttles run first), so even a POST is
+        # safe to send again.
+        for retries_left in range(RATE_LIMIT_RETRIES, -1, -1):
+            response = self._send(method, path, **kwargs)
+            wait = _retry_after(response)
+            if response.status_code != 429 or not retries_left or wait > RATE_LIMIT_MAX_WAIT:
+                break
+            print(f"{self.prog}: rate limited by the portal; retrying in {wait} s", file=sys.stderr)
+            self.sleep(wait)
+        if response.status_code >= 400:
+            raise CliError(_error_text(response), response.status_code)
+        return response
+
+    def _send(self, method: str, path: str, **kwargs):
         url = self.base + path.lstrip("/")
         try:
-            response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
+            return self.session.request(method, url, timeout=TIMEOUT, **kwargs)
         except requests.ConnectionError:
             raise CliError(
                 f"cannot reach the portal at {self.base} (is it running? PORTAL_URL?)"
             ) from None
         except requests.Timeout:
             raise CliError(f"the portal at {self.base} did not answer in time") from None
-        if response.status_code >= 400:
-            raise CliError(_error_text(response), response.status_code)
-        return response
 
     def get(self, path, **params):
         return self.request("GET", path, params=params).json()
@@ -98,6 +117,12 @@ class Client:
             offset += 500
 
 
+def _retry_after(response) -> int:
+    # The portal sends whole seconds; the HTTP-date form or no header at all: a short pause.
+    value = response.headers.get("Retry-After", "")
+    return max(1, int(value)) if value.strip().isdigit() else 5
+
+
 def _error_text(response) -> str:
     try:
         body = response.json()
@@ -132,7 +157,7 @@ def run(prog: str, parser: argparse.ArgumentParser, argv=None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     try:
-        client = Client(args.url, args.token)
+        client = Client(args.url, args.token, prog=prog)
         return args.func(client, args) or 0
     except CliError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

@@ -1,15 +1,16 @@
 from rest_framework import serializers
 
+from providers.choices import DIGITALOCEAN_REGIONS, ProviderType
 from providers.models import Provider
 
 
 class ConnectionSerializer(serializers.Serializer):
-    region = serializers.CharField()
+    region = serializers.ChoiceField(choices=list(DIGITALOCEAN_REGIONS.items()))
     token = serializers.CharField(
-        write_only=True,
         required=False,
         allow_blank=True,
-        help_text="DigitalOcean API token. Write-only: responses show token_hint (****last4).",
+        help_text="DigitalOcean API token. Never shown: responses carry its mask (****last4), "
+        "or an empty string when none is set; sending the mask back keeps the stored token.",
         style={"input_type": "password"},
     )
 
@@ -17,9 +18,14 @@ class ConnectionSerializer(serializers.Serializer):
 class ProviderSerializer(serializers.ModelSerializer):
     """The document's provider fields. Validation lives in providers.services."""
 
-    provider = serializers.CharField(source="provider_type")
+    provider = serializers.ChoiceField(choices=ProviderType.choices, source="provider_type")
     connection = ConnectionSerializer()
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="the owner's username; null for a shared provider (operators manage those)",
+    )
     url = serializers.HyperlinkedIdentityField(view_name="api:provider-detail")
 
     class Meta:
@@ -59,3 +65,19 @@ class ConnectionTestSerializer(serializers.Serializer):
     status = serializers.CharField(required=False)
     droplet_limit = serializers.IntegerField(required=False, allow_null=True)
     error = serializers.CharField(required=False)
+
+
+class ExportedConnectionSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="the token's mask (****last4), or empty: none set")
+    region = serializers.CharField()
+
+
+class ProviderDocumentSerializer(serializers.Serializer):
+    """The provider file `GET /api/providers/ID/yaml/` answers, as the document writes it."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField()
+    plain = serializers.DictField()
+    connection = ExportedConnectionSerializer()
+    inputs = serializers.ListField(child=serializers.DictField())

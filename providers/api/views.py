@@ -1,13 +1,15 @@
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from portal.tenancy import CHANGE
 from providers import services, yaml_format
 from providers.api.serializers import (
     ConnectionTestSerializer,
+    ProviderDocumentSerializer,
     ProviderSerializer,
     ProviderYAMLSerializer,
 )
@@ -16,15 +18,45 @@ from providers.filters import ProviderFilterSet
 from providers.models import Provider
 
 
-def _raw_data(request) -> dict:
-    """The request body as the document's mapping (the serializer only documents it)."""
+def _document(request) -> dict:
+    """The request body as the document's mapping (the serializer only documents it); the
+    services check its fields. Anything but a JSON object is refused here: `dict()` of a list
+    of pairs would have been taken as fields."""
     data = request.data
-    return data.dict() if hasattr(data, "dict") else dict(data)
+    if not isinstance(data, dict):
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    "the body must be a JSON object with name, provider, connection..., "
+                    f"not {_json_type(data)}"
+                ]
+            }
+        )
+    return data
+
+
+def _json_type(value) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+class CanChangeProvider(permissions.BasePermission):
+    """Only an operator changes a shared provider: 403 before the body is even read (the
+    services check again, with the same for_user rule)."""
+
+    message = "this provider is shared; only an operator can change it"
+    changes = {"update", "partial_update", "destroy", "update_yaml"}
+
+    def has_object_permission(self, request, view, obj):
+        if view.action not in self.changes:
+            return True
+        return Provider.objects.for_user(request.user, CHANGE).filter(pk=obj.pk).exists()
 
 
 class ProviderViewSet(viewsets.ModelViewSet):
     serializer_class = ProviderSerializer
     filterset_class = ProviderFilterSet
+    permission_classes = [permissions.IsAuthenticated, CanChangeProvider]
 
     def get_queryset(self):
         return Provider.objects.for_user(self.request.user).select_related("owner")
@@ -33,12 +65,12 @@ class ProviderViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(provider).data, status=code)
 
     def create(self, request, *args, **kwargs):
-        provider = services.create_provider(request.user, _raw_data(request))
+        provider = services.create_provider(request.user, _document(request))
         return self._respond(provider, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         provider = self.get_object()
-        data = _raw_data(request)
+        data = _document(request)
         if kwargs.get("partial"):
             current = yaml_format.load(yaml_format.dump(provider))
             current["connection"].pop("token", None)
@@ -65,17 +97,21 @@ class ProviderViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["put"], url_path="yaml")
     def update_yaml(self, request, pk=None):
         """Replace a provider from YAML (`oneprovider update`); a masked token keeps the old one."""
+        provider = self.get_object()  # 404 or 403 (CanChangeProvider) before the body is read
         body = ProviderYAMLSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         provider = services.update_from_yaml(
-            request.user,
-            self.get_object(),
-            body.validated_data["yaml"],
-            body.validated_data["source"],
+            request.user, provider, body.validated_data["yaml"], body.validated_data["source"]
         )
         return self._respond(provider)
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiResponse(
+                ProviderDocumentSerializer, description="the provider file, as YAML"
+            )
+        }
+    )
     @update_yaml.mapping.get
     def export_yaml(self, request, pk=None):
         """The provider in the document's YAML format, token masked."""

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.api_errors import ErrorSerializer
+from portal.api_params import int_param
 from provisions import services
 from provisions.api.serializers import (
     HostSerializer,
@@ -17,6 +18,11 @@ from provisions.api.serializers import (
 )
 from provisions.models import JobLogLine
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+
+# A provision's hosts, jobs and log lines are whole lists (the log pages with `after`): neither
+# the list's pagination nor its filters (`?state=` would 404 the provision) apply, and the
+# schema then says so.
+DETAIL_LIST = {"pagination_class": None, "filter_backends": []}
 
 
 class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -100,30 +106,32 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(
         parameters=[
             OpenApiParameter("after", int, description="last line id seen"),
-            OpenApiParameter("job", int),
+            OpenApiParameter("job", int, description="job id (default: the latest job)"),
         ],
         responses={200: LogLineSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], **DETAIL_LIST)
     def log(self, request, pk=None):
         """Log lines of the provision's jobs (the latest job unless `job` is given)."""
         provision = self.get_object()
-        job_id = request.query_params.get("job") or provision.latest_job_id
-        lines = JobLogLine.objects.filter(job__provision=provision, job_id=job_id)
-        after = request.query_params.get("after")
-        if after and after.isdigit():
-            lines = lines.filter(pk__gt=int(after))
+        job_id = int_param(request, "job", minimum=1)
+        after = int_param(request, "after")
+        lines = JobLogLine.objects.filter(
+            job__provision=provision, job_id=job_id or provision.latest_job_id
+        )
+        if after is not None:
+            lines = lines.filter(pk__gt=after)
         return Response(LogLineSerializer(lines[:1000], many=True).data)
 
     @extend_schema(responses={200: JobSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], **DETAIL_LIST)
     def jobs(self, request, pk=None):
+        """The provision's latest 50 jobs."""
         return Response(JobSerializer(self.get_object().jobs.all()[:50], many=True).data)
 
-    @extend_schema(
-        request=None, responses={200: HostSerializer(many=True), 202: ProvisionDetailSerializer}
-    )
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses={200: HostSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=None, responses={202: ProvisionDetailSerializer})
+    @action(detail=True, methods=["get", "post"], **DETAIL_LIST)
     def hosts(self, request, pk=None):
         """List the hosts, or (POST) add one."""
         provision = self.get_object()

@@ -173,7 +173,10 @@ def test_outsider_gets_not_found(vm_id, as_outsider, capsys, module, argv):
     ("argv", "message"),
     [
         (["Nope", "--name", "ok", "--nic", "dc-public"], "template 'Nope' not found"),
-        (["Alpine", "--name", "x;reboot", "--nic", "dc-public"], "'x;reboot' is not a valid name"),
+        (
+            ["Alpine", "--name", "x;reboot", "--nic", "dc-public"],
+            "'x;reboot' is not a valid VM name",
+        ),
         (["Alpine", "--name", "ok", "--nic", "nope"], "network 'nope' not found"),
     ],
 )

@@ -56,6 +56,9 @@ def lab_world(lab_hosts, live_server, owner, settings, monkeypatch, tmp_path):
         settings.PROVISION_POLL_INTERVAL = 0.1
         settings.PROVISION_SSH_WAIT = 20
         settings.JOBS_SYNC = True  # no worker process here: jobs run inside the API request
+        # The image server is this machine on the lab bridge: a private address the portal
+        # fetches the index from and tells lab hosts to download from.
+        settings.OUTBOUND_ALLOWED_NETWORKS = ["198.18.0.1/32"]
         _, raw = ApiToken.issue(owner, "tutorial")
         monkeypatch.setenv("PORTAL_URL", live_server.url)
         monkeypatch.setenv("PORTAL_TOKEN", raw)

@@ -1,5 +1,5 @@
-"""The simplestreams sync against a fake image server on 127.0.0.1: what it fills in, that it
-is idempotent, and that a broken index changes nothing."""
+"""The simplestreams sync against a fake image server on 127.0.0.1 (allowed for these tests):
+what it fills in, that it is idempotent, and that a broken index changes nothing."""
 
 import functools
 import json
@@ -108,6 +108,13 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def _fake_server_allowed(settings):
+    """The fake image server is on 127.0.0.1, which outbound URLs may only reach when an
+    operator allows it (tests/marketplace/test_outbound_urls.py: refused otherwise)."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
 @pytest.fixture
 def server_root(tmp_path):
     streams = tmp_path / "streams" / "v1"
@@ -213,10 +220,13 @@ def test_a_newer_build_updates_the_app_in_place(marketplace, server_root):
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
-        ("index-json", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/index\.json: "),
-        ("index-404", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/index\.json: 404"),
-        ("products-json", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/images\.json: "),
-        ("products-404", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/images\.json: 404"),
+        ("index-json", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/index\.json: not JSON$"),
+        ("index-404", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/index\.json: HTTP 404$"),
+        (
+            "products-json",
+            r"cannot read http://127\.0\.0\.1:\d+/streams/v1/images\.json: not JSON$",
+        ),
+        ("products-404", r"cannot read http://127\.0\.0\.1:\d+/streams/v1/images\.json: HTTP 404$"),
     ],
 )
 def test_broken_index_is_a_clear_error_and_changes_nothing(
@@ -244,7 +254,7 @@ def test_a_good_sync_clears_the_previous_error(marketplace, server_root):
     with pytest.raises(sync.SyncError):
         sync.sync(marketplace)
     marketplace.refresh_from_db()
-    assert "404" in marketplace.sync_error and marketplace.synced_at is None
+    assert "HTTP 404" in marketplace.sync_error and marketplace.synced_at is None
     assert MarketplaceApp.objects.filter(state=AppState.READY).count() == 0
     (server_root / "saved.json").rename(index_file)
     assert sync.sync(marketplace) == 2

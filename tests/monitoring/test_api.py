@@ -102,7 +102,7 @@ def test_monitoring_endpoints_are_described_in_the_schema(api):
         ("/api/hosts/{id}/monitoring/", "HostSeries"),
     ):
         operation = schema["paths"][path]["get"]
-        assert set(operation["responses"]) == {"200", "400", "404"}
+        assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "429"}
         assert [p["name"] for p in operation["parameters"] if p["in"] == "query"] == ["hours"]
         ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert ref.endswith(component)

@@ -4,6 +4,7 @@ object of each; the history and sample admins are read-only and their lists stay
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -55,6 +56,10 @@ def one_of_each(owner, operator, cluster, template):
             stopped=now,
             success=success,
         )
+    seen = {"username": "alice", "ip_address": "198.51.100.7", "user_agent": "curl"}
+    AccessAttempt.objects.create(**seen, failures_since_start=5, get_data="", post_data="x")
+    AccessLog.objects.create(**seen)
+    AccessFailureLog.objects.create(**seen, locked_out=True)
 
 
 def registered():
@@ -71,6 +76,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "provisions.Host",
         "vms.VMEvent",
     } <= labels
+    opened_add = []
     for model in registered():
         opts = model._meta
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
@@ -81,6 +87,15 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         response = operator_client.get(change)
         assert response.status_code == 200, change
+        add = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+        if admin.site._registry[model].has_add_permission(response.wsgi_request):
+            response = operator_client.get(add)
+            assert response.status_code == 200, add
+            opened_add.append(opts.label)
+        else:
+            assert operator_client.get(add).status_code == 403, add
+    # Not every model may be added by hand, but the ones operators make must open.
+    assert {"providers.Provider", "vms.UserQuota", "auth.User"} <= set(opened_add)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +161,26 @@ def test_admin_lists_cost_the_same_queries_with_more_rows(operator_client, one_o
     vm = VM.objects.get(name="web")
     more(vm.host, vm)
     assert count() == few
+
+
+def test_the_provider_admin_applies_the_same_checks_as_the_api(operator_client):
+    from providers.models import Provider
+
+    before = Provider.objects.count()
+    response = operator_client.post(
+        "/admin/providers/provider/add/",
+        {
+            "name": "evil\u202eexe",
+            "description": "",
+            "provider_type": "digitalocean",
+            "region": "ams3",
+            "plain": "{}",
+            "inputs": '[{"name": "x", "type": ["list"]}]',
+            "token": "",
+            "owner": "",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is not a valid name" in html and "inputs[0].type" in html
+    assert Provider.objects.count() == before

@@ -59,3 +59,30 @@ def test_bad_boolean_fails_loudly(tmp_path):
     result = run_manage("check", DJANGO_DEBUG="maybe", PORTAL_DATA_DIR=str(tmp_path))
     assert result.returncode != 0
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_fresh_data_directory_is_private(tmp_path):
+    """Another local user must not read the database (encrypted tokens) or the Fernet key that
+    decrypts it: the directory is 0700 and every file the portal makes in it is 0600."""
+    data = tmp_path / "data"
+    result = run_manage("migrate", "--no-input", PORTAL_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    made = sorted(data.iterdir())
+    assert {p.name for p in made} >= {"portal.sqlite3", "secret_key", "fernet_key"}
+    # staticfiles/ holds the public CSS and JS; the 0700 directory above shields it anyway.
+    files = [p for p in made if p.is_file()]
+    loose = {p.name: oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o077}
+    assert loose == {}
+
+
+def test_an_existing_world_readable_data_directory_is_tightened(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    (data / "portal.sqlite3").touch(mode=0o644)
+    (data / "portal.sqlite3").chmod(0o644)
+    data.chmod(0o755)
+    result = run_manage("check", PORTAL_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    assert oct((data / "portal.sqlite3").stat().st_mode & 0o777) == "0o600"

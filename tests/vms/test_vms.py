@@ -46,7 +46,7 @@ def test_instantiate_places_allocates_and_queues(template, owner, cluster):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"name": "x;reboot", "nics": ["dc-public"]}, "is not a valid name"),
+        ({"name": "x;reboot", "nics": ["dc-public"]}, "is not a valid VM name"),
         ({"name": "ok", "nics": ["nope"]}, "network 'nope' not found"),
         ({"name": "ok", "nics": ["dc-public", "dc-public"]}, "at most one NIC on the public"),
         ({"name": "ok", "nics": ["dc-private", "dc-private"]}, "at most one NIC per private"),

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
-# environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_SHA256, NICS, IP,
-# MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+# environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_RESOLVE, IMAGE_SHA256,
+# NICS, IP, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+# IMAGE_RESOLVE: `host:port:address[,address]`, the addresses the portal checked for the URL's
+# host (empty when the URL names an address): curl connects to nothing else.
 # NICS: one line per NIC, eth0 first: `bridge address/prefix mac mtu gateway` ('-' = none);
 # the public NIC is on the host's NAT bridge, private ones on a VXLAN bridge onevx<vni>.
 # IP: the public NIC's address, the target of the port forwarding.
@@ -17,7 +19,11 @@ step "image"
 CACHED="$IMAGES/$IMAGE_SHA256.tar"
 if [ ! -f "$CACHED" ]; then
     TMP="$IMAGES/.download-$VM-$$"
-    curl -fsSL --retry 3 -o "$TMP" "$IMAGE_URL"
+    # http(s) only, no redirect (its target was never checked), no proxy (it would resolve the
+    # name itself), and the host name pinned to the checked addresses.
+    CURL=(curl -fsS --retry 3 --proto =http,https -L --max-redirs 0 --noproxy '*')
+    [ -z "${IMAGE_RESOLVE:-}" ] || CURL+=(--resolve "$IMAGE_RESOLVE")
+    "${CURL[@]}" -o "$TMP" "$IMAGE_URL"
     GOT=$(sha256sum "$TMP" | cut -d' ' -f1)
     if [ "$GOT" != "$IMAGE_SHA256" ]; then
         rm -f "$TMP"
