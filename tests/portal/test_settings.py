@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_manage(*args, **env):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_"))}
     full_env.update(env)
+    full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset it
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -65,7 +66,7 @@ def test_a_fresh_data_directory_is_private(tmp_path):
     """Another local user must not read the database (encrypted tokens) or the Fernet key that
     decrypts it: the directory is 0700 and every file the portal makes in it is 0600."""
     data = tmp_path / "data"
-    result = run_manage("migrate", "--no-input", PORTAL_DATA_DIR=str(data))
+    result = run_manage("migrate", "--no-input", PORTAL_DATA_DIR=str(data), DATABASE_URL=None)
     assert result.returncode == 0, result.stderr
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     made = sorted(data.iterdir())
@@ -82,7 +83,7 @@ def test_an_existing_world_readable_data_directory_is_tightened(tmp_path):
     (data / "portal.sqlite3").touch(mode=0o644)
     (data / "portal.sqlite3").chmod(0o644)
     data.chmod(0o755)
-    result = run_manage("check", PORTAL_DATA_DIR=str(data))
+    result = run_manage("check", PORTAL_DATA_DIR=str(data), DATABASE_URL=None)
     assert result.returncode == 0, result.stderr
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     assert oct((data / "portal.sqlite3").stat().st_mode & 0o777) == "0o600"
