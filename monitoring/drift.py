@@ -109,8 +109,9 @@ def check_token(token: str, provisions: list[Provision], budget: TokenBudget) ->
     if report.skipped:
         log.info("drift check skipped for %s provision(s): %s", len(provisions), report.skipped)
         return report
-    # Few retries: a failed check is simply tried again next cycle.
-    driver = DigitalOceanDriver(token, retries=1)
+    # Few retries: a failed check is simply tried again next cycle. No pacing either: the
+    # check has its own budget and rests when DigitalOcean says few requests are left.
+    driver = DigitalOceanDriver(token, retries=1, pace=False)
     try:
         droplets = {d["id"]: d for d in driver.droplets(tag=settings.DIGITALOCEAN_PORTAL_TAG)}
         vpcs = {str(v["id"]) for v in driver.vpcs()}

@@ -298,6 +298,9 @@ DIGITALOCEAN_TIMEOUT = (
 DIGITALOCEAN_RETRIES = env_int("DIGITALOCEAN_RETRIES", 5)
 DIGITALOCEAN_BACKOFF = env_float("DIGITALOCEAN_BACKOFF", 0.5)
 DIGITALOCEAN_MAX_RETRY_AFTER = env_float("DIGITALOCEAN_MAX_RETRY_AFTER", 60.0)
+# Below this many requests left in the token's hour (ratelimit-remaining), the driver spreads
+# the rest over the time to ratelimit-reset instead of running into 429s.
+DIGITALOCEAN_PACE_BELOW = env_int("DIGITALOCEAN_PACE_BELOW", 50)
 # How long the size and image lists a provision is checked against stay cached.
 DIGITALOCEAN_CATALOG_TTL = env_int("DIGITALOCEAN_CATALOG_TTL", 3600)
 # Every droplet the portal makes carries this tag besides its provision's own: monitoring lists
@@ -331,6 +334,9 @@ PROVISION_BOOT_TIMEOUT = env_float("PROVISION_BOOT_TIMEOUT", 600.0)
 PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)
 PROVISION_SSH_WAIT = env_float("PROVISION_SSH_WAIT", 180.0)
 PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)
+# DigitalOcean releases a VPC's members minutes after their droplets are deleted; until then
+# the VPC cannot be deleted. How long a delete keeps trying.
+PROVISION_VPC_RELEASE_TIMEOUT = env_float("PROVISION_VPC_RELEASE_TIMEOUT", 900.0)
 PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
 
 # Job leases (provisions.leases): a running job's worker renews its lease every heartbeat; a

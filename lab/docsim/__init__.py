@@ -36,6 +36,14 @@ class RunningSimulator:
     def state(self) -> dict:
         return requests.get(self.url + "/_sim/state", timeout=10).json()
 
+    def spend(self, token: str, requests_made: int) -> None:
+        """As if another client of `token` had just made this many requests."""
+        self.server.limiter.spend(token, requests_made)
+
+    def observe(self, observer) -> None:
+        """Call `observer(exchange)` with every API request and its answer (server.Exchange)."""
+        self.server.observers.append(observer)
+
     def reset(self):
         self.server.reset()
 

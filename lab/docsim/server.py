@@ -1,47 +1,35 @@
-"""HTTP front of the simulator: auth, rate limits, faults, pagination, routing."""
+"""HTTP front of the simulator: auth, rate limits, faults, the clock, routing, recording."""
 
 import json
 import math
 import random
-import re
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
-from lab.docsim import catalog
-from lab.docsim.state import ApiError, Cloud, not_found, unprocessable
-
-ROUTES = []
-
-
-def route(method, pattern):
-    def register(func):
-        ROUTES.append((method, re.compile(f"^{pattern}$"), pattern, func))
-        return func
-
-    return register
+from lab.docsim.errors import ApiError, not_found, unprocessable
+from lab.docsim.ratelimit import RateLimiter
+from lab.docsim.routes import ROUTES
+from lab.docsim.state import Cloud
 
 
-class RateLimiter:
-    """Per-token budget per minute, as DigitalOcean's `ratelimit-*` headers describe it."""
+@dataclass(frozen=True)
+class Exchange:
+    """One API request and the simulator's answer, as they went over the wire (for the
+    contract check: lab/docsim/contract)."""
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.windows: dict[str, tuple[int, int]] = {}
+    method: str
+    target: str  # path and query, as sent (percent-encoded)
+    request_body: bytes
+    status: int
+    headers: dict  # lower-case names
+    body: object  # the decoded JSON answer, or None when there was none
 
-    def take(self, token: str, limit: int) -> tuple[bool, int, int]:
-        window = int(time.time() // 60)
-        with self.lock:
-            start, used = self.windows.get(token, (window, 0))
-            if start != window:
-                start, used = window, 0
-            allowed = used < limit
-            if allowed:
-                used += 1
-            self.windows[token] = (start, used)
-        return allowed, max(0, limit - used), (window + 1) * 60
+
+TOO_MANY = "API Rate limit exceeded."
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -63,6 +51,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload:
             self.wfile.write(payload)
+        request = getattr(self, "_api_request", None)
+        if request is not None:
+            self._api_request = None
+            exchange = Exchange(
+                method=request[0],
+                target=self.path,
+                request_body=request[1],
+                status=status,
+                headers={k.lower(): str(v) for k, v in (headers or {}).items()},
+                body=body,
+            )
+            for observer in list(self.server.observers):
+                observer(exchange)
 
     def _error(self, exc: ApiError, headers=None):
         self._send(
@@ -75,9 +76,12 @@ class Handler(BaseHTTPRequestHandler):
             headers,
         )
 
-    def _body(self):
+    def _raw_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    @staticmethod
+    def _json_body(raw: bytes) -> dict:
         if not raw.strip():
             return {}
         try:
@@ -106,13 +110,15 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method):
         url = urlparse(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        try:
-            body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else {}
-        except ApiError as exc:
-            return self._error(exc)
+        raw = self._raw_body()
         if url.path.startswith("/_sim/"):
+            try:
+                body = self._json_body(raw)
+            except ApiError as exc:
+                return self._error(exc)
             return self._control(method, url.path, body)
-        self._api(method, url.path.rstrip("/") or "/", query, body)
+        self._api_request = (method, raw)
+        self._api(method, url.path.rstrip("/") or "/", query, raw)
 
     # -- the control plane (not the API: no auth, no faults, not counted) -----------------
     def _control(self, method, path, body):
@@ -128,55 +134,64 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, TypeError) as exc:
                 return self._send(400, {"id": "bad_request", "message": str(exc)})
             return self._send(200, options.faults())
+        if path == "/_sim/spend" and method == "POST":
+            # Another client of the token made this many requests just now.
+            try:
+                self.server.limiter.spend(str(body["token"]), int(body["requests"]))
+            except (KeyError, ValueError, TypeError):
+                return self._send(400, {"id": "bad_request", "message": "token and requests"})
+            return self._send(200, self.server.limiter.peek(str(body["token"])).headers())
         if path == "/_sim/reset" and method == "POST":
             self.server.reset()
             return self._send(200, {"reset": True})
         return self._send(404, {"id": "not_found", "message": "unknown control endpoint"})
 
     # -- the API --------------------------------------------------------------------------
-    def _api(self, method, path, query, body):
-        options, cloud = self.server.options, self.server.cloud
+    def _api(self, method, path, query, raw):
+        options, cloud, limiter = self.server.options, self.server.cloud, self.server.limiter
         if options.latency_ms:
             time.sleep(options.latency_ms / 1000)
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if token not in options.tokens:
-            return self._error(ApiError(401, "unauthorized", "Unable to authenticate you"))
-        allowed, remaining, reset = self.server.limiter.take(token, options.rate_limit)
-        headers = {
-            "ratelimit-limit": options.rate_limit,
-            "ratelimit-remaining": remaining,
-            "ratelimit-reset": reset,
-        }
+            # Not counted (no account to charge), but answered with the headers all the same.
+            return self._error(
+                ApiError(401, "unauthorized", "Unable to authenticate you"),
+                limiter.peek(token).headers(),
+            )
+        verdict = limiter.take(token, listing_keys=(method, path) == ("GET", "/v2/account/keys"))
+        headers = verdict.headers()
         with cloud.lock:
             cloud.calls_total += 1
             number = cloud.calls_total
-        if not allowed:
-            headers["Retry-After"] = max(1, int(reset - time.time()))
-            return self._error(
-                ApiError(429, "too_many_requests", "API Rate limit exceeded."), headers
-            )
+            if not verdict.allowed:
+                cloud.refused[verdict.why] = cloud.refused.get(verdict.why, 0) + 1
+        if not verdict.allowed:
+            return self._error(ApiError(429, "too_many_requests", TOO_MANY), headers)
         if options.fault_429_every and number % options.fault_429_every == 0:
-            headers["Retry-After"] = options.retry_after
-            return self._error(
-                ApiError(429, "too_many_requests", "API Rate limit exceeded."), headers
-            )
+            headers["retry-after"] = options.retry_after
+            return self._error(ApiError(429, "too_many_requests", TOO_MANY), headers)
         if (options.fault_5xx_every and number % options.fault_5xx_every == 0) or (
             options.fault_5xx_rate and self.server.random.random() < options.fault_5xx_rate
         ):
             return self._error(
                 ApiError(500, "server_error", "Server was unable to give you a response."), headers
             )
+        try:
+            body = self._json_body(raw) if method != "GET" else {}
+        except ApiError as exc:
+            return self._error(exc, headers)
         for route_method, regex, template, func in ROUTES:
             match = regex.match(path)
             if match and route_method == method:
-                with cloud.lock:
-                    cloud.calls[f"{method} {template}"] = (
-                        cloud.calls.get(f"{method} {template}", 0) + 1
-                    )
+                params = [unquote(group) for group in match.groups()]
                 try:
                     with cloud.lock:
-                        status, payload = func(self, cloud, query, body, *match.groups())
+                        cloud.calls[f"{method} {template}"] = (
+                            cloud.calls.get(f"{method} {template}", 0) + 1
+                        )
+                        cloud.tick()
+                        status, payload = func(self, cloud, query, body, *params)
                 except ApiError as exc:
                     return self._error(exc, headers)
                 return self._send(status, payload, headers)
@@ -206,369 +221,6 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {key: chunk, "links": {"pages": pages}, "meta": {"total": total}}
 
 
-# -- routes ------------------------------------------------------------------------------------
-@route("GET", "/v2/account")
-def get_account(h, cloud, query, body):
-    return 200, {
-        "account": {
-            "droplet_limit": 25,
-            "floating_ip_limit": 3,
-            "volume_limit": 100,
-            "email": h.server.options.email,
-            "uuid": "b6fr89dbf6d9156cace5f3c78dc9851d957381ef",
-            "email_verified": True,
-            "status": "active",
-            "status_message": "",
-            "team": {"uuid": "5df3e3004a17e242b7c20ca6c9fc25b701a47ece", "name": "Lab Team"},
-        }
-    }
-
-
-@route("GET", "/v2/regions")
-def list_regions(h, cloud, query, body):
-    return h.paginate("regions", [catalog.region(s) for s in catalog.REGIONS], query)
-
-
-@route("GET", "/v2/sizes")
-def list_sizes(h, cloud, query, body):
-    return h.paginate("sizes", catalog.sizes(), query)
-
-
-@route("GET", "/v2/images")
-def list_images(h, cloud, query, body):
-    return h.paginate("images", catalog.images(), query)
-
-
-@route("GET", "/v2/images/([^/]+)")
-def get_image(h, cloud, query, body, ref):
-    image = catalog.image(ref)
-    if image is None:
-        raise not_found()
-    return 200, {"image": image}
-
-
-@route("GET", "/v2/account/keys")
-def list_keys(h, cloud, query, body):
-    return h.paginate("ssh_keys", list(cloud.keys.values()), query)
-
-
-@route("POST", "/v2/account/keys")
-def create_key(h, cloud, query, body):
-    return 201, {"ssh_key": cloud.create_key(body)}
-
-
-@route("GET", "/v2/account/keys/([^/]+)")
-def get_key(h, cloud, query, body, ref):
-    return 200, {"ssh_key": cloud.key(ref)}
-
-
-@route("PUT", "/v2/account/keys/([^/]+)")
-def update_key(h, cloud, query, body, ref):
-    key = cloud.key(ref)
-    if body.get("name"):
-        key["name"] = body["name"]
-    return 200, {"ssh_key": key}
-
-
-@route("DELETE", "/v2/account/keys/([^/]+)")
-def delete_key(h, cloud, query, body, ref):
-    del cloud.keys[cloud.key(ref)["id"]]
-    return 204, None
-
-
-@route("GET", "/v2/tags")
-def list_tags(h, cloud, query, body):
-    return h.paginate("tags", [cloud.tag_view(n) for n in cloud.tags], query)
-
-
-@route("POST", "/v2/tags")
-def create_tag(h, cloud, query, body):
-    cloud.ensure_tag(body.get("name"))
-    return 201, {"tag": cloud.tag_view(body["name"])}
-
-
-@route("GET", "/v2/tags/([^/]+)")
-def get_tag(h, cloud, query, body, name):
-    if name not in cloud.tags:
-        raise not_found()
-    return 200, {"tag": cloud.tag_view(name)}
-
-
-@route("DELETE", "/v2/tags/([^/]+)")
-def delete_tag(h, cloud, query, body, name):
-    if name not in cloud.tags:
-        raise not_found()
-    del cloud.tags[name]
-    for droplet in cloud.droplets.values():
-        if name in droplet["tags"]:
-            droplet["tags"].remove(name)
-    return 204, None
-
-
-def _tag_resources(cloud, name, body, add):
-    if name not in cloud.tags:
-        if not add:
-            raise not_found()
-        cloud.ensure_tag(name)
-    for resource in body.get("resources") or []:
-        if resource.get("resource_type") != "droplet":
-            raise unprocessable("only droplet resources are supported here")
-        droplet = cloud.droplet(resource.get("resource_id"))
-        if add and name not in droplet["tags"]:
-            droplet["tags"].append(name)
-        elif not add and name in droplet["tags"]:
-            droplet["tags"].remove(name)
-    return 204, None
-
-
-@route("POST", "/v2/tags/([^/]+)/resources")
-def tag_resources(h, cloud, query, body, name):
-    return _tag_resources(cloud, name, body, True)
-
-
-@route("DELETE", "/v2/tags/([^/]+)/resources")
-def untag_resources(h, cloud, query, body, name):
-    return _tag_resources(cloud, name, body, False)
-
-
-@route("GET", "/v2/vpcs")
-def list_vpcs(h, cloud, query, body):
-    return h.paginate("vpcs", [cloud.public(v) for v in cloud.vpcs.values()], query)
-
-
-@route("POST", "/v2/vpcs")
-def create_vpc(h, cloud, query, body):
-    return 201, {"vpc": cloud.public(cloud.create_vpc(body))}
-
-
-@route("GET", "/v2/vpcs/([0-9a-f-]+)")
-def get_vpc(h, cloud, query, body, vpc_id):
-    return 200, {"vpc": cloud.public(cloud.vpc(vpc_id))}
-
-
-def _update_vpc(cloud, vpc_id, body):
-    vpc = cloud.vpc(vpc_id)
-    for key in ("name", "description"):
-        if key in body:
-            vpc[key] = body[key]
-    if body.get("default") is True and not vpc["default"]:
-        for other in cloud.vpcs.values():
-            if other["region"] == vpc["region"]:
-                other["default"] = False
-        vpc["default"] = True
-    return 200, {"vpc": cloud.public(vpc)}
-
-
-@route("PUT", "/v2/vpcs/([0-9a-f-]+)")
-def put_vpc(h, cloud, query, body, vpc_id):
-    return _update_vpc(cloud, vpc_id, body)
-
-
-@route("PATCH", "/v2/vpcs/([0-9a-f-]+)")
-def patch_vpc(h, cloud, query, body, vpc_id):
-    return _update_vpc(cloud, vpc_id, body)
-
-
-@route("DELETE", "/v2/vpcs/([0-9a-f-]+)")
-def delete_vpc(h, cloud, query, body, vpc_id):
-    cloud.delete_vpc(vpc_id)
-    return 204, None
-
-
-@route("GET", "/v2/vpcs/([0-9a-f-]+)/members")
-def vpc_members(h, cloud, query, body, vpc_id):
-    cloud.vpc(vpc_id)
-    members = [
-        {"urn": f"do:droplet:{d['id']}", "name": d["name"], "created_at": d["created_at"]}
-        for d in cloud.droplets.values()
-        if d["vpc_uuid"] == vpc_id
-    ]
-    return h.paginate("members", members, query)
-
-
-@route("GET", "/v2/droplets")
-def list_droplets(h, cloud, query, body):
-    droplets = list(cloud.droplets.values())
-    if query.get("tag_name"):
-        droplets = [d for d in droplets if query["tag_name"] in d["tags"]]
-    for droplet in droplets:
-        cloud.refresh_status(droplet)
-    return h.paginate("droplets", [cloud.public(d) for d in droplets], query)
-
-
-@route("POST", "/v2/droplets")
-def create_droplets(h, cloud, query, body):
-    created, action = cloud.create_droplets(body)
-    for droplet in created:
-        h.server.start_lab_host(droplet)
-    links = {
-        "actions": [
-            {
-                "id": action["id"],
-                "rel": "create",
-                "href": f"{h.server.url}/v2/actions/{action['id']}",
-            }
-        ]
-    }
-    if "names" in body:
-        return 202, {"droplets": [cloud.public(d) for d in created], "links": links}
-    return 202, {"droplet": cloud.public(created[0]), "links": links}
-
-
-@route("GET", "/v2/droplets/([0-9]+)")
-def get_droplet(h, cloud, query, body, droplet_id):
-    droplet = cloud.droplet(droplet_id)
-    cloud.refresh_status(droplet)
-    return 200, {"droplet": cloud.public(droplet)}
-
-
-@route("DELETE", "/v2/droplets/([0-9]+)")
-def delete_droplet(h, cloud, query, body, droplet_id):
-    droplet = cloud.delete_droplet(droplet_id)
-    h.server.stop_lab_host(droplet["id"])
-    return 204, None
-
-
-@route("DELETE", "/v2/droplets")
-def delete_droplets_by_tag(h, cloud, query, body):
-    tag = query.get("tag_name")
-    if not tag:
-        raise unprocessable("tag_name is required to delete droplets in bulk")
-    for droplet in [d for d in cloud.droplets.values() if tag in d["tags"]]:
-        cloud.delete_droplet(droplet["id"])
-        h.server.stop_lab_host(droplet["id"])
-    return 204, None
-
-
-ACTION_TYPES = {"power_off", "power_on", "shutdown", "reboot", "power_cycle"}
-
-
-@route("POST", "/v2/droplets/([0-9]+)/actions")
-def droplet_action(h, cloud, query, body, droplet_id):
-    droplet = cloud.droplet(droplet_id)
-    if body.get("type") not in ACTION_TYPES:
-        raise unprocessable(
-            f"Action type {body.get('type')!r} is not supported; use one of "
-            + ", ".join(sorted(ACTION_TYPES))
-        )
-    action = cloud.new_action(body["type"], droplet["id"], droplet["region"]["slug"])
-    return 201, {"action": cloud.public(action)}
-
-
-@route("GET", "/v2/droplets/([0-9]+)/actions")
-def droplet_actions(h, cloud, query, body, droplet_id):
-    droplet = cloud.droplet(droplet_id)
-    actions = [a for a in cloud.actions.values() if a["resource_id"] == droplet["id"]]
-    for action in actions:
-        cloud.refresh_action(action)
-    return h.paginate("actions", [cloud.public(a) for a in actions], query)
-
-
-@route("GET", "/v2/actions")
-def list_actions(h, cloud, query, body):
-    for action in cloud.actions.values():
-        cloud.refresh_action(action)
-    return h.paginate("actions", [cloud.public(a) for a in cloud.actions.values()], query)
-
-
-@route("GET", "/v2/actions/([0-9]+)")
-def get_action(h, cloud, query, body, action_id):
-    action = cloud.actions.get(int(action_id))
-    if action is None:
-        raise not_found()
-    cloud.refresh_action(action)
-    return 200, {"action": cloud.public(action)}
-
-
-@route("GET", "/v2/firewalls")
-def list_firewalls(h, cloud, query, body):
-    return h.paginate("firewalls", [cloud.public(f) for f in cloud.firewalls.values()], query)
-
-
-@route("POST", "/v2/firewalls")
-def create_firewall(h, cloud, query, body):
-    return 202, {"firewall": cloud.public(cloud.create_firewall(body))}
-
-
-@route("GET", "/v2/firewalls/([0-9a-f-]+)")
-def get_firewall(h, cloud, query, body, firewall_id):
-    return 200, {"firewall": cloud.public(cloud.firewall(firewall_id))}
-
-
-@route("PUT", "/v2/firewalls/([0-9a-f-]+)")
-def put_firewall(h, cloud, query, body, firewall_id):
-    firewall = cloud.firewall(firewall_id)
-    cloud._check_rules(body)
-    if not body.get("name"):
-        raise unprocessable("Name is required")
-    for key in ("name", "inbound_rules", "outbound_rules", "tags", "droplet_ids"):
-        if key in body:
-            firewall[key] = body[key] or []
-    return 200, {"firewall": cloud.public(firewall)}
-
-
-@route("DELETE", "/v2/firewalls/([0-9a-f-]+)")
-def delete_firewall(h, cloud, query, body, firewall_id):
-    cloud.firewall(firewall_id)
-    del cloud.firewalls[firewall_id]
-    return 204, None
-
-
-def _firewall_members(cloud, firewall_id, body, key, add):
-    firewall = cloud.firewall(firewall_id)
-    values = body.get(key) or []
-    if key == "droplet_ids":
-        values = [cloud.droplet(v)["id"] for v in values]
-    for value in values:
-        if add and value not in firewall[key]:
-            firewall[key].append(value)
-        elif not add and value in firewall[key]:
-            firewall[key].remove(value)
-    return 204, None
-
-
-@route("POST", "/v2/firewalls/([0-9a-f-]+)/droplets")
-def firewall_add_droplets(h, cloud, query, body, firewall_id):
-    return _firewall_members(cloud, firewall_id, body, "droplet_ids", True)
-
-
-@route("DELETE", "/v2/firewalls/([0-9a-f-]+)/droplets")
-def firewall_remove_droplets(h, cloud, query, body, firewall_id):
-    return _firewall_members(cloud, firewall_id, body, "droplet_ids", False)
-
-
-@route("POST", "/v2/firewalls/([0-9a-f-]+)/tags")
-def firewall_add_tags(h, cloud, query, body, firewall_id):
-    return _firewall_members(cloud, firewall_id, body, "tags", True)
-
-
-@route("DELETE", "/v2/firewalls/([0-9a-f-]+)/tags")
-def firewall_remove_tags(h, cloud, query, body, firewall_id):
-    return _firewall_members(cloud, firewall_id, body, "tags", False)
-
-
-def _rules(cloud, firewall_id, body, add):
-    firewall = cloud.firewall(firewall_id)
-    cloud._check_rules(body)
-    for key in ("inbound_rules", "outbound_rules"):
-        for rule in body.get(key) or []:
-            if add:
-                firewall[key].append(rule)
-            elif rule in firewall[key]:
-                firewall[key].remove(rule)
-    return 204, None
-
-
-@route("POST", "/v2/firewalls/([0-9a-f-]+)/rules")
-def firewall_add_rules(h, cloud, query, body, firewall_id):
-    return _rules(cloud, firewall_id, body, True)
-
-
-@route("DELETE", "/v2/firewalls/([0-9a-f-]+)/rules")
-def firewall_remove_rules(h, cloud, query, body, firewall_id):
-    return _rules(cloud, firewall_id, body, False)
-
-
 # -- the server --------------------------------------------------------------------------------
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -590,7 +242,9 @@ class SimServer(ThreadingHTTPServer):
 
             self.ca_file = make_certificate(options.host)
             self.socket = server_context(self.ca_file).wrap_socket(self.socket, server_side=True)
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(options)
+        # Callables given every Exchange (RunningSimulator.record: the contract check).
+        self.observers: list = []
         self.random = random.Random(options.seed)  # noqa: S311 - fault injection, not security
 
     @property
@@ -643,6 +297,7 @@ class SimServer(ThreadingHTTPServer):
         if self.lab_hosts is not None:
             self.lab_hosts.destroy_all()
         self.cloud.reset()
+        self.limiter.reset()
 
     def server_close(self):
         super().server_close()

@@ -8,9 +8,11 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 
-from lab.docsim import catalog
+from lab.docsim import catalog, droplets
+from lab.docsim.droplets import TAG_NAME, now_iso
+from lab.docsim.errors import ApiError, not_found, unprocessable
+from lab.docsim.firewall_rules import checked_rules
 
 # With lab hosts, droplets' public addresses live on the lab bridge (198.18.0.0/15, made by
 # lab.hosts). Without them nothing answers at a droplet's address, so it is a loopback address:
@@ -20,26 +22,6 @@ PUBLIC_GATEWAY = "198.18.0.1"
 OFFLINE_PUBLIC_NET = ipaddress.ip_network("127.18.0.0/16")
 OFFLINE_PUBLIC_GATEWAY = "127.18.0.1"
 VPC_POOL = ipaddress.ip_network("10.96.0.0/11")  # /20 VPC ranges are carved from here
-HOSTNAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$")
-TAG_NAME = re.compile(r"^[a-zA-Z0-9_:\-]{1,255}$")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, error_id: str, message: str):
-        super().__init__(message)
-        self.status, self.error_id, self.message = status, error_id, message
-
-
-def not_found():
-    return ApiError(404, "not_found", "The resource you were accessing could not be found.")
-
-
-def unprocessable(message):
-    return ApiError(422, "unprocessable_entity", message)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def md5_fingerprint(public_key: str) -> str:
@@ -76,10 +58,15 @@ class Cloud:
             self.next_id = {"droplet": 300000001, "key": 4000001, "action": 2000000001}
             self.used_public: set[str] = set()
             self.calls_total = 0
+            self.refused: dict[str, int] = {}  # 429s from the rate limits, by limit
             self.calls: dict[str, int] = {}
-            self.booted: dict[
-                int, float
-            ] = {}  # droplet id -> monotonic time its lab host was ready
+            # droplet id -> monotonic time its lab host was ready
+            self.booted: dict[int, float] = {}
+            # Droplets still `new` and actions still in progress: what the clock moves on.
+            self.booting: set[int] = set()
+            self.running_actions: set[int] = set()
+            # Deleted droplets still counted as their VPC's members: (vpc id, member, until).
+            self.lingering: list[tuple[str, dict, float]] = []
 
     def _id(self, kind):
         value = self.next_id[kind]
@@ -119,16 +106,21 @@ class Cloud:
         return self.tags.setdefault(name, {"name": name})
 
     def tag_view(self, name) -> dict:
-        count = sum(1 for d in self.droplets.values() if name in d["tags"])
-        last = next((d for d in self.droplets.values() if name in d["tags"]), None)
+        tagged = [d for d in self.droplets.values() if name in d["tags"]]
+        droplets = {"count": len(tagged)}
+        if tagged:
+            # The contract's last_tagged_uri is a string: absent (not null) when nothing is.
+            droplets["last_tagged_uri"] = f"/v2/droplets/{tagged[-1]['id']}"
+        nothing = {"count": 0}
         return {
             "name": name,
             "resources": {
-                "count": count,
-                "droplets": {
-                    "count": count,
-                    "last_tagged_uri": (f"/v2/droplets/{last['id']}" if last else None),
-                },
+                **droplets,
+                "droplets": droplets,
+                "images": nothing,
+                "volumes": nothing,
+                "volume_snapshots": nothing,
+                "databases": nothing,
             },
         }
 
@@ -170,7 +162,9 @@ class Cloud:
             "id": vpc_id,
             "urn": f"do:vpc:{vpc_id}",
             "name": name,
-            "description": body.get("description", ""),
+            # A null description (python-digitalocean sends one) is stored as the empty string
+            # the contract's `description: string` allows.
+            "description": body.get("description") or "",
             "region": region,
             "ip_range": ip_range,
             # The docs' rule: a region's first VPC becomes its default.
@@ -185,9 +179,19 @@ class Cloud:
         vpc = self.vpc(vpc_id)
         if vpc["default"]:
             raise ApiError(403, "forbidden", "Cannot delete the default VPC of a region")
-        if any(d["vpc_uuid"] == vpc_id for d in self.droplets.values()):
-            raise ApiError(409, "conflict", "Cannot delete a VPC with members")
+        if self.vpc_members(vpc_id):
+            # DigitalOcean's answer (403, not 409), also for members whose droplets were
+            # deleted moments ago and linger.
+            raise ApiError(403, "forbidden", "Cannot delete a VPC with members")
         del self.vpcs[vpc_id]
+
+    def vpc_members(self, vpc_id) -> list[dict]:
+        live = [
+            {"urn": f"do:droplet:{d['id']}", "name": d["name"], "created_at": d["created_at"]}
+            for d in self.droplets.values()
+            if d["vpc_uuid"] == vpc_id
+        ]
+        return live + [member for vpc, member, _ in self.lingering if vpc == vpc_id]
 
     def default_vpc(self, region) -> dict:
         for vpc in self.vpcs.values():
@@ -219,42 +223,12 @@ class Cloud:
                 return candidate
         raise unprocessable("The VPC has no free address")
 
-    def validate_droplet_body(self, body) -> list[str]:
-        names = body.get("names") if "names" in body else [body.get("name")]
-        if not isinstance(names, list) or not names or len(names) > 10:
-            raise unprocessable("names must be a list of 1 to 10 droplet names")
-        for name in names:
-            if not isinstance(name, str) or not HOSTNAME.match(name):
-                raise unprocessable(
-                    f"Name {name!r} is invalid: only a-z, A-Z, 0-9, . and - are allowed"
-                )
-        if body.get("region") not in catalog.REGIONS:
-            raise unprocessable(f"Region {body.get('region')!r} is not available")
-        if catalog.size(body.get("size")) is None:
-            raise unprocessable(f"Size {body.get('size')!r} is not available")
-        if catalog.image(body.get("image")) is None:
-            raise unprocessable(f"Image {body.get('image')!r} is not available")
-        for ref in body.get("ssh_keys") or []:
-            try:
-                self.key(ref)
-            except ApiError:
-                raise unprocessable(f"SSH key {ref!r} does not exist") from None
-        if body.get("vpc_uuid"):
-            vpc = self.vpcs.get(body["vpc_uuid"])
-            if vpc is None:
-                raise unprocessable(f"VPC {body['vpc_uuid']} does not exist")
-            if vpc["region"] != body["region"]:
-                raise unprocessable("The VPC is in another region")
-        for tag in body.get("tags") or []:
-            if not isinstance(tag, str) or not TAG_NAME.match(tag):
-                raise unprocessable(f"Tag {tag!r} is invalid")
-        user_data = body.get("user_data")
-        if user_data is not None and len(str(user_data)) > 64 * 1024:
-            raise unprocessable("user_data is limited to 64 KiB")
-        return names
+    def _public_keys(self, body) -> list[str]:
+        return [self.key(ref)["public_key"] for ref in body.get("ssh_keys") or []]
 
-    def create_droplets(self, body) -> tuple[list[dict], dict]:
-        names = self.validate_droplet_body(body)
+    def create_droplets(self, body) -> list[tuple[dict, dict]]:
+        """The droplets and each one's `create` action (a multi-create has one per droplet)."""
+        names = droplets.validate(self, body)
         vpc = (
             self.vpcs[body["vpc_uuid"]]
             if body.get("vpc_uuid")
@@ -267,86 +241,84 @@ class Cloud:
         for name in names:
             droplet_id = self._id("droplet")
             public, private = self._public_ip(), self._private_ip(vpc)
-            droplet = {
-                "id": droplet_id,
-                "name": name,
-                "memory": size["memory"],
-                "vcpus": size["vcpus"],
-                "disk": size["disk"],
-                "locked": False,
-                "status": "new",
-                "kernel": None,
-                "created_at": now_iso(),
-                "features": ["private_networking"],
-                "backup_ids": [],
-                "next_backup_window": None,
-                "snapshot_ids": [],
-                "image": image,
-                "volume_ids": [],
-                "size": size,
-                "size_slug": size["slug"],
-                "networks": {
-                    "v4": [
-                        {
-                            "ip_address": public,
-                            "netmask": str(self.public_net.netmask),
-                            "gateway": self.public_gateway,
-                            "type": "public",
-                        },
-                        {
-                            "ip_address": private,
-                            "netmask": str(ipaddress.ip_network(vpc["ip_range"]).netmask),
-                            "gateway": "",
-                            "type": "private",
-                        },
-                    ],
-                    "v6": [],
-                },
-                "region": catalog.region(body["region"]),
-                "tags": list(body.get("tags") or []),
-                "vpc_uuid": vpc["id"],
-                "_created": time.monotonic(),
-                "_public_ip": public,
-                "_private_ip": private,
-                "_user_data": body.get("user_data"),
-                "_ssh_keys": [self.key(ref)["public_key"] for ref in body.get("ssh_keys") or []],
-                "_lab_error": None,
-            }
+            droplet = droplets.record(
+                droplet_id, name, body, size, image, vpc, public, private, self._public_keys(body)
+            )
             self.droplets[droplet_id] = droplet
-            created.append(droplet)
-        action = self.new_action("create", created[0]["id"], body["region"], complete=True)
-        return created, action
+            self.booting.add(droplet_id)
+            created.append((droplet, self.new_action("create", droplet_id, body["region"])))
+        return created
 
-    def refresh_status(self, droplet) -> None:
-        """`new` -> `active` once the boot delay passed (and, in the lab, the host is up)."""
-        if droplet["status"] != "new":
-            return
+    # -- the clock: what happens by itself, whoever asks ------------------------------------
+    def tick(self, now: float | None = None) -> None:
+        """Move everything whose time has come: droplets `new` -> `active`, actions done,
+        deleted droplets' VPC memberships released. Run before every request is answered,
+        so every endpoint sees the same world, however often (or not) anyone polled."""
+        now = time.monotonic() if now is None else now
+        for droplet_id in sorted(self.booting):
+            self._boot(self.droplets[droplet_id], now)
+        for action_id in sorted(self.running_actions):
+            self._progress(self.actions[action_id], now)
+        self.lingering = [entry for entry in self.lingering if entry[2] > now]
+
+    def _boot(self, droplet, now) -> None:
         if self.options.never_active and self.options.never_active in droplet["name"]:
             return
-        if time.monotonic() - droplet["_created"] < self.options.boot_delay:
+        if now - droplet["_created"] < self.options.boot_delay:
             return
         if self.lab_hosts is not None and droplet["id"] not in self.booted:
             return
         droplet["status"] = "active"
+        droplet["networks"]["v4"] = droplets.v4_networks(droplet, self)
+        self.booting.discard(droplet["id"])
+
+    def _progress(self, action, now) -> None:
+        droplet = self.droplets.get(action["resource_id"])
+        if action["type"] == "create":
+            # A create action ends when its droplet is up (or is gone: deleted while new).
+            if droplet is not None and droplet["status"] == "new":
+                return
+            action["status"] = "completed"
+        elif now - action["_started"] < self.options.action_delay:
+            return
+        elif self.options.errored_actions:
+            action["status"] = "errored"
+        else:
+            action["status"] = "completed"
+            if droplet is not None:
+                if action["type"] in ("power_off", "shutdown"):
+                    droplet["status"] = "off"
+                elif action["type"] in ("power_on", "reboot", "power_cycle"):
+                    droplet["status"] = "active"
+        action["completed_at"] = now_iso()
+        self.running_actions.discard(action["id"])
 
     def delete_droplet(self, droplet_id):
         droplet = self.droplet(droplet_id)
         del self.droplets[droplet["id"]]
+        self.booting.discard(droplet["id"])
         self.used_public.discard(droplet["_public_ip"])
         self.booted.pop(droplet["id"], None)
         for firewall in self.firewalls.values():
             if droplet["id"] in firewall["droplet_ids"]:
                 firewall["droplet_ids"].remove(droplet["id"])
+        member = {
+            "urn": f"do:droplet:{droplet['id']}",
+            "name": droplet["name"],
+            "created_at": droplet["created_at"],
+        }
+        until = time.monotonic() + self.options.vpc_member_linger
+        self.lingering.append((droplet["vpc_uuid"], member, until))
         return droplet
 
     # -- actions ---------------------------------------------------------------------------
-    def new_action(self, action_type, droplet_id, region, complete=False) -> dict:
+    def new_action(self, action_type, droplet_id, region) -> dict:
         action = {
             "id": self._id("action"),
-            "status": "completed" if complete else "in-progress",
+            "status": "in-progress",
             "type": action_type,
             "started_at": now_iso(),
-            "completed_at": now_iso() if complete else None,
+            "completed_at": None,
             "resource_id": droplet_id,
             "resource_type": "droplet",
             "region": catalog.region(region),
@@ -354,22 +326,8 @@ class Cloud:
             "_started": time.monotonic(),
         }
         self.actions[action["id"]] = action
+        self.running_actions.add(action["id"])
         return action
-
-    def refresh_action(self, action) -> None:
-        if action["status"] != "in-progress" or time.monotonic() - action["_started"] < 0.5:
-            return
-        if self.options.errored_actions:
-            action["status"] = "errored"
-        else:
-            action["status"] = "completed"
-            droplet = self.droplets.get(action["resource_id"])
-            if droplet is not None:
-                if action["type"] in ("power_off", "shutdown"):
-                    droplet["status"] = "off"
-                elif action["type"] in ("power_on", "reboot", "power_cycle"):
-                    droplet["status"] = "active"
-        action["completed_at"] = now_iso()
 
     # -- firewalls -------------------------------------------------------------------------
     def firewall(self, firewall_id) -> dict:
@@ -377,21 +335,10 @@ class Cloud:
             raise not_found()
         return self.firewalls[firewall_id]
 
-    def _check_rules(self, body):
-        for key in ("inbound_rules", "outbound_rules"):
-            rules = body.get(key) or []
-            if not isinstance(rules, list):
-                raise unprocessable(f"{key} must be a list")
-            for rule in rules:
-                if rule.get("protocol") not in ("tcp", "udp", "icmp"):
-                    raise unprocessable(f"{key}: protocol must be tcp, udp or icmp")
-                if rule.get("protocol") != "icmp" and not rule.get("ports"):
-                    raise unprocessable(f"{key}: ports are required for tcp and udp")
-
     def create_firewall(self, body) -> dict:
         if not body.get("name"):
             raise unprocessable("Name is required")
-        self._check_rules(body)
+        rules = checked_rules(body)
         for droplet_id in body.get("droplet_ids") or []:
             self.droplet(droplet_id)
         for tag in body.get("tags") or []:
@@ -403,8 +350,8 @@ class Cloud:
             "status": "succeeded",
             "created_at": now_iso(),
             "pending_changes": [],
-            "inbound_rules": body.get("inbound_rules") or [],
-            "outbound_rules": body.get("outbound_rules") or [],
+            "inbound_rules": rules.get("inbound_rules", []),
+            "outbound_rules": rules.get("outbound_rules", []),
             "droplet_ids": [int(d) for d in body.get("droplet_ids") or []],
             "tags": list(body.get("tags") or []),
         }
@@ -417,8 +364,7 @@ class Cloud:
 
     def snapshot(self) -> dict:
         with self.lock:
-            for droplet in self.droplets.values():
-                self.refresh_status(droplet)
+            self.tick()
             return {
                 "droplets": [
                     {
@@ -437,6 +383,11 @@ class Cloud:
                 "firewalls": [self.public(f) for f in self.firewalls.values()],
                 "ssh_keys": list(self.keys.values()),
                 "tags": sorted(self.tags),
-                "api_calls": {"total": self.calls_total, "by_route": dict(self.calls)},
+                "vpc_members_lingering": len(self.lingering),
+                "api_calls": {
+                    "total": self.calls_total,
+                    "by_route": dict(self.calls),
+                    "rate_limited": dict(self.refused),
+                },
                 "faults": self.options.faults(),
             }

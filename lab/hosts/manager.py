@@ -126,6 +126,11 @@ class LabHosts:
                     )
                     net.run("ip", "link", "set", outside, "master", bridge, "up")
             net.run("ip", "link", "set", "lo", "up", netns=netns)
+            # A droplet made again (a repair) gets the addresses of the one deleted: announce
+            # them when the links come up, or this machine and the VPC peers keep sending to
+            # the old MAC until their neighbour entries expire (sshd "not ready" meanwhile).
+            net.run("sysctl", "-qw", "net.ipv4.conf.all.arp_notify=1", netns=netns)
+            net.run("ip", "neigh", "flush", "to", str(public.ip), "dev", BRIDGE, check=False)
             net.run("ip", "addr", "add", str(public), "dev", "eth0", netns=netns)
             net.run("ip", "link", "set", "eth0", "up", netns=netns)
             net.run("ip", "addr", "add", str(private), "dev", "eth1", netns=netns)

@@ -5,6 +5,10 @@ pagination) with one difference: requests go through a `requests.Session` owned 
 the endpoint, timeouts, retry policy and call counting apply to every method. (The library's
 higher-level helpers such as `Droplet.create_multiple` and `Manager.get_account` build fresh
 `BaseAPI` objects that ignore a custom `end_point`, which is why they are not used.)
+
+Rate limits: the driver paces itself by the `ratelimit-*` headers (providers/drivers/pacing.py)
+and the retry policy honours `retry-after` on a 429; `rate_limited` and `rate_limit_wait` say
+what that cost, for the job log.
 """
 
 import json
@@ -25,6 +29,7 @@ from providers.drivers.errors import (
     PermanentError,
     TransientError,
 )
+from providers.drivers.pacing import Pacer
 from providers.drivers.retry import DigitalOceanRetry
 
 log = logging.getLogger(__name__)
@@ -82,6 +87,7 @@ class DigitalOceanDriver:
         retries: int | None = None,
         backoff: float | None = None,
         max_retry_after: float | None = None,
+        pace: bool = True,
     ):
         if not token:
             raise AuthenticationError("no DigitalOcean token set for this provider")
@@ -92,16 +98,21 @@ class DigitalOceanDriver:
         self._lock = threading.Lock()
         self.api_calls = 0
         self.retried_calls = 0
+        self.rate_limited = 0  # 429 answers
+        self.rate_limit_wait = 0.0  # seconds waited for the rate limit: retry-after and pacing
+        self.rate_limit_paced = 0.0  # the part of it spent pacing, before any 429
         self.ratelimit_remaining: int | None = None
+        max_wait = (
+            settings.DIGITALOCEAN_MAX_RETRY_AFTER if max_retry_after is None else max_retry_after
+        )
+        # A caller with a budget of its own (the drift check rests instead) does not pace.
+        self._pacer = Pacer(settings.DIGITALOCEAN_PACE_BELOW if pace else 0, max_wait)
         retry = DigitalOceanRetry.build(
             retries=settings.DIGITALOCEAN_RETRIES if retries is None else retries,
             backoff=settings.DIGITALOCEAN_BACKOFF if backoff is None else backoff,
-            max_retry_after=(
-                settings.DIGITALOCEAN_MAX_RETRY_AFTER
-                if max_retry_after is None
-                else max_retry_after
-            ),
+            max_retry_after=max_wait,
             on_retry=self._count_retry,
+            on_wait=self._count_wait,
         )
         self.session = requests.Session()
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
@@ -114,10 +125,17 @@ class DigitalOceanDriver:
         return f"<DigitalOceanDriver {urlparse(self.endpoint).netloc}>"
 
     # -- transport ---------------------------------------------------------------------------
-    def _count_retry(self):
+    def _count_retry(self, status):
         with self._lock:
             self.api_calls += 1
             self.retried_calls += 1
+            if status == 429:
+                self.rate_limited += 1
+
+    def _count_wait(self, seconds, status):
+        if status == 429:
+            with self._lock:
+                self.rate_limit_wait += seconds
 
     def _send(self, api: BaseAPI, url: str, method: str, params: dict) -> requests.Response:
         headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
@@ -126,17 +144,24 @@ class DigitalOceanDriver:
             kwargs["params"] = params
         elif params:
             kwargs["data"] = json.dumps(params)
+        paced = self._pacer.wait()
         with self._lock:
             self.api_calls += 1
+            self.rate_limit_wait += paced
+            self.rate_limit_paced += paced
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.Timeout as exc:
             raise TransientError(f"no answer from {urlparse(url).netloc} in time: {exc}") from None
         except requests.ConnectionError as exc:
             raise TransientError(f"cannot reach {urlparse(url).netloc}: {exc}") from None
+        self._pacer.observe(response.headers)
         remaining = response.headers.get("ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             self.ratelimit_remaining = int(remaining)
+        if response.status_code == 429:  # the retries ran out (retried 429s count in _retry)
+            with self._lock:
+                self.rate_limited += 1
         log.debug("DigitalOcean %s %s -> %s", method, urlparse(url).path, response.status_code)
         if response.status_code >= 400:
             raise error_from_response(response)
@@ -145,9 +170,24 @@ class DigitalOceanDriver:
     def _call(self, path: str, method: str = GET, params: dict | None = None):
         return self._api.get_data(path, type=method, params=params)
 
+    def _get_one(self, path: str) -> dict:
+        """GET one object. Not through get_data, which adds `per_page` to every GET: the
+        contract has no such parameter for single objects."""
+        return self._send(self._api, urljoin(self.endpoint, path), GET, {}).json()
+
+    def rate_limit_summary(self) -> str | None:
+        """The job log's line on what the rate limits cost ("rate limited: 3 × 429, waited
+        12.4 s"), or None when they cost nothing."""
+        if not self.rate_limited and self.rate_limit_wait < 0.05:
+            return None
+        line = f"rate limited: {self.rate_limited} × 429, waited {self.rate_limit_wait:.1f} s"
+        if self.rate_limit_paced >= 0.05:
+            line += f" ({self.rate_limit_paced:.1f} s of it pacing before the limit)"
+        return line
+
     # -- account and catalogues ----------------------------------------------------------------
     def account(self) -> dict:
-        return self._call("account")["account"]
+        return self._get_one("account")["account"]
 
     def regions(self) -> list[dict]:
         return self._call("regions")["regions"]
@@ -160,7 +200,14 @@ class DigitalOceanDriver:
 
     # -- ssh keys ----------------------------------------------------------------------------
     def ssh_keys(self) -> list[dict]:
+        """All the account's keys. DigitalOcean allows only 10 of these listings a minute:
+        look one key up with ssh_key() instead."""
         return self._call("account/keys")["ssh_keys"]
+
+    def ssh_key(self, key_id_or_fingerprint: int | str) -> dict:
+        """One key, by ID or fingerprint; NotFound if the account has no such key."""
+        ref = quote(str(key_id_or_fingerprint), safe="")
+        return self._get_one(f"account/keys/{ref}")["ssh_key"]
 
     def create_ssh_key(self, name: str, public_key: str) -> dict:
         data = self._call("account/keys", POST, {"name": name, "public_key": public_key})
@@ -188,7 +235,7 @@ class DigitalOceanDriver:
         return self._call("vpcs")["vpcs"]
 
     def get_vpc(self, vpc_id: str) -> dict:
-        return self._call(f"vpcs/{quote(vpc_id, safe='')}")["vpc"]
+        return self._get_one(f"vpcs/{quote(vpc_id, safe='')}")["vpc"]
 
     def create_vpc(
         self, name: str, region: str, description: str = "", ip_range: str | None = None
@@ -240,7 +287,7 @@ class DigitalOceanDriver:
         return self._call("droplets", params=params)["droplets"]
 
     def get_droplet(self, droplet_id: int) -> dict:
-        return self._call(f"droplets/{int(droplet_id)}")["droplet"]
+        return self._get_one(f"droplets/{int(droplet_id)}")["droplet"]
 
     def delete_droplet(self, droplet_id: int) -> None:
         self._call(f"droplets/{int(droplet_id)}", DELETE)
@@ -254,7 +301,7 @@ class DigitalOceanDriver:
             if time.monotonic() >= deadline:
                 raise TransientError(f"droplet {droplet_id}: {action} still in progress")
             time.sleep(settings.PROVISION_POLL_INTERVAL)
-            result = self._call(f"actions/{int(result['id'])}")["action"]
+            result = self._get_one(f"actions/{int(result['id'])}")["action"]
         if result.get("status") == "errored":
             raise PermanentError(f"droplet {droplet_id}: {action} errored in DigitalOcean")
         return result

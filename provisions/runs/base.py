@@ -33,14 +33,6 @@ class StepFailed(Exception):
         self.step = step
 
 
-ALLOW_ALL = [
-    {"protocol": "tcp", "ports": "all"},
-    {"protocol": "udp", "ports": "all"},
-    {"protocol": "icmp"},
-]
-EVERYWHERE = {"addresses": ["0.0.0.0/0", "::/0"]}
-
-
 def cloud_config(provision: Provision) -> str:
     """User data pinning the hosts' SSH host key (cloud-init's `ssh_keys`)."""
     private = provision.host_key_private().strip().replace("\n", "\n    ")
@@ -82,6 +74,9 @@ class Run:
             f"DigitalOcean API calls in this run: {self.driver.api_calls} "
             f"({self.driver.retried_calls} retries)"
         )
+        limited = self.driver.rate_limit_summary()
+        if limited:
+            self.rec.log(limited, "warning")
 
     def _run_step(self, name: str) -> None:
         """Run one step; a transient cloud error (5xx on a POST, a rate limit that outlasted the

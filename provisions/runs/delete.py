@@ -5,10 +5,11 @@ import time
 
 from django.conf import settings
 
-from providers.drivers import NotFound
+from providers.drivers import NotFound, PermanentError
 from provisions import hooks, hostconfig
 from provisions.choices import HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
+from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
@@ -88,15 +89,46 @@ class DeleteRun(Run):
                 else [v["id"] for v in self.driver.vpcs() if v["name"] == row.name]
             )
             for vpc_id in ids:
-                try:
-                    self.driver.delete_vpc(vpc_id)
-                except NotFound:
-                    pass
+                self._delete_vpc(row.name, vpc_id)
             self.forget(row)
 
-    def step_ssh_key(self):
-        from provisions.keys import md5_fingerprint
+    def _delete_vpc(self, name: str, vpc_id: str) -> None:
+        """DigitalOcean refuses (403) to delete a VPC while it has members, and releases a
+        deleted droplet's membership only minutes after the droplet is gone: retry, waiting
+        longer each time, for at most PROVISION_VPC_RELEASE_TIMEOUT."""
+        timeout = settings.PROVISION_VPC_RELEASE_TIMEOUT
+        deadline = time.monotonic() + timeout
+        wait = settings.PROVISION_POLL_INTERVAL
+        checked_default = False
+        while True:
+            try:
+                self.driver.delete_vpc(vpc_id)
+                return
+            except NotFound:
+                return
+            except PermanentError as exc:
+                if exc.status != 403:
+                    raise
+                if not checked_default:
+                    # The other 403: a region's default VPC is never deleted.
+                    if self.driver.get_vpc(vpc_id).get("default"):
+                        raise StepFailed(
+                            "vpc", f"VPC {name} has become its region's default: not deletable"
+                        ) from exc
+                    checked_default = True
+            if time.monotonic() + wait > deadline:
+                raise StepFailed(
+                    "vpc",
+                    f"VPC {name} still has members after {timeout:g} s; delete again later",
+                )
+            self.rec.log(
+                f"VPC {name} still has members (DigitalOcean releases them a few minutes "
+                f"after the droplets go); retrying in {wait:g} s"
+            )
+            time.sleep(wait)
+            wait = min(60.0, wait * 2)
 
+    def step_ssh_key(self):
         for row in self._rows(ResourceKind.SSH_KEY):
             try:
                 self.driver.delete_ssh_key(
@@ -111,7 +143,12 @@ class DeleteRun(Run):
         left = [f"droplet {d['name']}" for d in self.driver.droplets(tag=p.tag)]
         left += [f"firewall {f['name']}" for f in self.driver.firewalls() if f["name"] == p.tag]
         left += [f"VPC {v['name']}" for v in self.driver.vpcs() if v["name"] == p.tag]
-        left += [f"SSH key {k['name']}" for k in self.driver.ssh_keys() if k["name"] == p.tag]
+        try:
+            # By fingerprint, not by listing the account's keys (10 listings a minute).
+            key = self.driver.ssh_key(md5_fingerprint(p.ssh_public_key))
+            left.append(f"SSH key {key['name']}")
+        except NotFound:
+            pass
         if left:
             raise StepFailed("verify", "still in DigitalOcean after delete: " + ", ".join(left))
         self.rec.log(f"verified: nothing tagged or named {p.tag} is left in DigitalOcean")

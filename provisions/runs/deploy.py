@@ -4,13 +4,15 @@ import time
 
 from django.conf import settings
 
-from providers.drivers.digitalocean import private_ipv4, public_ipv4
-from provisions import hostconfig
+from providers.drivers import NotFound
+from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
+from provisions import firewall_rules, hostconfig
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
+from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host, HostEvent
 from provisions.progress import in_parallel
-from provisions.runs.base import ALLOW_ALL, EVERYWHERE, Run, StepFailed, cloud_config
+from provisions.runs.base import Run, StepFailed, cloud_config
 from provisions.ssh import SSHError
 
 
@@ -47,13 +49,15 @@ class DeployRun(Run):
         row = self.ledger(ResourceKind.SSH_KEY, p.tag)
         if row.state == ResourceState.CREATED:
             return
-        from provisions.keys import md5_fingerprint
-
         fingerprint = md5_fingerprint(p.ssh_public_key)
-        existing = [k for k in self.driver.ssh_keys() if k.get("fingerprint") == fingerprint]
-        key = existing[0] if existing else self.driver.create_ssh_key(p.tag, p.ssh_public_key)
+        # The key is looked up by its fingerprint (a run killed after creating it adopts it),
+        # not found in the account's list: DigitalOcean allows 10 listings a minute.
+        try:
+            key, adopted = self.driver.ssh_key(fingerprint), True
+        except NotFound:
+            key, adopted = self.driver.create_ssh_key(p.tag, p.ssh_public_key), False
         self.confirm(row, key["id"], fingerprint=fingerprint)
-        self.rec.log(f"SSH key {p.tag} {'adopted' if existing else 'created'} (id {key['id']})")
+        self.rec.log(f"SSH key {p.tag} {'adopted' if adopted else 'created'} (id {key['id']})")
 
     def step_vpc(self):
         p = self.provision
@@ -152,8 +156,9 @@ class DeployRun(Run):
             host.droplet_id = droplet["id"]
             host.save(update_fields=["droplet_id"])
             self.confirm(self.ledger(ResourceKind.DROPLET, host.name), droplet["id"])
+        batches = -(-len(missing) // MAX_DROPLETS_PER_CREATE)
         self.rec.log(
-            f"created {len(missing)} droplet(s) in one request: "
+            f"created {len(missing)} droplet(s) in {batches} request(s): "
             + ", ".join(h.name for h in missing)
         )
 
@@ -204,17 +209,16 @@ class DeployRun(Run):
             return  # a repair: the firewall is still there
         if row.state == ResourceState.CREATED:
             self.rec.log(f"firewall {p.tag} is gone from DigitalOcean: creating it again")
-        firewall = (
-            found[0]
-            if found
-            else self.driver.create_firewall(
-                p.tag,
-                tags=[p.tag],
-                # The document: "by default all the traffic is allowed".
-                inbound_rules=[{**rule, "sources": EVERYWHERE} for rule in ALLOW_ALL],
-                outbound_rules=[{**rule, "destinations": EVERYWHERE} for rule in ALLOW_ALL],
+        if found:
+            firewall = found[0]
+        else:
+            try:
+                rules = firewall_rules.rules_for(p)
+            except firewall_rules.UnknownVPCRange as exc:
+                raise StepFailed("firewall", str(exc)) from exc
+            firewall = self.driver.create_firewall(
+                p.tag, tags=[p.tag], inbound_rules=rules.inbound, outbound_rules=rules.outbound
             )
-        )
         self.confirm(row, firewall["id"])
         self.rec.log(f"firewall {p.tag} {'adopted' if found else 'created'}")
 

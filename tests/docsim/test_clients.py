@@ -12,22 +12,31 @@ from pydo import Client
 
 from lab.docsim import start_in_thread
 from provisions.keys import generate_ed25519, md5_fingerprint
+from tests.contract.session import checked
 
 TOKEN = "lab-token"
+LINGER = 1.0  # seconds a deleted droplet stays its VPC's member
 
 
 @pytest.fixture
 def sim():
-    server = start_in_thread(port=0, boot_delay=0.3)
-    yield server
-    server.stop()
+    # Requests here are the tests' own, some malformed on purpose: only answers are checked.
+    server = start_in_thread(port=0, boot_delay=0.3, vpc_member_linger=LINGER)
+    try:
+        with checked(server, requests=False):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def tls_sim():
-    server = start_in_thread(port=0, boot_delay=0.3, tls=True)
-    yield server
-    server.stop()
+    server = start_in_thread(port=0, boot_delay=0.3, tls=True, vpc_member_linger=LINGER)
+    try:
+        with checked(server, requests=False):
+            yield server
+    finally:
+        server.stop()
 
 
 def test_python_digitalocean_full_cycle(sim):
@@ -125,11 +134,15 @@ def test_pydo_droplets_vpcs_firewalls_keys(tls_sim):
         }
     )["firewall"]
     assert client.firewalls.get(firewall["id"])["firewall"]["tags"] == ["py"]
-    with pytest.raises(HttpResponseError) as conflict:
+    with pytest.raises(HttpResponseError) as members:
         client.vpcs.delete(second["id"])
-    assert conflict.value.status_code == 409
+    assert members.value.status_code == 403  # DigitalOcean's answer for a VPC with members
     client.droplets.destroy_by_tag(tag_name="py")
     client.firewalls.delete(firewall["id"])
+    with pytest.raises(HttpResponseError) as lingering:
+        client.vpcs.delete(second["id"])  # the droplets are gone, their memberships not yet
+    assert lingering.value.status_code == 403
+    time.sleep(LINGER + 0.1)
     client.vpcs.delete(second["id"])
     client.ssh_keys.delete(key["id"])
     state = tls_sim.state_snapshot()
@@ -179,15 +192,17 @@ def test_error_shapes(sim):
 
 
 def test_rate_limit_budget_and_headers(sim):
-    sim.set_faults(rate_limit=3)
+    sim.set_faults(rate_limit_hour=3)
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    remaining = [
-        requests.get(sim.url + "/v2/regions", headers=headers).headers["ratelimit-remaining"]
-        for _ in range(3)
-    ]
-    assert remaining == ["2", "1", "0"]
+    answers = [requests.get(sim.url + "/v2/regions", headers=headers) for _ in range(3)]
+    assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0"]
+    assert {a.headers["ratelimit-limit"] for a in answers} == {"3"}
+    # The reset is when the oldest counted request expires: an hour after the first.
+    first = int(answers[0].headers["ratelimit-reset"])
+    assert 3599 <= first - time.time() <= 3601
     spent = requests.get(sim.url + "/v2/regions", headers=headers)
-    assert spent.status_code == 429 and int(spent.headers["Retry-After"]) >= 1
+    assert spent.status_code == 429 and int(spent.headers["Retry-After"]) >= 3599
+    assert spent.headers["ratelimit-remaining"] == "0"
     # Control endpoints are outside the API: not counted, not limited.
     assert requests.get(sim.url + "/_sim/state").status_code == 200
 

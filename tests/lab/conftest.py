@@ -10,6 +10,7 @@ from lab.docsim import start_in_thread
 from lab.images import ensure_alpine_rootfs, start_image_server
 from marketplace.models import Marketplace
 from portal.models import ApiToken
+from tests.contract.session import checked
 
 NEEDED_COMMANDS = ("ip", "sshd", "ssh-keygen", "lxc-start", "iptables")
 
@@ -49,7 +50,11 @@ def lab_hosts(tmp_path_factory):
 @pytest.fixture
 def lab_world(lab_hosts, live_server, owner, settings, monkeypatch, tmp_path):
     image = ensure_alpine_rootfs()
-    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts) as sim:
+    # DigitalOcean releases a deleted droplet's VPC membership minutes later; here in 1 s.
+    with (
+        start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts, vpc_member_linger=1.0) as sim,
+        checked(sim),
+    ):
         # Lab hosts reach it through the lab bridge, which only exists once a host does.
         server, url = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
         settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"

@@ -49,7 +49,7 @@ def wait_active(driver, tag, count, timeout=30):
 def test_three_lab_droplets_ssh_private_network_and_cleanup(lab_hosts):
     client_key = generate_ed25519("portal")
     host_key = generate_ed25519("host")
-    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts) as sim:
+    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts, vpc_member_linger=1.0) as sim:
         driver = DigitalOceanDriver("lab-token", endpoint=sim.url + "/v2/")
         key = driver.create_ssh_key("portal", client_key.public_openssh)
         vpc = driver.create_vpc("lab-net", "ams3")

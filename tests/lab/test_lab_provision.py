@@ -9,6 +9,7 @@ from provisions import jobs, services
 from provisions.choices import HostState, JobState, ProvisionState
 from provisions.models import Job
 from provisions.ssh import HostSession
+from tests.contract.session import checked
 from tests.providers.test_api import make_provider
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -16,12 +17,13 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def lab_sim(lab_hosts, settings):
-    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts) as sim:
+    with start_in_thread(port=0, boot_delay=0.2, lab_hosts=lab_hosts, vpc_member_linger=1.0) as sim:
         settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
         settings.PROVISION_POLL_INTERVAL = 0.1
         settings.PROVISION_SSH_WAIT = 20
         settings.JOBS_SYNC = False
-        yield sim
+        with checked(sim):
+            yield sim
 
 
 def run_queued(provision):
@@ -179,3 +181,22 @@ def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkey
     assert provision.state == ProvisionState.DONE
     assert not [d for d in lab_sim.state_snapshot()["droplets"] if provision.tag in d["tags"]]
     assert not [ns for ns in net.namespaces() if ns.startswith("edgelab-")]
+
+
+def test_deploy_and_delete_under_a_token_that_used_most_of_its_minute(lab_sim, owner):
+    """The lab variant of tests/provisions/test_rate_limited_deploy.py: real hosts, the real
+    limits with a minute shrunk to 9 s (host set-up and teardown take seconds)."""
+    lab_sim.set_faults(rate_time_scale=0.15)
+    provider = make_provider(owner, name="lab", token="lab-token")
+    lab_sim.spend("lab-token", 245)
+    provision = services.create_provision(owner, provider=provider, name="busy", host_count=2)
+    run_queued(provision)
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    lab_sim.spend("lab-token", 245)
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE, provision.error
+    for job in provision.jobs.all():
+        log = " ".join(job.lines.values_list("message", flat=True))
+        assert "rate limited: " in log and " × 429, waited " in log, job.kind
+    assert lab_sim.state()["api_calls"]["rate_limited"]["per-minute"] >= 2

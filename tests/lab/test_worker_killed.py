@@ -37,7 +37,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def world(lab_hosts, settings, tmp_path):
-    with start_in_thread(port=0, boot_delay=0.5, lab_hosts=lab_hosts) as sim:
+    with start_in_thread(port=0, boot_delay=0.5, lab_hosts=lab_hosts, vpc_member_linger=1.0) as sim:
         settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
         settings.JOBS_SYNC = False  # the jobs go to the broker, for the real workers
         workers = []

@@ -10,6 +10,7 @@ from providers.drivers import (
     PermanentError,
     TransientError,
 )
+from tests.contract.session import checked
 from tests.providers.test_api import make_provider
 
 TOKEN = "lab-token"
@@ -17,11 +18,16 @@ TOKEN = "lab-token"
 
 @pytest.fixture
 def sim():
+    """A simulator; the driver's every request and the answers are checked against
+    DigitalOcean's contract."""
     from lab.docsim import start_in_thread
 
     server = start_in_thread(port=0, boot_delay=0.1, email="ops@example.com")
-    yield server
-    server.stop()
+    try:
+        with checked(server):
+            yield server
+    finally:
+        server.stop()
 
 
 def driver(sim, **kwargs):
@@ -131,3 +137,45 @@ def test_test_connection_page_and_api_show_the_account(sim, settings, owner, own
     assert b"ops@example.com" in page.content
     page = owner_client.post(f"/providers/{bad.pk}/test/", HTTP_HX_REQUEST="true")
     assert b"Unable to authenticate you" in page.content
+
+
+def test_429s_and_the_time_they_cost_are_counted(sim):
+    sim.set_faults(fault_429_every=2, retry_after=1)
+    do = driver(sim)
+    assert do.rate_limit_summary() is None
+    do.account()
+    do.account()  # 429, retry-after 1 s, then the answer
+    assert do.rate_limited == 1 and 0.9 <= do.rate_limit_wait < 2
+    assert do.rate_limit_summary() == f"rate limited: 1 × 429, waited {do.rate_limit_wait:.1f} s"
+
+
+def test_retry_after_is_bounded_by_the_setting(sim):
+    sim.set_faults(fault_429_every=1, retry_after=3600)
+    do = driver(sim, retries=2, max_retry_after=0.2)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="429"):
+        do.account()
+    assert time.monotonic() - started < 2
+    assert do.rate_limited == 3  # two retried, the last one given up on
+    assert 0.35 <= do.rate_limit_wait < 1.5
+
+
+def test_the_driver_paces_itself_before_the_hourly_budget_runs_out(sim, settings):
+    """A token with 8 requests left in its (shrunken: 2 s) hour: 12 calls spread over the time
+    to ratelimit-reset instead of meeting 429s. The same calls unpaced do meet them."""
+    settings.DIGITALOCEAN_PACE_BELOW = 10
+    sim.set_faults(rate_limit_hour=30, rate_time_scale=2 / 3600)
+
+    def twelve_calls(do):
+        sim.server.limiter.reset()
+        sim.spend(TOKEN, 22)
+        for _ in range(12):
+            do.regions()
+        return do
+
+    paced = twelve_calls(driver(sim, retries=8, max_retry_after=10))
+    assert paced.rate_limited == 0
+    assert paced.rate_limit_wait > 0.5  # spread over the time to the reset
+    assert "s of it pacing before the limit)" in paced.rate_limit_summary()
+    unpaced = twelve_calls(driver(sim, retries=8, max_retry_after=10, pace=False))
+    assert unpaced.rate_limited >= 1

@@ -219,3 +219,36 @@ def test_delete_ends_the_clusters_vms_and_frees_their_ports(sim, owner, sim_prov
     log = list(provision.jobs.order_by("-id").first().lines.values_list("message", flat=True))
     assert "2 VM(s) terminated with the cluster; ports and addresses released" in log
     assert nothing_left(sim, provision.tag)
+
+
+def test_deploy_and_delete_never_list_the_accounts_ssh_keys(sim, sim_provider, owner):
+    """DigitalOcean allows 10 key listings a minute per token: the key is looked up by its
+    fingerprint instead, when deploying and when proving it gone."""
+    provision = services.create_provision(owner, provider=sim_provider, name="edge")
+    run_queued(provision)
+    services.delete_provision(owner, provision)
+    run_queued(provision)
+    assert provision.state == ProvisionState.DONE
+    calls = sim.state()["api_calls"]["by_route"]
+    assert "GET /v2/account/keys" not in calls
+    assert calls["GET /v2/account/keys/([^/]+)"] == 2  # not there yet; gone
+
+
+def test_a_key_created_before_the_worker_died_is_adopted(sim, sim_provider, owner, monkeypatch):
+    provision = services.create_provision(owner, provider=sim_provider, name="edge")
+    real_confirm = runs.Run.confirm
+
+    def dying_confirm(self, row, cloud_id, **data):
+        if row.kind == "ssh_key":
+            raise runs.SimulatedCrash("after the key was created")
+        return real_confirm(self, row, cloud_id, **data)
+
+    monkeypatch.setattr(runs.Run, "confirm", dying_confirm)
+    with pytest.raises(runs.SimulatedCrash):
+        jobs.run_job(provision.jobs.get().pk)
+    monkeypatch.setattr(runs.Run, "confirm", real_confirm)
+    services.retry_provision(owner, provision, force=True)
+    run_queued(provision)
+    assert len(tagged(sim, provision.tag)["ssh_keys"]) == 1
+    log = provision.jobs.order_by("-id").first().lines.values_list("message", flat=True)
+    assert any(line.startswith(f"SSH key {provision.tag} adopted") for line in log)
