@@ -2,6 +2,7 @@
 show`'s MONITORING section). Routed explicitly in portal.api_urls, before the router: vms and
 provisions never import monitoring, which builds on both."""
 
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring import series
+from monitoring.models import VMSample
 from portal.api_errors import ErrorSerializer
 from provisions.queries import hosts_for
 from vms.models import VM
@@ -96,3 +98,29 @@ class HostMonitoringView(APIView):
         host = get_object_or_404(hosts_for(request.user), pk=pk)
         hours = _hours(request)
         return Response(series.host_series(host, hours))
+
+
+class VMUsageSerializer(serializers.Serializer):
+    vm = serializers.IntegerField()
+    cpu_percent = serializers.FloatField(allow_null=True, help_text="% of one core")
+    memory_mb = serializers.FloatField()
+
+
+class VMUsageView(APIView):
+    @extend_schema(
+        operation_id="vms_usage",
+        tags=["vms"],
+        responses={200: VMUsageSerializer(many=True)},
+    )
+    def get(self, request):
+        """The newest sample of each of your VMs that has not ended (`onevm list`'s UCPU and
+        UMEM); a VM monitoring has not seen yet is absent. One query."""
+        newest = VMSample.objects.filter(vm=OuterRef("pk")).order_by("-at").values("pk")[:1]
+        vms = VM.objects.for_user(request.user).exclude(state="DONE")
+        samples = VMSample.objects.filter(pk__in=vms.annotate(s=Subquery(newest)).values("s"))
+        return Response(
+            [
+                {"vm": vm, "cpu_percent": cpu, "memory_mb": memory}
+                for vm, cpu, memory in samples.values_list("vm_id", "cpu_percent", "memory_mb")
+            ]
+        )

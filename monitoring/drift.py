@@ -19,6 +19,7 @@ from django.utils import timezone
 from monitoring import observe
 from providers.drivers import CloudError, NotFound
 from providers.drivers.digitalocean import DigitalOceanDriver
+from provisions import secgroups
 from provisions.choices import (
     JOB_LIVE,
     HostProblem,
@@ -115,7 +116,7 @@ def check_token(token: str, provisions: list[Provision], budget: TokenBudget) ->
     try:
         droplets = {d["id"]: d for d in driver.droplets(tag=settings.DIGITALOCEAN_PORTAL_TAG)}
         vpcs = {str(v["id"]) for v in driver.vpcs()}
-        firewalls = {str(f["id"]) for f in driver.firewalls()}
+        firewalls = {str(f["id"]): f for f in driver.firewalls()}
     except CloudError as exc:
         report.skipped = f"DigitalOcean did not answer the drift check: {exc}"
         log.warning("%s", report.skipped)
@@ -151,6 +152,10 @@ def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set, con
         seen = vpcs if row.kind == ResourceKind.VPC else firewalls
         if row.cloud_id and row.cloud_id not in seen:
             findings.append(f"{row.get_kind_display()} {row.name} deleted outside the portal")
+        elif row.kind == ResourceKind.FIREWALL and row.data.get("applied"):
+            changed = secgroups.difference(row.data["applied"], seen[row.cloud_id])
+            if changed != "no change":
+                findings.append(f"Firewall {row.name} rules changed outside the portal: {changed}")
     hosts = provision.hosts.filter(state__in=[HostState.RUNNING, HostState.ERROR]).exclude(
         droplet_id=None
     )

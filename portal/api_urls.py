@@ -2,10 +2,11 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from marketplace.api import AppViewSet, MarketplaceViewSet
-from monitoring.api import HostMonitoringView, VMMonitoringView
+from monitoring.api import HostMonitoringView, VMMonitoringView, VMUsageView
 from portal.api_account import SSHKeyView
 from providers.api.views import ProviderViewSet
 from provisions.api.networks import NetworkViewSet
+from provisions.api.secgroups import SecurityGroupViewSet
 from provisions.api.views import ProvisionViewSet
 from vms.api import ImageViewSet, TemplateViewSet, VMViewSet
 
@@ -14,6 +15,7 @@ router = DefaultRouter()
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("provisions", ProvisionViewSet, basename="provision")
 router.register("networks", NetworkViewSet, basename="network")
+router.register("secgroups", SecurityGroupViewSet, basename="secgroup")
 router.register("marketplaces", MarketplaceViewSet, basename="marketplace")
 router.register("marketplaceapps", AppViewSet, basename="marketplaceapp")
 router.register("images", ImageViewSet, basename="image")
@@ -23,6 +25,7 @@ urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     # Before the router, so its vms/<pk>/ routes never see these.
     path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
+    path("vms/usage/", VMUsageView.as_view(), name="vm-usage"),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     *router.urls,
 ]

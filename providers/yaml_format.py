@@ -329,3 +329,10 @@ def dump(provider) -> str:
         "inputs": provider.inputs,
     }
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+# What provision templates (provisions/template_format.py) share with this format, so a bad
+# input or an unknown key reads the same in both files.
+check_inputs = _check_inputs
+unknown_keys = _unknown
+text_error = _text

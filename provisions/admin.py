@@ -2,7 +2,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from portal.admin import ReadOnlyAdmin
-from provisions import services
+from provisions import (
+    admin_secgroups,  # noqa: F401 (registers SecurityGroupAdmin)
+    services,
+)
 from provisions.models import (
     CloudResource,
     Host,
@@ -103,7 +106,7 @@ class ProvisionAdmin(admin.ModelAdmin):
     ]
     exclude = ["ssh_private_key_encrypted", "host_key_private_encrypted", "host_key_public"]
     inlines = [HostInline, CloudResourceInline, EventInline]
-    actions = ["retry", "repair", "delete_in_cloud"]
+    actions = ["retry", "repair", "delete_in_cloud", "delete_with_cleanup"]
 
     def has_add_permission(self, request):
         return False
@@ -134,6 +137,13 @@ class ProvisionAdmin(admin.ModelAdmin):
     @admin.action(description="Delete in DigitalOcean (droplets, firewall, VPC, key)")
     def delete_in_cloud(self, request, queryset):
         self._each(request, queryset, services.delete_provision, "delete queued")
+
+    @admin.action(description="Delete in DigitalOcean, terminating its VMs (cleanup)")
+    def delete_with_cleanup(self, request, queryset):
+        def delete(user, provision):
+            return services.delete_provision(user, provision, cleanup=True)
+
+        self._each(request, queryset, delete, "delete with cleanup queued")
 
 
 class LogInline(ReadOnlyInline):

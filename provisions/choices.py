@@ -70,6 +70,8 @@ class JobKind(models.TextChoices):
     ADD_HOST = "add_host"
     REMOVE_HOST = "remove_host"
     REPAIR = "repair"
+    # Reconciles the cloud firewall with the defaults + security groups (provisions.secgroups).
+    FIREWALL = "firewall"
 
 
 class JobState(models.TextChoices):

@@ -63,3 +63,10 @@ cluster_vm_count: "Hook[[Provision], int]" = Hook(
     """cluster_vm_count(provision) -> int: how many VMs on the cluster's hosts have not ended
     (what deleting the provision would terminate). One query.""",
 )
+
+cluster_vm_names: "Hook[[Provision, int], list[str]]" = Hook(
+    "cluster_vm_names",
+    """cluster_vm_names(provision, limit) -> list[str]: the names of at most `limit` VMs on
+    the cluster's hosts that have not ended, oldest first (what a delete without cleanup is
+    refused over). One query.""",
+)

@@ -11,6 +11,10 @@ from provisions.services import transition
 
 log = logging.getLogger(__name__)
 
+# Jobs on a RUNNING provision's parts: its state does not pass through DEPLOYING, and their
+# failure is the job's, not the provision's ERROR.
+IN_PLACE = {JobKind.REMOVE_HOST, JobKind.FIREWALL}
+
 ALIVE = {
     ProvisionState.PENDING,
     ProvisionState.DEPLOYING,
@@ -45,7 +49,7 @@ def _run(job: Job, rec: JobRecorder) -> str:
             transition(
                 provision, ProvisionState.DELETING, ALIVE, job.created_by, "delete requested"
             )
-        elif job.kind == JobKind.REMOVE_HOST:
+        elif job.kind in IN_PLACE:
             pass
         else:
             transition(
@@ -67,6 +71,8 @@ def _run(job: Job, rec: JobRecorder) -> str:
         elif job.kind == JobKind.REMOVE_HOST:
             host = provision.hosts.get(pk=job.options["host"])
             runs.RemoveHostRun(provision, driver, rec, host).run()
+        elif job.kind == JobKind.FIREWALL:
+            runs.FirewallRun(provision, driver, rec).run()
         else:
             runs.DeployRun(provision, driver, rec, repair=job.kind == JobKind.REPAIR).run()
     except runs.SimulatedCrash:
@@ -82,7 +88,7 @@ def _run(job: Job, rec: JobRecorder) -> str:
         Provision.objects.filter(pk=provision.pk).update(
             failed_step=f"{'delete:' if deleting else ''}{step}", error=message
         )
-        if job.kind != JobKind.REMOVE_HOST:
+        if job.kind not in IN_PLACE:
             provision.refresh_from_db()
             if provision.state != ProvisionState.ERROR:
                 transition(
@@ -107,7 +113,7 @@ def _run(job: Job, rec: JobRecorder) -> str:
             job.created_by,
             "everything deleted and verified",
         )
-    elif job.kind != JobKind.REMOVE_HOST:
+    elif job.kind not in IN_PLACE:
         transition(
             provision,
             ProvisionState.RUNNING,

@@ -5,7 +5,7 @@ import logging
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -16,8 +16,10 @@ from portal.lookup import find, is_id
 from portal.names import shown
 from portal.tenancy import CHANGE
 from providers import offerings
+from providers.drivers import CloudError
 from providers.models import Provider
-from provisions import leases, networks
+from providers.services import driver_for
+from provisions import deletion, hooks, leases, networks, template_format
 from provisions.choices import (
     JOB_LIVE,
     DatastoreKind,
@@ -26,14 +28,17 @@ from provisions.choices import (
     JobState,
     NetworkKind,
     ProvisionState,
+    ResourceState,
 )
 from provisions.keys import generate_ed25519, sha256_fingerprint
 from provisions.models import (
     NAME_PATTERN,
+    CloudResource,
     Cluster,
     Datastore,
     Host,
     Job,
+    JobLogLine,
     Network,
     Provision,
     ProvisionEvent,
@@ -145,8 +150,17 @@ def _start_job(provision: Provision, kind: str, user, **options) -> Job:
 
 
 def create_provision(
-    user, *, provider, name: str, host_count=1, size: str | None = None, image: str | None = None
+    user,
+    *,
+    provider,
+    name: str,
+    host_count=1,
+    size: str | None = None,
+    image: str | None = None,
+    private_networks: list[dict] | None = None,
 ) -> Provision:
+    """A new provision and its deploy job. `private_networks` ({name, address_range}; a
+    provision template's `networks`) replace the default one, NAME-private."""
     errors = {}
     name = name.strip() if isinstance(name, str) else name
     if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
@@ -211,7 +225,10 @@ def create_provision(
             Network.objects.create(
                 provision=provision, name=f"{name}-public", kind=NetworkKind.PUBLIC
             )
-            networks.new_private_network(provision, f"{name}-private")
+            for network in private_networks or [{"name": f"{name}-private"}]:
+                networks.new_private_network(
+                    provision, network["name"], network.get("address_range")
+                )
             Host.objects.bulk_create(
                 [
                     Host(provision=provision, name=f"{name}-host-{index}")
@@ -223,6 +240,23 @@ def create_provision(
         raise ValidationError({"name": f"you already have a provision named {name!r}"}) from None
     log.info("provision %s (%s) created by %s: %s hosts", provision.pk, name, user, host_count)
     return provision
+
+
+def create_from_template(
+    user, text: str, *, provider: str | None = None, user_inputs: dict | None = None
+) -> Provision:
+    """`oneprovision create provision.yaml`: a provision template checked and its inputs
+    resolved (provisions/template_format.py), then the same create as the form's."""
+    template = template_format.parse(text, provider=provider, user_inputs=user_inputs)
+    return create_provision(
+        user,
+        provider=template.provider,
+        name=template.name,
+        host_count=template.hosts,
+        size=template.size,
+        image=template.image,
+        private_networks=template.networks,
+    )
 
 
 def _changeable(user, provision: Provision) -> Provision:
@@ -270,6 +304,35 @@ def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
     return _start_job(provision, kind, user, retry=True)
 
 
+def configure_provision(user, provision: Provision, *, force: bool = False, host=None) -> Job:
+    """Run host configuration again (OpenNebula's `oneprovision configure`): the hosts, or one
+    `host`, go back to INIT and a deploy job, whose reconciler configures every host that is
+    not RUNNING and passes through the cloud steps already done, configures them. The whole
+    provision only from ERROR unless `force`; one host of a RUNNING or ERROR provision."""
+    _changeable(user, provision)
+    allowed = {ProvisionState.ERROR}
+    if force or host is not None:
+        allowed.add(ProvisionState.RUNNING)
+    if provision.state not in allowed:
+        only = "a RUNNING or ERROR provision" if len(allowed) > 1 else "a provision in ERROR"
+        hint = "" if len(allowed) > 1 else " (or use force)"
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; only {only} can be configured{hint}"
+        )
+    hosts = provision.hosts.exclude(state__in=[HostState.REMOVING, HostState.REMOVED])
+    if host is not None:
+        if host.provision_id != provision.pk:
+            raise Http404(f"host {host.pk} not found")
+        hosts = hosts.filter(pk=host.pk)
+        if not hosts.exists():
+            raise ValidationError(f"host {host.name} is {host.state}; it cannot be configured")
+    with transaction.atomic():
+        # Refused (a job running) rolls the hosts' state back with it.
+        hosts.update(state=HostState.INIT)
+        options = {"configure": True} | ({"host": host.pk} if host is not None else {})
+        return _start_job(provision, JobKind.DEPLOY, user, **options)
+
+
 def needs_repair(provision: Provision) -> list[str]:
     """What a Repair would mend: the drift monitoring found, and hosts in ERROR."""
     found = list(provision.drift or [])
@@ -298,19 +361,90 @@ def repair_provision(user, provision: Provision) -> Job:
     return _start_job(provision, JobKind.REPAIR, user)
 
 
-def delete_provision(user, provision: Provision, *, force: bool = False) -> Job:
-    """Delete everything the provision made in DigitalOcean; works from any state but DONE."""
+def delete_provision(user, provision: Provision, *, cleanup: bool = False, force: bool = False):
+    """Delete everything the provision made in DigitalOcean; works from any state but DONE.
+
+    Refused while the cluster has live VMs unless `cleanup` (the delete job then terminates
+    them). `force` (operators) is for a provision in ERROR whose cloud side is already gone:
+    instead of a job, one verification listing, then the provision is DONE (see force_delete).
+    """
     _changeable(user, provision)
     if provision.state == ProvisionState.DONE:
         raise ValidationError(f"provision {provision.name} is already deleted")
+    if force and not user.is_staff:
+        raise PermissionDenied("a forced delete is for operators")
+    refusal = deletion.live_vms_refusal(provision)
+    if refusal and not cleanup:
+        raise ValidationError(refusal)
     lost = _lost_job(provision)
     if lost is not None:
         leases.abandon(lost, "abandoned: its worker stopped answering")
     if force:
-        provision.jobs.filter(state__in=JOB_LIVE).update(
-            state=JobState.FAILED, error="abandoned by delete", finished_at=timezone.now()
+        return force_delete(user, provision)
+    return _start_job(provision, JobKind.DELETE, user, cleanup=cleanup)
+
+
+def force_delete(user, provision: Provision) -> Job:
+    """An ERROR provision whose droplets, firewall, VPC and key are already gone (deleted by
+    hand, or the account emptied): the delete job would SSH to hosts that no longer exist and
+    delete what is not there. Instead, the delete job's verification listing runs now; only if
+    it finds nothing are the VMs released (no SSH: their hosts are gone), the ledger closed and
+    the provision DONE, recorded as a finished delete job with the listing in its log."""
+    if provision.state != ProvisionState.ERROR:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; only a provision in ERROR "
+            "can be deleted with force"
         )
-    return _start_job(provision, JobKind.DELETE, user)
+    try:
+        left = deletion.cloud_leftovers(provision, driver_for(provision.provider))
+    except CloudError as exc:
+        raise ValidationError(f"cannot verify what is left in DigitalOcean: {exc}") from exc
+    if left:
+        raise ValidationError(
+            f"provision {provision.name} still has in DigitalOcean: {', '.join(left)}; "
+            "delete it without force so the delete job removes them"
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        provision.jobs.filter(state__in=JOB_LIVE).update(
+            state=JobState.FAILED, error="abandoned by a forced delete", finished_at=now
+        )
+        job = Job.objects.create(
+            provision=provision,
+            kind=JobKind.DELETE,
+            created_by=user,
+            options={"force": True},
+            state=JobState.SUCCESS,
+            step="verify",
+            steps_done=1,
+            steps_total=1,
+            started_at=now,
+            finished_at=now,
+        )
+
+        def log_line(message: str, level: str = "info") -> None:
+            JobLogLine.objects.create(job=job, level=level, message=message)
+
+        log_line(
+            f"forced delete by {user}: verified nothing tagged or named {provision.tag} is "
+            "left in DigitalOcean (droplets, firewalls, VPCs, SSH key)"
+        )
+        # Hosts first: with no host left to reach, the VMs' end releases rows without SSH.
+        provision.hosts.update(state=HostState.REMOVED)
+        ended = sum(hooks.end_cluster_vms(provision, log_line))
+        if ended:
+            log_line(f"{ended} VM(s) released with the cluster")
+        CloudResource.objects.filter(provision=provision).exclude(
+            state=ResourceState.DELETED
+        ).update(state=ResourceState.DELETED, deleted_at=now)
+        transition(
+            provision,
+            ProvisionState.DONE,
+            {ProvisionState.ERROR},
+            user,
+            "forced delete: nothing left in DigitalOcean",
+        )
+    return job
 
 
 def add_host(user, provision: Provision) -> Job:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from provisions import views
+from provisions import views, views_secgroups
 
 app_name = "provisions"
 urlpatterns = [
     path("", views.provision_list, name="list"),
     path("new/", views.provision_create, name="create"),
+    path("new/template/", views.provision_from_template, name="create-template"),
     path("<int:pk>/", views.provision_detail, name="detail"),
     path("<int:pk>/live/", views.provision_live, name="live"),
     path("<int:pk>/retry/", views.provision_retry, name="retry"),
@@ -19,5 +20,11 @@ urlpatterns = [
         "<int:pk>/networks/<int:network_pk>/delete/",
         views.network_delete,
         name="network-delete",
+    ),
+    path("<int:pk>/secgroups/rules/add/", views_secgroups.rule_add, name="secgroup-rule-add"),
+    path(
+        "<int:pk>/secgroups/<int:group_pk>/rules/<int:index>/remove/",
+        views_secgroups.rule_remove,
+        name="secgroup-rule-remove",
     ),
 ]

@@ -9,12 +9,14 @@ from django_htmx.http import HttpResponseStopPolling
 
 from portal.forms import add_validation_error
 from providers.models import Provider
-from provisions import hooks, services
+from provisions import hooks, services, template_format
 from provisions.choices import PROVISION_TERMINAL, JobState, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+from provisions.template_forms import TemplateInputsForm
+from provisions.views_secgroups import secgroup_context
 
 PAGE_SIZE = 50
 # Only offer Repair where services.repair_provision would accept it (it checks again).
@@ -85,6 +87,53 @@ def provision_create(request):
     return render(request, "provisions/create_form.html", {"form": form, "provider": provider})
 
 
+MAX_TEMPLATE_UPLOAD = 64 * 1024  # as the YAML loader's own limit
+
+
+def _template_text(request) -> str:
+    upload = request.FILES.get("template_file")
+    if upload is not None:
+        if upload.size > MAX_TEMPLATE_UPLOAD:
+            raise template_format.TemplateError("the uploaded template is larger than 64 KiB")
+        try:
+            return upload.read().decode()
+        except UnicodeDecodeError:
+            raise template_format.TemplateError("the uploaded template is not UTF-8 text") from None
+    return request.POST.get("template", "")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def provision_from_template(request):
+    """A provision from a pasted or uploaded provision template: the template first, then a
+    form built from its inputs (filled with their defaults), then create."""
+    context = {"template": "", "errors": [], "form": None}
+    if request.method == "POST":
+        try:
+            text = _template_text(request)
+            context["template"] = text
+            specs = template_format.input_specs(text)
+        except ValidationError as exc:
+            context["errors"] = exc.messages
+            return render(request, "provisions/create_template.html", context)
+        creating = request.POST.get("step") == "create"
+        form = TemplateInputsForm(request.POST if creating else None, specs=specs)
+        context["form"] = form
+        if creating and form.is_valid():
+            try:
+                provision = services.create_from_template(
+                    request.user, text, user_inputs=form.user_inputs()
+                )
+            except ValidationError as exc:
+                context["errors"] = exc.messages
+            else:
+                messages.success(
+                    request, f"Provision {provision.name} created (ID: {provision.pk}); deploying."
+                )
+                return redirect(provision)
+    return render(request, "provisions/create_template.html", context)
+
+
 def _live_context(provision):
     job = provision.latest_job
     lines = []
@@ -130,6 +179,7 @@ def provision_detail(request, pk):
     context = _live_context(provision)
     context["events"] = provision.events.select_related("actor").order_by("-id")[:20]
     context["networks"] = networks_for(request.user).filter(provision=provision)
+    context.update(secgroup_context(request.user, provision))
     context["repair"] = services.needs_repair(provision)
     context["can_repair"] = provision.state in REPAIRABLE
     return render(request, "provisions/detail.html", context)
@@ -192,19 +242,29 @@ def provision_repair(request, pk):
     )
 
 
+# The delete confirmation lists the VMs a cleanup would terminate; past this many, a count.
+VMS_LISTED = 20
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def provision_delete(request, pk):
     if request.method == "GET":
         provision = _get(request, pk, True)
         vm_total = sum(hooks.cluster_vm_count(provision))
-        return render(
-            request, "provisions/delete.html", {"provision": provision, "vm_total": vm_total}
-        )
+        vm_names = [n for found in hooks.cluster_vm_names(provision, VMS_LISTED) for n in found]
+        context = {
+            "provision": provision,
+            "vm_total": vm_total,
+            "vm_names": vm_names,
+            "vm_unlisted": vm_total - len(vm_names),
+        }
+        return render(request, "provisions/delete.html", context)
+    cleanup = request.POST.get("cleanup") == "1"
     return _act(
         request,
         pk,
-        lambda p: services.delete_provision(request.user, p),
+        lambda p: services.delete_provision(request.user, p, cleanup=cleanup),
         "Deleting {name}: droplets, firewall, VPC and SSH key.",
     )
 

@@ -34,11 +34,17 @@ class VMSerializer(serializers.ModelSerializer):
     ip = serializers.SerializerMethodField()
     nics = serializers.SerializerMethodField()
     ports = serializers.SerializerMethodField()
+    user = serializers.CharField(source="owner.username", read_only=True)
+    group = serializers.SerializerMethodField(
+        help_text="OpenNebula's group: oneadmin for an operator's VM, users otherwise"
+    )
 
     class Meta:
         model = VM
         fields = [
             "id",
+            "user",
+            "group",
             "name",
             "state",
             "template",
@@ -53,6 +59,10 @@ class VMSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_group(self, vm) -> str:
+        # The portal has no groups of its own; these are OpenNebula's two default ones.
+        return "oneadmin" if vm.owner.is_staff else "users"
 
     def get_ip(self, vm) -> str | None:
         nics = list(vm.nics.all())
@@ -164,7 +174,7 @@ class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
 def _vms(user):
     return (
         VM.objects.for_user(user)
-        .select_related("host", "template")
+        .select_related("host", "template", "owner")
         # One query for every NIC on the page, with its network and port block joined.
         .prefetch_related(
             Prefetch("nics", queryset=NIC.objects.select_related("network", "port_block"))

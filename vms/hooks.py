@@ -10,6 +10,12 @@ def cluster_vm_count(provision) -> int:
     return VM.objects.filter(host__provision=provision).exclude(state=VMState.DONE).count()
 
 
+def cluster_vm_names(provision, limit: int) -> list[str]:
+    alive = VM.objects.filter(host__provision=provision).exclude(state=VMState.DONE)
+    return list(alive.order_by("id").values_list("name", flat=True)[:limit])
+
+
 def register() -> None:
     hooks.end_cluster_vms.register(services.end_with_cluster)
     hooks.cluster_vm_count.register(cluster_vm_count)
+    hooks.cluster_vm_names.register(cluster_vm_names)

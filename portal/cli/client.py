@@ -148,20 +148,3 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", default=os.environ.get("PORTAL_TOKEN"), help="API token (env PORTAL_TOKEN)"
     )
-
-
-def run(prog: str, parser: argparse.ArgumentParser, argv=None) -> int:
-    """Parse, run the chosen sub-command, and turn failures into one line + exit 1."""
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_usage(sys.stderr)
-        return 2
-    try:
-        client = Client(args.url, args.token, prog=prog)
-        return args.func(client, args) or 0
-    except CliError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130

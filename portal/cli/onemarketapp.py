@@ -1,16 +1,15 @@
 """`onemarketapp`: browse marketplace apps and export them to an image + VM template."""
 
-import argparse
 import sys
 
-from portal.cli.client import add_connection_args, run
-from portal.cli.output import as_json, properties, table
+from portal.cli.framework import Command, structured
+from portal.cli.output import properties, table
 
 
 def cmd_list(client, args):
     apps = client.list_all("marketplaceapps")
-    if args.json:
-        return as_json(apps)
+    if structured(args, apps):
+        return 0
     table(
         ["ID", "NAME", "VERSION", "OS", "STATE", "MARKET"],
         [
@@ -23,8 +22,8 @@ def cmd_list(client, args):
 
 def cmd_show(client, args):
     app = client.resolve("marketplaceapps", args.app, "marketplace app")
-    if args.json:
-        return as_json(app)
+    if structured(args, app):
+        return 0
     properties(
         f"MARKETPLACE APP {app['id']} INFORMATION",
         [
@@ -52,27 +51,20 @@ def cmd_export(client, args):
     return 0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="onemarketapp", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
-    p = sub.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("show")
+def build() -> Command:
+    cli = Command("onemarketapp", __doc__)
+    cli.verb("list", cmd_list, "list the catalogue's apps", structured=True)
+    p = cli.verb("show", cmd_show, "show an app", structured=True)
     p.add_argument("app", help="ID or name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("export", help="make an image and a VM template from an app")
+    p = cli.verb("export", cmd_export, "make an image and a VM template from an app")
     p.add_argument("app", help="app ID or name, e.g. 'Alpine Linux 3.13'")
     p.add_argument("name", help="name of the new image and template")
     p.add_argument("-d", "--datastore", required=True, help="image datastore ID or name")
-    p.set_defaults(func=cmd_export)
-    return parser
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("onemarketapp", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

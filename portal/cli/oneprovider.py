@@ -1,6 +1,5 @@
 """`oneprovider`: manage DigitalOcean providers (create from YAML, list, show, update, delete)."""
 
-import argparse
 import os
 import shlex
 import subprocess
@@ -8,31 +7,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from portal.cli.client import CliError, add_connection_args, run
-from portal.cli.output import as_json, properties, table
-
-
-def _read_file(path: str) -> tuple[str, str]:
-    if path == "-":
-        return sys.stdin.read(), "stdin"
-    try:
-        return Path(path).read_text(), Path(path).name
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text") from None
+from portal.cli.client import CliError
+from portal.cli.framework import Command, read_file, structured
+from portal.cli.output import properties, table
 
 
 def cmd_create(client, args):
-    text, source = _read_file(args.file)
+    text, source = read_file(args.file)
     provider = client.post("providers/import/", {"yaml": text, "source": source})
     print(f"ID: {provider['id']}")
 
 
 def cmd_list(client, args):
     providers = client.list_all("providers")
-    if args.json:
-        return as_json(providers)
+    if structured(args, providers):
+        return 0
     rows = [
         [
             p["id"],
@@ -52,8 +41,8 @@ def cmd_show(client, args):
     if args.yaml:
         sys.stdout.write(client.text(f"providers/{provider['id']}/yaml/"))
         return None
-    if args.json:
-        return as_json(provider)
+    if structured(args, provider):
+        return 0
     properties(
         f"PROVIDER {provider['id']} INFORMATION",
         [
@@ -87,7 +76,7 @@ def _edit(text: str) -> str:
 def cmd_update(client, args):
     provider = client.resolve("providers", args.provider, "provider")
     if args.file:
-        text, source = _read_file(args.file)
+        text, source = read_file(args.file)
     else:
         current = client.text(f"providers/{provider['id']}/yaml/")
         text, source = _edit(current), "edited YAML"
@@ -113,43 +102,27 @@ def cmd_test(client, args):
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oneprovider", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
-
-    p = sub.add_parser("create", help="create a provider from a YAML template")
+def build() -> Command:
+    cli = Command("oneprovider", __doc__)
+    p = cli.verb("create", cmd_create, "create a provider from a YAML template")
     p.add_argument("file", help="provider YAML file ('-' for stdin)")
-    p.set_defaults(func=cmd_create)
-
-    p = sub.add_parser("list", help="list providers")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("show", help="show a provider")
+    cli.verb("list", cmd_list, "list providers", structured=True)
+    # --yaml here prints the provider's own YAML template (token masked), which `create` and
+    # `update` take back, rather than the API's fields.
+    p = cli.verb("show", cmd_show, "show a provider", structured=True)
     p.add_argument("provider", help="ID or name")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--yaml", action="store_true", help="print the YAML template (token masked)")
-    fmt.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
-
-    p = sub.add_parser("update", help="update a provider (opens $EDITOR without FILE)")
+    p = cli.verb("update", cmd_update, "update a provider (opens $EDITOR without FILE)")
     p.add_argument("provider", help="ID or name")
     p.add_argument("file", nargs="?", help="YAML file with the new template")
-    p.set_defaults(func=cmd_update)
-
-    p = sub.add_parser("delete", help="delete a provider")
+    p = cli.verb("delete", cmd_delete, "delete a provider")
     p.add_argument("provider", help="ID or name")
-    p.set_defaults(func=cmd_delete)
-
-    p = sub.add_parser("test", help="check the provider's token against DigitalOcean")
+    p = cli.verb("test", cmd_test, "check the provider's token against DigitalOcean")
     p.add_argument("provider", help="ID or name")
-    p.set_defaults(func=cmd_test)
-    return parser
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("oneprovider", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """`oneprovision`: deploy, watch and delete edge clusters (provisions) on DigitalOcean."""
 
-import argparse
 import os
 import sys
 import time
 
-from portal.cli.client import CliError, add_connection_args, run
-from portal.cli.output import as_json, progress_bar, properties, table
+import yaml
+
+from portal.cli.client import CliError
+from portal.cli.framework import Command, read_file, structured
+from portal.cli.output import progress_bar, properties, table
 
 TERMINAL = {"RUNNING", "ERROR", "DONE"}
 
@@ -58,26 +60,51 @@ def follow(client, provision_id: int, success: str, quiet_log: bool = False) -> 
 
 
 def cmd_create(client, args):
-    provision = client.post(
-        "provisions/",
-        {
-            "name": args.name,
-            "provider": args.provider,
-            "hosts": args.hosts,
-            "size": args.size or "",
-            "image": args.image or "",
-        },
-    )
+    if args.file:
+        provision = client.post("provisions/from-template/", _template_body(args))
+    elif not args.name or not args.provider:
+        raise CliError("create needs a provision template FILE, or --provider and --name")
+    else:
+        provision = client.post(
+            "provisions/",
+            {
+                "name": args.name,
+                "provider": args.provider,
+                "hosts": args.hosts,
+                "size": args.size or "",
+                "image": args.image or "",
+            },
+        )
     print(f"ID: {provision['id']}", flush=True)
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
+
+
+def _template_body(args) -> dict:
+    text, _ = read_file(args.file)
+    inputs = {}
+    for part in filter(None, (args.user_inputs or "").split(",")):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--user-inputs: {part!r} is not NAME=VALUE")
+        inputs[name.strip()] = value.strip()
+    return {"template": text, "provider": args.provider or "", "user_inputs": inputs}
+
+
+def cmd_validate(client, args):
+    resolved = client.post("provisions/validate-template/", _template_body(args))
+    if args.dump:
+        sys.stdout.write(yaml.safe_dump(resolved, sort_keys=False))
+    else:
+        print(f"{args.file}: valid ({resolved['name']}, {resolved['hosts']} host(s))")
+    return 0
 
 
 def cmd_list(client, args):
     provisions = client.list_all("provisions")
     if not args.all:
         provisions = [p for p in provisions if p["state"] != "DONE"]
-    if args.json:
-        return as_json(provisions)
+    if structured(args, provisions):
+        return 0
     rows = [
         [p["id"], p["name"], p["clusters"], p["hosts"], p["networks"], p["datastores"], p["state"]]
         for p in provisions
@@ -88,8 +115,12 @@ def cmd_list(client, args):
 
 def cmd_show(client, args):
     provision = client.get(f"provisions/{_resolve(client, args.provision)['id']}/")
-    if args.json:
-        return as_json(provision)
+    if args.yaml:
+        # As a provision template, which `create` takes back (the API's fields: --json).
+        sys.stdout.write(client.text(f"provisions/{provision['id']}/template/"))
+        return 0
+    if structured(args, provision):
+        return 0
     job = provision.get("job")
     pairs = [
         ("ID", provision["id"]),
@@ -174,22 +205,33 @@ def _hosts_table(hosts):
 
 def cmd_delete(client, args):
     provision = _resolve(client, args.provision)
-    suffix = "?force=true" if args.force else ""
-    client.request("DELETE", f"provisions/{provision['id']}/{suffix}")
+    flags = {"cleanup": args.cleanup, "force": args.force}
+    query = "&".join(f"{name}=true" for name, on in flags.items() if on)
+    deleted = client.request("DELETE", f"provisions/{provision['id']}/?{query}").json()
+    if deleted["state"] == "DONE":
+        # A forced delete has no job to follow: print its verification line.
+        for line in client.get(f"provisions/{provision['id']}/log/"):
+            _print_line(line)
+        return 0
     return follow(client, provision["id"], "DONE") if args.wait else 0
 
 
-def cmd_retry(client, args):
-    provision = _resolve(client, args.provision)
-    suffix = "?force=true" if args.force else ""
-    client.post(f"provisions/{provision['id']}/retry/{suffix}")
-    return follow(client, provision["id"], "RUNNING") if args.wait else 0
+def _provision_action(action: str):
+    """retry, repair, configure: a POST to the provision's action (`?force=true` with
+    --force), then, with --wait, the job followed until RUNNING."""
+
+    def command(client, args):
+        provision = _resolve(client, args.provision)
+        suffix = "?force=true" if getattr(args, "force", False) else ""
+        client.post(f"provisions/{provision['id']}/{action}/{suffix}")
+        return follow(client, provision["id"], "RUNNING") if args.wait else 0
+
+    return command
 
 
-def cmd_repair(client, args):
-    provision = _resolve(client, args.provision)
-    client.post(f"provisions/{provision['id']}/repair/")
-    return follow(client, provision["id"], "RUNNING") if args.wait else 0
+cmd_retry = _provision_action("retry")
+cmd_repair = _provision_action("repair")
+cmd_configure = _provision_action("configure")
 
 
 def cmd_log(client, args):
@@ -207,7 +249,9 @@ def cmd_log(client, args):
 
 def cmd_host_list(client, args):
     provision = _resolve(client, args.provision)
-    _hosts_table(client.get(f"provisions/{provision['id']}/hosts/"))
+    hosts = client.get(f"provisions/{provision['id']}/hosts/")
+    if not structured(args, hosts):
+        _hosts_table(hosts)
     return 0
 
 
@@ -217,82 +261,106 @@ def cmd_host_add(client, args):
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
+def _host(client, provision, ref) -> dict:
+    hosts = client.get(f"provisions/{provision['id']}/hosts/")
+    matches = [h for h in hosts if str(h["id"]) == ref or h["name"] == ref]
+    if not matches:
+        raise CliError(f"host {ref!r} not found in provision {provision['name']}")
+    return matches[0]
+
+
 def cmd_host_delete(client, args):
     provision = _resolve(client, args.provision)
-    hosts = client.get(f"provisions/{provision['id']}/hosts/")
-    matches = [h for h in hosts if str(h["id"]) == args.host or h["name"] == args.host]
-    if not matches:
-        raise CliError(f"host {args.host!r} not found in provision {provision['name']}")
-    client.request("DELETE", f"provisions/{provision['id']}/hosts/{matches[0]['id']}/")
+    host = _host(client, provision, args.host)
+    client.request("DELETE", f"provisions/{provision['id']}/hosts/{host['id']}/")
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oneprovision", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
+def cmd_host_configure(client, args):
+    provision = _resolve(client, args.provision)
+    host = _host(client, provision, args.host)
+    client.post(f"provisions/{provision['id']}/hosts/{host['id']}/configure/")
+    return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
-    p = sub.add_parser("create", help="deploy a new edge cluster")
-    p.add_argument("--provider", required=True, help="provider ID or name")
-    p.add_argument("--name", required=True)
-    p.add_argument("--hosts", type=int, default=1)
-    p.add_argument("--size")
-    p.add_argument("--image")
+
+def build() -> Command:
+    cli = Command("oneprovision", __doc__)
+    p = cli.verb("create", cmd_create, "deploy a new edge cluster (from a template FILE)")
+    p.add_argument("file", nargs="?", help="provision template YAML ('-' for stdin)")
+    p.add_argument("--provider", help="provider ID or name (over the template's)")
+    p.add_argument("--user-inputs", metavar="NAME=VALUE,...", help="the template's inputs")
+    p.add_argument("--name", help="without FILE: the provision's name")
+    p.add_argument("--hosts", type=int, default=1, help="without FILE")
+    p.add_argument("--size", help="without FILE")
+    p.add_argument("--image", help="without FILE")
     p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
-    p.set_defaults(func=cmd_create)
 
-    p = sub.add_parser("list", help="list provisions")
+    p = cli.verb("validate", cmd_validate, "check a provision template, creating nothing")
+    p.add_argument("file", help="provision template YAML ('-' for stdin)")
+    p.add_argument("--provider", help="provider ID or name (over the template's)")
+    p.add_argument("--user-inputs", metavar="NAME=VALUE,...", help="the template's inputs")
+    p.add_argument("--dump", action="store_true", help="print the template, inputs resolved")
+
+    p = cli.verb("list", cmd_list, "list provisions", structured=True)
     p.add_argument("--all", action="store_true", help="include deleted (DONE) provisions")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="show a provision")
+    p = cli.verb("show", cmd_show, "show a provision", structured=True)
     p.add_argument("provision", help="ID or name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
 
-    for name, func, help_text in (
-        ("delete", cmd_delete, "delete everything it created"),
-        ("retry", cmd_retry, "resume from the failed step"),
-    ):
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("provision", help="ID or name")
-        p.add_argument(
-            "--force",
-            action="store_true",
-            help="also when a job looks stuck (its worker was killed)",
-        )
-        p.add_argument("--wait", action="store_true")
-        p.set_defaults(func=func)
+    p = cli.verb("delete", cmd_delete, "delete everything it created")
+    p.add_argument("provision", help="ID or name")
+    p.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="also terminate the cluster's VMs (without it, refused while any VM lives)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="operators: a provision in ERROR whose cloud side is already gone is DONE at "
+        "once, after checking that nothing of it is left in DigitalOcean",
+    )
+    p.add_argument("--wait", action="store_true")
 
-    p = sub.add_parser("repair", help="mend what monitoring found (drift, hosts in ERROR)")
+    p = cli.verb("retry", cmd_retry, "resume from the failed step")
+    p.add_argument("provision", help="ID or name")
+    p.add_argument(
+        "--force", action="store_true", help="also when a job looks stuck (its worker was killed)"
+    )
+    p.add_argument("--wait", action="store_true")
+
+    p = cli.verb("configure", cmd_configure, "run the hosts' configuration again")
+    p.add_argument("provision", help="ID or name")
+    p.add_argument("--force", action="store_true", help="also when the provision is not in ERROR")
+    p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
+
+    p = cli.verb("repair", cmd_repair, "mend what monitoring found (drift, hosts in ERROR)")
     p.add_argument("provision", help="ID or name")
     p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
-    p.set_defaults(func=cmd_repair)
 
-    p = sub.add_parser("log", help="print the latest job's log")
+    p = cli.verb("log", cmd_log, "print the latest job's log")
     p.add_argument("provision", help="ID or name")
     p.add_argument("--follow", action="store_true")
-    p.set_defaults(func=cmd_log)
 
-    host = sub.add_parser("host", help="hosts of a provision").add_subparsers(metavar="ACTION")
-    p = host.add_parser("list")
-    p.add_argument("provision")
-    p.set_defaults(func=cmd_host_list)
-    p = host.add_parser("add")
-    p.add_argument("provision")
+    hosts = cli.group("host", "hosts of a provision")
+    p = cli.verb("list", cmd_host_list, "list the provision's hosts", structured=True, under=hosts)
+    p.add_argument("provision", help="ID or name")
+    p = cli.verb("add", cmd_host_add, "add a host", under=hosts)
+    p.add_argument("provision", help="ID or name")
     p.add_argument("--wait", action="store_true")
-    p.set_defaults(func=cmd_host_add)
-    p = host.add_parser("delete")
-    p.add_argument("provision")
+    p = cli.verb("delete", cmd_host_delete, "remove a host (no live VM on it)", under=hosts)
+    p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
     p.add_argument("--wait", action="store_true")
-    p.set_defaults(func=cmd_host_delete)
-    return parser
+    p = cli.verb("configure", cmd_host_configure, "run one host's configuration again", under=hosts)
+    p.add_argument("provision", help="ID or name")
+    p.add_argument("host", help="host ID or name")
+    p.add_argument("--wait", action="store_true")
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("oneprovision", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

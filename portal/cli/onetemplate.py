@@ -1,16 +1,15 @@
 """`onetemplate`: VM templates: list, show, instantiate, delete."""
 
-import argparse
 import sys
 
-from portal.cli.client import add_connection_args, run
-from portal.cli.output import as_json, properties, table
+from portal.cli.framework import Command, structured
+from portal.cli.output import properties, table
 
 
 def cmd_list(client, args):
     templates = client.list_all("templates")
-    if args.json:
-        return as_json(templates)
+    if structured(args, templates):
+        return 0
     table(
         ["ID", "NAME", "IMAGE", "CPU", "MEMORY"],
         [[t["id"], t["name"], t["image"], t["cpu"], f"{t['memory_mb']}M"] for t in templates],
@@ -20,8 +19,8 @@ def cmd_list(client, args):
 
 def cmd_show(client, args):
     template = client.resolve("templates", args.template, "template")
-    if args.json:
-        return as_json(template)
+    if structured(args, template):
+        return 0
     properties(
         f"TEMPLATE {template['id']} INFORMATION",
         [
@@ -51,30 +50,22 @@ def cmd_delete(client, args):
     return 0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="onetemplate", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
-    p = sub.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("show")
-    p.add_argument("template")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("instantiate", help="create a VM from the template")
+def build() -> Command:
+    cli = Command("onetemplate", __doc__)
+    cli.verb("list", cmd_list, "list VM templates", structured=True)
+    p = cli.verb("show", cmd_show, "show a VM template", structured=True)
+    p.add_argument("template", help="ID or name")
+    p = cli.verb("instantiate", cmd_instantiate, "create a VM from the template")
     p.add_argument("template", help="ID or name")
     p.add_argument("--name", required=True)
     p.add_argument("--nic", action="append", help="network ID or name (repeatable)")
-    p.set_defaults(func=cmd_instantiate)
-    p = sub.add_parser("delete")
-    p.add_argument("template")
-    p.set_defaults(func=cmd_delete)
-    return parser
+    p = cli.verb("delete", cmd_delete, "delete a VM template")
+    p.add_argument("template", help="ID or name")
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("onetemplate", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

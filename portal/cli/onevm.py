@@ -2,9 +2,11 @@
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
-from portal.cli.client import CliError, add_connection_args, run
-from portal.cli.output import as_json, human_bytes, properties, table
+from portal.cli.client import CliError
+from portal.cli.framework import Command, structured
+from portal.cli.output import human_bytes, properties, table
 
 PROMPT = "localhost:~# "
 
@@ -13,50 +15,89 @@ def _vm(client, ref):
     return client.resolve("vms", ref, "VM")
 
 
+# OpenNebula's short states in `onevm list` (the full name is in `onevm show`).
+SHORT_STATE = {
+    "PENDING": "pend",
+    "PROLOG": "prol",
+    "BOOT": "boot",
+    "RUNNING": "runn",
+    "POWEROFF": "poff",
+    "UNKNOWN": "unkn",
+    "FAILURE": "fail",
+    "DONE": "done",
+}
+
+
+def elapsed(since: str, now: datetime | None = None) -> str:
+    """OpenNebula's TIME column: how long ago the VM was made, as '2d 03h05'."""
+    started = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    seconds = max(0, int(((now or datetime.now(UTC)) - started).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d {rest // 3600:02d}h{rest % 3600 // 60:02d}"
+
+
 def cmd_list(client, args):
     vms = client.list_all("vms", **({"all": 1} if args.all else {}))
-    if args.json:
-        return as_json(vms)
-    table(
-        ["ID", "NAME", "STAT", "HOST", "IP", "CPU", "MEM"],
-        [
+    if structured(args, vms):
+        return 0
+    usage = {u["vm"]: u for u in client.get("vms/usage/")} if vms else {}
+    rows = []
+    for v in vms:
+        sample = usage.get(v["id"], {})
+        cpu, memory = sample.get("cpu_percent"), sample.get("memory_mb")
+        rows.append(
             [
                 v["id"],
+                v["user"],
+                v["group"],
                 v["name"],
-                v["state"],
+                SHORT_STATE.get(v["state"], v["state"].lower()[:4]),
+                "-" if cpu is None else round(cpu),
+                human_bytes(None if memory is None else memory * 1024 * 1024),
                 v["host"] or "-",
-                v["ip"] or "-",
-                v["cpu"],
-                f"{v['memory_mb']}M",
+                elapsed(v["created_at"]),
             ]
-            for v in vms
-        ],
-    )
+        )
+    table(["ID", "USER", "GROUP", "NAME", "STAT", "UCPU", "UMEM", "HOST", "TIME"], rows)
     return 0
 
 
 def cmd_show(client, args):
     vm = _vm(client, args.vm)
-    if args.json:
-        return as_json(vm)
+    if structured(args, vm):
+        return 0
     pairs = [
         ("ID", vm["id"]),
         ("NAME", vm["name"]),
+        ("USER", vm["user"]),
+        ("GROUP", vm["group"]),
         ("STATE", vm["state"]),
         ("HOST", f"{vm['host']} ({vm['host_ip']})"),
         ("IP", vm["ip"]),
         ("TEMPLATE", vm["template"]),
         ("CPU", vm["cpu"]),
         ("MEMORY", f"{vm['memory_mb']}M"),
+        ("START TIME", vm["created_at"][:19].replace("T", " ")),
     ]
     if vm["failure_reason"]:
         pairs.append(("FAILURE", vm["failure_reason"]))
-    for nic in vm["ports"]:
-        pairs.append((f"NIC{nic['nic']} EXTERNAL_PORT_RANGE", nic["external_port_range"]))
-        pairs.append((f"NIC{nic['nic']} INTERNAL_PORT_RANGE", nic["internal_port_range"]))
     properties(f"VIRTUAL MACHINE {vm['id']} INFORMATION", pairs)
     print()
     _monitoring(client.get(f"vms/{vm['id']}/monitoring/", hours=1).get("latest"))
+    print("\nVM NICS")
+    nics = [
+        [n["nic"], n["network"] or "(deleted)", n["kind"] or "-", n["ip"] or "-", n["mac"] or "-"]
+        for n in vm["nics"]
+    ]
+    table(["ID", "NETWORK", "TYPE", "IP", "MAC"], nics)
+    # OpenNebula keeps the forwarded ports in the VM's user template, one pair per NIC.
+    ports = []
+    for nic in vm["ports"]:
+        ports.append((f"NIC{nic['nic']} EXTERNAL_PORT_RANGE", nic["external_port_range"]))
+        ports.append((f"NIC{nic['nic']} INTERNAL_PORT_RANGE", nic["internal_port_range"]))
+    if ports:
+        print()
+        properties("USER TEMPLATE", ports)
     return 0
 
 
@@ -130,35 +171,31 @@ def _action(name):
     return command
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="onevm", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
-    p = sub.add_parser("list")
+def build() -> Command:
+    cli = Command("onevm", __doc__)
+    p = cli.verb("list", cmd_list, "list VMs", structured=True)
     p.add_argument("--all", action="store_true", help="include terminated (DONE) VMs")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("show")
+    p = cli.verb("show", cmd_show, "show a VM", structured=True)
     p.add_argument("vm", help="ID or name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("port-forward", help="which host port reaches a VM port")
-    p.add_argument("vm")
+    p = cli.verb("port-forward", cmd_port_forward, "which host port reaches a VM port")
+    p.add_argument("vm", help="ID or name")
     p.add_argument("port", nargs="?", type=int)
-    p.set_defaults(func=cmd_port_forward)
-    p = sub.add_parser("ssh", help="a shell (or one command after --) in the VM")
-    p.add_argument("vm")
+    p = cli.verb("ssh", cmd_ssh, "a shell (or one command after --) in the VM")
+    p.add_argument("vm", help="ID or name")
     p.add_argument("command", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_ssh)
-    for name in ("poweroff", "resume", "reboot", "terminate"):
-        p = sub.add_parser(name)
-        p.add_argument("vm")
-        p.set_defaults(func=_action(name))
-    return parser
+    for name, help_text in (
+        ("poweroff", "stop the VM's container"),
+        ("resume", "start a powered-off VM again"),
+        ("reboot", "restart the VM's container"),
+        ("terminate", "destroy the VM, releasing its ports and addresses"),
+    ):
+        p = cli.verb(name, _action(name), help_text)
+        p.add_argument("vm", help="ID or name")
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("onevm", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,16 @@
 """`onevnet`: the clusters' virtual networks: list, show (with leases), create a private one."""
 
-import argparse
 import sys
 
-from portal.cli.client import add_connection_args, run
-from portal.cli.output import as_json, properties, table
+from portal.cli.framework import Command, structured
+from portal.cli.output import properties, table
 
 
 def cmd_list(client, args):
     params = {"kind": args.kind} if args.kind else {}
     networks = client.list_all("networks", **params)
-    if args.json:
-        return as_json(networks)
+    if structured(args, networks):
+        return 0
     table(
         ["ID", "NAME", "CLUSTER", "TYPE", "RANGE", "VNI", "LEASES"],
         [
@@ -34,8 +33,8 @@ def cmd_show(client, args):
     network = client.resolve("networks", args.network, "network")
     if "lease_list" not in network:  # resolved by name: the list entry has no leases
         network = client.get(f"networks/{network['id']}/")
-    if args.json:
-        return as_json(network)
+    if structured(args, network):
+        return 0
     pairs = [
         ("ID", network["id"]),
         ("NAME", network["name"]),
@@ -84,31 +83,23 @@ def cmd_delete(client, args):
     return 0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="onevnet", description=__doc__)
-    add_connection_args(parser)
-    sub = parser.add_subparsers(metavar="COMMAND")
-    p = sub.add_parser("list")
+def build() -> Command:
+    cli = Command("onevnet", __doc__)
+    p = cli.verb("list", cmd_list, "list the clusters' networks", structured=True)
     p.add_argument("--kind", choices=["public", "private"])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("show", help="a network and, for a private one, its leases")
+    p = cli.verb("show", cmd_show, "a network and, for a private one, its leases", structured=True)
     p.add_argument("network", help="ID or name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("create", help="add a private network (VXLAN + BGP-EVPN) to a cluster")
+    p = cli.verb("create", cmd_create, "add a private network (VXLAN + BGP-EVPN) to a cluster")
     p.add_argument("provision", help="provision ID or name")
     p.add_argument("name")
     p.add_argument("--range", help="private IPv4 CIDR (default: the next free /24)")
-    p.set_defaults(func=cmd_create)
-    p = sub.add_parser("delete", help="delete a private network no live VM uses")
+    p = cli.verb("delete", cmd_delete, "delete a private network no live VM uses")
     p.add_argument("network", help="ID or name")
-    p.set_defaults(func=cmd_delete)
-    return parser
+    return cli
 
 
 def main(argv=None) -> int:
-    return run("onevnet", build_parser(), argv)
+    return build().main(argv)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,32 @@ class ProvisionCreateSerializer(serializers.Serializer):
     image = serializers.CharField(required=False, allow_blank=True)
 
 
+class ProvisionTemplateSerializer(serializers.Serializer):
+    """A provision template (README, examples/provision.yaml) and what fills its inputs."""
+
+    template = serializers.CharField(trim_whitespace=False, help_text="the template's YAML text")
+    provider = serializers.CharField(
+        required=False, allow_blank=True, help_text="provider ID or name, over the template's"
+    )
+    user_inputs = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="input values by name, over the defaults",
+    )
+
+
+class ResolvedTemplateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    hosts = serializers.IntegerField()
+    size = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_null=True)
+    description = serializers.CharField()
+    networks = serializers.ListField(child=serializers.DictField())
+    inputs = serializers.DictField()
+
+
 class LogLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobLogLine

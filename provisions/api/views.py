@@ -1,5 +1,7 @@
+import dataclasses
+
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -7,7 +9,7 @@ from rest_framework.response import Response
 
 from portal.api_errors import ErrorSerializer
 from portal.api_params import int_param
-from provisions import services
+from provisions import services, template_format
 from provisions.api.serializers import (
     HostSerializer,
     JobSerializer,
@@ -15,6 +17,8 @@ from provisions.api.serializers import (
     ProvisionCreateSerializer,
     ProvisionDetailSerializer,
     ProvisionSerializer,
+    ProvisionTemplateSerializer,
+    ResolvedTemplateSerializer,
 )
 from provisions.models import JobLogLine
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
@@ -73,12 +77,81 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return self._detail(provision, status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("force", bool)], responses={202: ProvisionDetailSerializer}
+        request=ProvisionTemplateSerializer,
+        responses={201: ProvisionDetailSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Create a provision from a provision template (`oneprovision create "
+        "FILE`); a bad template is a 400 naming the line or field, and nothing is created.",
+    )
+    @action(detail=False, methods=["post"], url_path="from-template")
+    def from_template(self, request):
+        data = _template_body(request)
+        provision = services.create_from_template(
+            request.user,
+            data["template"],
+            provider=data.get("provider") or None,
+            user_inputs=data["user_inputs"],
+        )
+        return self._detail(provision, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ProvisionTemplateSerializer,
+        responses={200: ResolvedTemplateSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Check a provision template and resolve its inputs (`oneprovision "
+        "validate FILE`); creates nothing.",
+    )
+    @action(detail=False, methods=["post"], url_path="validate-template")
+    def validate_template(self, request):
+        data = _template_body(request)
+        template = template_format.parse(
+            data["template"], provider=data.get("provider") or None, user_inputs=data["user_inputs"]
+        )
+        return Response(ResolvedTemplateSerializer(dataclasses.asdict(template)).data)
+
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiResponse(
+                description="the provision as a provision template, which create takes back"
+            )
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="template", **DETAIL_LIST)
+    def template(self, request, pk=None):
+        """The provision as a template (`oneprovision show --yaml`)."""
+        return HttpResponse(
+            template_format.dump(self.get_object()), content_type="application/yaml"
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "cleanup",
+                bool,
+                description="also terminate the cluster's live VMs; without it a delete is "
+                "refused (400, naming them) while any VM has not ended",
+            ),
+            OpenApiParameter(
+                "force",
+                bool,
+                description="operators only (403 otherwise): a provision in ERROR whose cloud "
+                "side is already gone is DONE at once (200) after the delete job's verification "
+                "listing; 400 listing what is left in DigitalOcean otherwise",
+            ),
+        ],
+        responses={
+            200: ProvisionDetailSerializer,
+            202: ProvisionDetailSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            403: OpenApiResponse(ErrorSerializer),
+        },
+        description="Queue the delete job (202), or with `force` delete at once (200).",
     )
     def destroy(self, request, pk=None):
         provision = self.get_object()
-        services.delete_provision(request.user, provision, force=_flag(request, "force"))
-        return self._detail(provision, status.HTTP_202_ACCEPTED)
+        force = _flag(request, "force")
+        services.delete_provision(
+            request.user, provision, cleanup=_flag(request, "cleanup"), force=force
+        )
+        return self._detail(provision, status.HTTP_200_OK if force else status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=None,
@@ -101,6 +174,36 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def repair(self, request, pk=None):
         provision = self.get_object()
         services.repair_provision(request.user, provision)
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("force", bool, description="also when not in ERROR")],
+        responses={202: ProvisionDetailSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Run every host's configuration again (a deploy job); only from ERROR "
+        "unless `force`.",
+    )
+    @action(detail=True, methods=["post"])
+    def configure(self, request, pk=None):
+        provision = self.get_object()
+        services.configure_provision(request.user, provision, force=_flag(request, "force"))
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: ProvisionDetailSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Run one host's configuration again (a deploy job).",
+    )
+    @action(
+        detail=True, methods=["post"], url_path=r"hosts/(?P<host_id>\d+)/configure", **DETAIL_LIST
+    )
+    def configure_host(self, request, pk=None, host_id=None):
+        provision = self.get_object()
+        try:
+            host = provision.hosts.get(pk=host_id)
+        except ObjectDoesNotExist:
+            raise Http404 from None
+        services.configure_provision(request.user, provision, host=host)
         return self._detail(provision, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -150,6 +253,12 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except ObjectDoesNotExist:
             raise Http404 from None
         return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+
+def _template_body(request) -> dict:
+    body = ProvisionTemplateSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def _flag(request, name) -> bool:

@@ -7,11 +7,13 @@
 from provisions.runs.base import Run, SimulatedCrash, StepFailed, cloud_config
 from provisions.runs.delete import DeleteRun
 from provisions.runs.deploy import DeployRun
+from provisions.runs.firewall import FirewallRun
 from provisions.runs.remove_host import RemoveHostRun
 
 __all__ = [
     "DeleteRun",
     "DeployRun",
+    "FirewallRun",
     "RemoveHostRun",
     "Run",
     "SimulatedCrash",

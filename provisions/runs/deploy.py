@@ -6,13 +6,14 @@ from django.conf import settings
 
 from providers.drivers import NotFound
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
-from provisions import firewall_rules, hostconfig
+from provisions import firewall_rules, hostconfig, secgroups
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
 from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host, HostEvent
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed, cloud_config
+from provisions.runs.firewall import reconcile_rules
 from provisions.ssh import SSHError
 
 
@@ -206,19 +207,23 @@ class DeployRun(Run):
             return
         found = [f for f in self.driver.firewalls() if f["name"] == p.tag]
         if row.state == ResourceState.CREATED and found:
-            return  # a repair: the firewall is still there
+            # A repair: the firewall is still there; its rules may have drifted.
+            reconcile_rules(self, row, found[0])
+            return
         if row.state == ResourceState.CREATED:
             self.rec.log(f"firewall {p.tag} is gone from DigitalOcean: creating it again")
         if found:
             firewall = found[0]
         else:
             try:
-                rules = firewall_rules.rules_for(p)
+                # A re-created firewall gets the security groups' rules too.
+                rules = secgroups.desired(p)
             except firewall_rules.UnknownVPCRange as exc:
                 raise StepFailed("firewall", str(exc)) from exc
             firewall = self.driver.create_firewall(
                 p.tag, tags=[p.tag], inbound_rules=rules.inbound, outbound_rules=rules.outbound
             )
+            row.data = {**row.data, "applied": rules.as_api()}
         self.confirm(row, firewall["id"])
         self.rec.log(f"firewall {p.tag} {'adopted' if found else 'created'}")
 

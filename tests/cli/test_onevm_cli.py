@@ -79,16 +79,21 @@ def test_vm_list_and_show(vm_id, capsys):
     code, out, err = run(capsys, onevm, "list")
     header, row = out.splitlines()
     assert (code, err) == (0, "")
-    assert header.split() == ["ID", "NAME", "STAT", "HOST", "IP", "CPU", "MEM"]
+    assert header.split() == ["ID", "USER", "GROUP", "NAME", "STAT", "UCPU", "UMEM", "HOST", "TIME"]
+    # Not yet seen by monitoring: no UCPU/UMEM; made just now: 0d 00h00.
     assert row.split() == [
         str(vm_id),
+        "alice",
+        "users",
         "web",
-        "PENDING",
+        "pend",
+        "-",
+        "-",
         vm.host.name,
-        vm.nics.get().ip,
-        "1.00",
-        "256M",
+        "0d",
+        row.split()[-1],
     ]
+    assert row.split()[-1].startswith("00h")  # made moments ago
     code, out, err = run(capsys, onevm, "show", "web")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"VIRTUAL MACHINE {vm_id} INFORMATION"
@@ -102,6 +107,13 @@ def test_vm_list_and_show(vm_id, capsys):
         f"NIC0 INTERNAL_PORT_RANGE : {block.internal_range}",
     ):
         assert text in out, text
+    lines = out.splitlines()
+    nics = lines.index("VM NICS")
+    assert lines[nics + 1].split() == ["ID", "NETWORK", "TYPE", "IP", "MAC"]
+    assert lines[nics + 2].split() == ["0", "dc-public", "public", vm.nics.get().ip, "-"]
+    sections = [line for line in out.splitlines() if line.isupper() and ":" not in line]
+    assert sections[:2] == [f"VIRTUAL MACHINE {vm_id} INFORMATION", "VIRTUAL MACHINE MONITORING"]
+    assert "VM NICS" in sections and sections[-1] == "USER TEMPLATE"
     assert run(capsys, onevm, "show", str(vm_id))[1] == out
 
 
@@ -187,3 +199,31 @@ def test_bad_instantiate_is_one_clear_line_and_creates_nothing(
     assert code == 1 and out == "" and message in err and err.count("\n") == 1
     assert err.startswith("onetemplate: ")
     assert not VM.objects.exists() and not PortBlock.objects.exists()
+
+
+def test_vm_list_takes_ucpu_and_umem_from_the_newest_sample(vm_id, capsys):
+    from django.utils import timezone
+
+    from monitoring.models import VMSample
+
+    now = timezone.now()
+    for minutes, cpu, memory in ((2, 80.0, 100.0), (1, 12.4, 48.5)):
+        VMSample.objects.create(
+            vm_id=vm_id,
+            at=now - timezone.timedelta(minutes=minutes),
+            cpu_seconds=1.0,
+            cpu_percent=cpu,
+            memory_mb=memory,
+            net_rx_bytes=0,
+            net_tx_bytes=0,
+        )
+    row = run(capsys, onevm, "list")[1].splitlines()[1].split()
+    assert row[5:7] == ["12", "48.5M"]
+
+
+def test_time_column_is_opennebulas_days_hours_minutes():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 3, 4, 7, 30, tzinfo=UTC)
+    assert onevm.elapsed("2026-01-01T01:02:00Z", now) == "2d 03h05"
+    assert onevm.elapsed("2026-01-03T04:07:00+00:00", now) == "0d 00h00"

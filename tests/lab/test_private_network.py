@@ -147,9 +147,9 @@ def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
         assert "vxlan100" in links and "onevx100" in links
     assert mac_one in evpn_macs(provision, hosts[1])  # the other segment carries on
 
-    # Delete: the VM still running ends with its cluster, FRR stops and the VXLAN devices go
-    # (logged), then no lab host, daemon or device is left.
-    provisions.delete_provision(owner, provision)
+    # Delete with cleanup: the VM still running ends with its cluster, FRR stops and the VXLAN
+    # devices go (logged), then no lab host, daemon or device is left.
+    provisions.delete_provision(owner, provision, cleanup=True)
     provision.refresh_from_db()
     assert provision.state == "DONE", provision.error
     one.refresh_from_db()

@@ -16,7 +16,7 @@ from django_q.models import OrmQ, Schedule, Task
 from monitoring.models import WorkerLease
 from portal.models import ApiToken, UserProfile
 from provisions.choices import EventSource
-from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent
+from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
 from vms.models import UserQuota, VMLogLine
@@ -37,6 +37,7 @@ def one_of_each(owner, operator, cluster, template):
     ProvisionEvent.objects.create(provision=cluster, from_state="", to_state="PENDING")
     CloudResource.objects.get_or_create(provision=cluster, kind="vpc", name=cluster.tag)
     JobLogLine.objects.create(job=cluster.jobs.first(), message="deployed")
+    SecurityGroup.objects.create(provision=cluster, name="web", rules=[])
     host_samples(host, 2)
     vm_samples(vm, [(1.0, 20.0, 0, 0)])
     WorkerLease.objects.create(name="monitor", owner="w1", expires_at=timezone.now())

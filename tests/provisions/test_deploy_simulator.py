@@ -211,7 +211,7 @@ def test_delete_ends_the_clusters_vms_and_frees_their_ports(sim, owner, sim_prov
     with pytest.raises(services.ValidationError, match="still runs VM"):
         services.remove_host(owner, provision, web.host)
 
-    services.delete_provision(owner, provision)
+    services.delete_provision(owner, provision, cleanup=True)
     run_queued(provision)
     assert provision.state == ProvisionState.DONE, provision.error
     assert set(VM.objects.values_list("state", flat=True)) == {"DONE"}
