@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv lab-deps lab-up lab-down migrate bench clean
+.PHONY: run run-prod test lint venv lab-deps lab-up lab-down migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ migrate: $(STAMP)
 run: migrate
 	$(PY) manage.py ensure_operator
 	$(PY) manage.py runportal
+
+# The production processes on one machine (README "Production"): uvicorn + WORKER_PROCESSES (2)
+# job workers, against DATABASE_URL (PostgreSQL) and REDIS_URL, which it refuses to run without.
+run-prod: migrate
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py ensure_operator
+	$(PY) manage.py runprod
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

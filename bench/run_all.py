@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 
 from bench import common
 
-SCRIPTS = ("provision_scaling", "vm_deploy", "portal_scale", "port_allocation", "monitoring")
+SCRIPTS = (
+    "provision_scaling",
+    "vm_deploy",
+    "portal_scale",
+    "port_allocation",
+    "monitoring",
+    "load",
+    "scale_out",
+)
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from monitoring.models import HostSample, VMSample, WorkerLease
+from monitoring.models import HostSample, VMSample, WorkerHeartbeat, WorkerLease
 from portal.admin import ReadOnlyAdmin
 
 
@@ -42,3 +42,11 @@ class VMSampleAdmin(ReadOnlyAdmin):
 @admin.register(WorkerLease)
 class WorkerLeaseAdmin(ReadOnlyAdmin):
     list_display = ["name", "owner", "expires_at"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    """The job workers alive (or stopped uncleanly within a day): /readyz wants one seen
+    recently."""
+
+    list_display = ["owner", "hostname", "pid", "started_at", "seen_at"]

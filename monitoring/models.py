@@ -58,3 +58,20 @@ class WorkerLease(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.owner or 'free'})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A job worker (`manage.py worker`) alive: its supervisor loop writes `seen_at` every
+    tick. /readyz wants one seen recently; /metrics counts them."""
+
+    owner = models.CharField(max_length=80, unique=True)  # host:pid:random, as job leases
+    hostname = models.CharField(max_length=64)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self):
+        return f"{self.owner} seen {self.seen_at:%H:%M:%S}"

@@ -1,9 +1,12 @@
-"""The loop every worker runs beside django-q2's cluster: it sweeps job leases (so a job whose
+"""The loop every worker runs beside django-q2's cluster: it records that the worker is alive
+(/readyz asks for one seen recently), sweeps job leases of provisions and VMs (so a job whose
 worker died is resumed) and, if it holds the `monitor` lease, runs the monitoring cycle. With
 many workers, all sweep (cheap, conditional) and exactly one monitors; if that one dies, its
 lease expires and another takes over."""
 
 import logging
+import os
+import socket
 import time
 from datetime import timedelta
 
@@ -13,9 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.cycle import run_cycle
-from monitoring.models import WorkerLease
+from monitoring.models import WorkerHeartbeat, WorkerLease
 from provisions import leases
 from provisions.services import enqueue_job
+from vms.models import VMJob
+from vms.services import enqueue_job as enqueue_vm_job
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +49,47 @@ def release(name: str, owner: str) -> None:
     WorkerLease.objects.filter(name=name, owner=owner).update(owner="", expires_at=None)
 
 
+# Heartbeat rows of workers not seen for this long are dropped (restarts leave one each).
+HEARTBEAT_RETENTION = timedelta(days=1)
+
+
+def tick_interval() -> float:
+    return min(settings.MONITOR_INTERVAL, settings.JOB_LEASE_SECONDS / 2)
+
+
 class Supervisor:
     def __init__(self):
         self.owner = leases.new_owner()
+        self.started_at = timezone.now()
         self.cycles = 0
+
+    def beat(self) -> None:
+        now = timezone.now()
+        WorkerHeartbeat.objects.update_or_create(
+            owner=self.owner,
+            defaults={"seen_at": now},
+            create_defaults={
+                "seen_at": now,
+                "started_at": self.started_at,
+                "hostname": socket.gethostname()[:64],
+                "pid": os.getpid(),
+            },
+        )
+        WorkerHeartbeat.objects.filter(seen_at__lt=now - HEARTBEAT_RETENTION).delete()
 
     def sweep(self) -> list[int]:
         resumed = leases.sweep(enqueue_job)
         if resumed:
-            log.warning("resumed job(s) %s whose worker was lost", resumed)
-        return resumed
+            log.warning("resumed provision job(s) %s whose worker was lost", resumed)
+        resumed_vm = leases.sweep(enqueue_vm_job, VMJob)
+        if resumed_vm:
+            log.warning("resumed VM job(s) %s whose worker was lost", resumed_vm)
+        return resumed + resumed_vm
 
     def tick(self) -> None:
         try:
+            # First: a long monitoring cycle must not make the worker look dead.
+            self.beat()
             self.sweep()
             if settings.MONITOR_ENABLED and hold(MONITOR_LEASE, self.owner):
                 run_cycle()
@@ -68,7 +101,7 @@ class Supervisor:
 
     def run(self, running) -> None:
         """Tick every interval while `running()` says so."""
-        interval = min(settings.MONITOR_INTERVAL, settings.JOB_LEASE_SECONDS / 2)
+        interval = tick_interval()
         try:
             while running():
                 started = time.monotonic()
@@ -78,5 +111,7 @@ class Supervisor:
         finally:
             try:
                 release(MONITOR_LEASE, self.owner)
+                # Stopped in order: no longer counts as a worker seen recently.
+                WorkerHeartbeat.objects.filter(owner=self.owner).delete()
             except Exception:
                 log.exception("could not release the monitor lease")

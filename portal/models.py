@@ -74,3 +74,20 @@ class UserProfile(models.Model):
 
     def __str__(self):
         return f"profile of {self.user}"
+
+
+class MetricCounter(models.Model):
+    """One Prometheus counter series (a name and its labels), summed over every process on
+    every machine: web processes and workers add to it (portal.metrics), /metrics reads it."""
+
+    # The name and its labels as one canonical string, so an increment is one UPDATE by key.
+    series = models.CharField(max_length=400, unique=True)
+    name = models.CharField(max_length=100)
+    labels = models.JSONField(default=dict)
+    value = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["name", "series"]
+
+    def __str__(self):
+        return f"{self.series} {self.value:g}"

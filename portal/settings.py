@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before host checks, HTTPS redirects and sessions.
+    "portal.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,6 +182,15 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # server process, its threads share it); several web processes must share one cache (Redis), or
 # each keeps its own counts and a client gets that many times the limits.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if env_str("REDIS_URL"):
+    # Production: every web process (of every machine) counts in the one Redis.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("REDIS_URL"),
+            "KEY_PREFIX": "edge-portal",
+        }
+    }
 
 # Login brute force (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from
 # anywhere, or from one address for any usernames, logins for that username / from that address
@@ -343,6 +354,13 @@ PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
 # job whose lease expired is taken over and resumed by another worker.
 JOB_LEASE_SECONDS = env_float("JOB_LEASE_SECONDS", 60.0)
 JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 5.0)
+
+# Health and metrics (portal.health, portal.metrics): /readyz wants a worker seen within
+# READY_WORKER_SECONDS (workers beat every min(MONITOR_INTERVAL, JOB_LEASE_SECONDS / 2));
+# counters are written to the database every METRICS_FLUSH_SECONDS by each process (0: only
+# when portal.metrics.flush() is called, as tests do).
+READY_WORKER_SECONDS = env_float("READY_WORKER_SECONDS", 90.0)
+METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 1.0)
 
 # Monitoring (monitoring/): one cycle every MONITOR_INTERVAL reads every host once over SSH and
 # lists the portal's DigitalOcean objects once per token.

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import views
+from portal import health, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("portal.api_urls")),
+    # /healthz and /readyz: portal.health.ProbeMiddleware, ahead of host checks and sessions.
+    path("metrics", health.MetricsView.as_view(), name="metrics"),
 ]
 
 # JSON errors for /api/ URLs that match no route (and for crashes), HTML pages elsewhere.

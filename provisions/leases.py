@@ -8,6 +8,11 @@ worker's sweep puts the job back in the queue and the next worker resumes it fro
 Every change of hands is one conditional UPDATE on the job row (QUEUED -> RUNNING when
 claiming; RUNNING with *this* owner and *this* expiry -> QUEUED when taking over), so two
 workers never both hold a job, on SQLite or PostgreSQL alike.
+
+Any job model with the lease fields (`state`, `lease_owner`, `heartbeat_at`,
+`lease_expires_at`, `takeovers`, `started_at`) and a `note(message, level)` method can be
+leased: provision jobs (provisions.Job) and VM jobs (vms.VMJob). Each change of hands is noted
+in the job's log in the same transaction, so the log tells who held the job when.
 """
 
 import logging
@@ -18,12 +23,12 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from provisions.choices import JobState
-from provisions.models import Job, JobLogLine
+from provisions.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +48,45 @@ def _expiry(now=None):
     return (now or timezone.now()) + timedelta(seconds=settings.JOB_LEASE_SECONDS)
 
 
-def claim(job_id: int, owner: str) -> Job | None:
-    """QUEUED -> RUNNING under `owner`'s lease, in one conditional UPDATE."""
+def claim(job_id: int, owner: str, queryset=None):
+    """QUEUED -> RUNNING under `owner`'s lease, in one conditional UPDATE. `queryset` says
+    which job model (and what to fetch with the job); provision jobs by default."""
+    if queryset is None:
+        queryset = Job.objects.select_related("provision__provider")
     now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-        state=JobState.RUNNING,
-        started_at=now,
-        lease_owner=owner,
-        heartbeat_at=now,
-        lease_expires_at=_expiry(now),
-    )
-    if not claimed:
-        return None
-    return Job.objects.select_related("provision__provider").get(pk=job_id)
+    with transaction.atomic():
+        claimed = queryset.model.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+            state=JobState.RUNNING,
+            started_at=now,
+            lease_owner=owner,
+            heartbeat_at=now,
+            lease_expires_at=_expiry(now),
+        )
+        if not claimed:
+            return None
+        job = queryset.get(pk=job_id)
+        job.note(f"worker {owner} started the job")
+    return job
 
 
-def renew(job_id: int, owner: str) -> bool:
+def ended(job, owner: str, **fields) -> bool:
+    """RUNNING -> the outcome in `fields`, only while `owner` still holds the lease, noted in
+    the job's log: a worker that lost the lease records nothing."""
+    with transaction.atomic():
+        done = bool(
+            type(job)
+            .objects.filter(pk=job.pk, state=JobState.RUNNING, lease_owner=owner)
+            .update(finished_at=timezone.now(), **fields)
+        )
+        if done:
+            job.note(f"worker {owner} ended the job: {fields.get('state', '')}")
+    return done
+
+
+def renew(job_id: int, owner: str, model=Job) -> bool:
     now = timezone.now()
     return bool(
-        Job.objects.filter(pk=job_id, state=JobState.RUNNING, lease_owner=owner).update(
+        model.objects.filter(pk=job_id, state=JobState.RUNNING, lease_owner=owner).update(
             heartbeat_at=now, lease_expires_at=_expiry(now)
         )
     )
@@ -72,8 +97,9 @@ class Heartbeat:
     as the job runs; `check()` (called between steps) raises LeaseLost once a renewal found the
     lease gone."""
 
-    def __init__(self, job: Job, owner: str):
+    def __init__(self, job, owner: str):
         self.job_id = job.pk
+        self.model = type(job)
         self.owner = owner
         self.lost = False
         self._stop = threading.Event()
@@ -91,7 +117,7 @@ class Heartbeat:
         try:
             while not self._stop.wait(settings.JOB_HEARTBEAT_SECONDS):
                 try:
-                    if not renew(self.job_id, self.owner):
+                    if not renew(self.job_id, self.owner, self.model):
                         self.lost = True
                         log.warning("job %s: lease lost by %s", self.job_id, self.owner)
                         return
@@ -114,32 +140,39 @@ def _expired(now):
     return Q(state=JobState.RUNNING) & (Q(lease_expires_at__lt=now) | legacy)
 
 
-def take_over(job: Job, why: str) -> bool:
+def take_over(job, why: str) -> bool:
     """RUNNING -> QUEUED for a job whose worker is gone, conditional on the lease being the one
     we looked at: of several workers sweeping at once, exactly one wins."""
     now = timezone.now()
-    taken = Job.objects.filter(
-        pk=job.pk,
-        state=JobState.RUNNING,
-        lease_owner=job.lease_owner,
-        lease_expires_at=job.lease_expires_at,
-    ).update(
-        state=JobState.QUEUED,
-        lease_owner="",
-        heartbeat_at=None,
-        # While QUEUED the expiry is the pick-up deadline: a task lost by the broker too (the
-        # worker died holding it) is enqueued again by a later sweep.
-        lease_expires_at=_expiry(now),
-        takeovers=F("takeovers") + 1,
-    )
-    if taken:
-        JobLogLine.objects.create(
-            job_id=job.pk,
-            level="warning",
-            message=f"worker {job.lease_owner or '(unknown)'} lost: {why}; job taken over "
-            "and resumed from the ledger",
+    # The note commits with the change: no worker can claim the job (and note that) before
+    # the log says the previous holder lost it.
+    with transaction.atomic():
+        taken = (
+            type(job)
+            .objects.filter(
+                pk=job.pk,
+                state=JobState.RUNNING,
+                lease_owner=job.lease_owner,
+                lease_expires_at=job.lease_expires_at,
+            )
+            .update(
+                state=JobState.QUEUED,
+                lease_owner="",
+                heartbeat_at=None,
+                # While QUEUED the expiry is the pick-up deadline: a task lost by the broker
+                # too (the worker died holding it) is enqueued again by a later sweep.
+                lease_expires_at=_expiry(now),
+                takeovers=F("takeovers") + 1,
+            )
         )
-        log.warning("job %s taken over: %s", job.pk, why)
+        if taken:
+            job.note(
+                f"worker {job.lease_owner or '(unknown)'} lost: {why}; job taken over "
+                "and resumed from the ledger",
+                "warning",
+            )
+    if taken:
+        log.warning("%s %s taken over: %s", type(job).__name__, job.pk, why)
     return bool(taken)
 
 
@@ -153,26 +186,24 @@ def abandon(job: Job, why: str) -> bool:
         lease_expires_at=job.lease_expires_at,
     ).update(state=JobState.FAILED, error=why, finished_at=timezone.now())
     if abandoned:
-        JobLogLine.objects.create(job_id=job.pk, level="warning", message=why)
+        job.note(why, "warning")
     return bool(abandoned)
 
 
-def sweep(enqueue) -> list[int]:
+def sweep(enqueue, model=Job) -> list[int]:
     """Take over every job whose lease expired and enqueue it again; also enqueue again QUEUED
     jobs not picked up by their deadline (their task died with a worker). `enqueue(job)` puts a
     job's task on the broker; a duplicate task is harmless, since only one claim succeeds."""
     now = timezone.now()
     resumed = []
-    for job in Job.objects.filter(_expired(now)).only(
-        "pk", "lease_owner", "lease_expires_at", "heartbeat_at"
-    ):
+    for job in model.objects.filter(_expired(now)):
         seen = job.heartbeat_at or job.lease_expires_at
         if take_over(job, f"no heartbeat since {seen:%H:%M:%S} (lease expired)"):
             enqueue(job)
             resumed.append(job.pk)
-    late = Job.objects.filter(state=JobState.QUEUED, lease_expires_at__lt=now)
-    for job in late.only("pk", "lease_expires_at"):
-        if Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+    late = model.objects.filter(state=JobState.QUEUED, lease_expires_at__lt=now)
+    for job in late:
+        if model.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
             lease_expires_at=_expiry(now)
         ):
             enqueue(job)

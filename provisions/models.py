@@ -292,6 +292,10 @@ class Job(models.Model):
             return 0
         return min(100, round(100 * self.steps_done / self.steps_total))
 
+    def note(self, message: str, level: str = "info") -> None:
+        """A line in the job's log (provisions.leases notes each change of hands here)."""
+        JobLogLine.objects.create(job_id=self.pk, level=level, message=message)
+
 
 class JobLogLine(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")

@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections
 from django.utils import timezone
 
+from portal import metrics
+from provisions import leases
 from provisions.models import Job, JobLogLine
 
 log = logging.getLogger("provisions.jobs")
@@ -38,13 +40,20 @@ class JobRecorder:
         self.log(f"step {done + 1}/{total}: {name}")
 
     def finish(self, state: str, error: str = "") -> None:
-        mine = {"lease_owner": self.heartbeat.owner} if self.heartbeat is not None else {}
-        Job.objects.filter(pk=self.job.pk, **mine).update(
-            state=state,
-            error=error,
-            finished_at=timezone.now(),
-            **({"steps_done": self.job.steps_total} if not error else {}),
-        )
+        fields = {"state": state, "error": error}
+        if not error:
+            fields["steps_done"] = self.job.steps_total
+        if self.heartbeat is None:
+            Job.objects.filter(pk=self.job.pk).update(finished_at=timezone.now(), **fields)
+        elif not leases.ended(self.job, self.heartbeat.owner, **fields):
+            return  # the lease was lost: the job's new holder records its outcome
+        if self.job.started_at is not None:
+            metrics.observe_job_duration(
+                "provision",
+                self.job.kind,
+                state,
+                (timezone.now() - self.job.started_at).total_seconds(),
+            )
 
 
 def in_thread(func):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from portal import metrics
 from provisions.keys import sha256_fingerprint
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,18 @@ class HostSession:
                 return self
             except HostUnreachable:
                 if time.monotonic() + delay > deadline:
+                    # Counted once the wait is over: a booting host refusing at first is no
+                    # failure.
+                    metrics.count_ssh_failure("unreachable")
                     raise
                 time.sleep(delay)
                 delay = min(delay * 1.5, 5.0)
+            except HostKeyMismatch:
+                metrics.count_ssh_failure("host_key_mismatch")
+                raise
+            except SSHAuthFailed:
+                metrics.count_ssh_failure("auth_failed")
+                raise
 
     def _connect_once(self) -> None:
         client = paramiko.SSHClient()
@@ -173,6 +183,7 @@ class HostSession:
             stderr = chan_err.read().decode(errors="replace")
             status = chan_out.channel.recv_exit_status()
         except (TimeoutError, paramiko.SSHException, OSError) as exc:
+            metrics.count_ssh_failure("connection_lost")
             raise HostUnreachable(f"lost SSH connection to {self.address}: {exc}") from None
         result = CommandResult(status, stdout, stderr)
         if check and status != 0:

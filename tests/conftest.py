@@ -86,6 +86,16 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _metrics_written_only_when_flushed(settings):
+    # The portal writes its counters from a thread every second; a test writes them when it
+    # calls portal.metrics.flush(), and starts with none pending.
+    from portal.metrics import store
+
+    settings.METRICS_FLUSH_SECONDS = 0
+    store.discard()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per user fixture; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,7 +1,17 @@
 from django.contrib import admin
 
 from portal.admin import OUTBOUND_URL_FIELDS, ReadOnlyAdmin
-from vms.models import NIC, VM, Image, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
+from vms.models import (
+    NIC,
+    VM,
+    Image,
+    PortBlock,
+    UserQuota,
+    VMEvent,
+    VMJob,
+    VMLogLine,
+    VMTemplate,
+)
 
 
 class NICInline(admin.TabularInline):
@@ -70,3 +80,13 @@ class VMEventAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(UserQuota)
+
+
+@admin.register(VMJob)
+class VMJobAdmin(ReadOnlyAdmin):
+    """Who ran which VM job when: a lease taken over shows in `takeovers` and the VM's log."""
+
+    list_display = ["id", "vm", "action", "state", "lease_owner", "takeovers", "created_at"]
+    list_filter = ["state", "action"]
+    search_fields = ["vm__name", "vm__owner__username", "lease_owner"]
+    list_select_related = ["vm"]

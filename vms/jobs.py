@@ -1,27 +1,71 @@
-"""django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING) and actions."""
+"""django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING) and actions.
+
+Every job the portal enqueues is a VMJob row run under a lease (provisions.leases): claimed
+with a conditional UPDATE, renewed by a heartbeat, taken over by another worker's sweep when
+this worker dies. Its host scripts are idempotent, so a deploy taken over half-way converges.
+"""
 
 import logging
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from portal import sshkeys
+from portal import metrics, sshkeys
+from provisions import leases
+from provisions.choices import JobState
 from vms import lxc
 from vms.choices import VMState
-from vms.models import VM, PortBlock
+from vms.models import VM, PortBlock, VMJob
 from vms.services import release, transition, vm_log
 
 log = logging.getLogger(__name__)
 
 
-def run_vm_job(vm_id: int, action: str) -> str:
+class _NoLease:
+    """Stands in for the heartbeat when a job is run directly (no VMJob, no lease)."""
+
+    def check(self) -> None:
+        pass
+
+
+def run_vm_job(vm_id: int, action: str, job_id: int | None = None) -> str:
+    """Run `action` on the VM. With `job_id` (every job the portal enqueues) under the job's
+    lease; a job another worker holds or has finished is left alone."""
+    if job_id is None:
+        return _run(vm_id, action, _NoLease())
+    owner = leases.new_owner()
+    job = leases.claim(job_id, owner, VMJob.objects.all())
+    if job is None:
+        return "not claimed (already running or finished)"
+    with leases.Heartbeat(job, owner) as heartbeat:
+        try:
+            outcome = _run(vm_id, action, heartbeat)
+        except leases.LeaseLost as exc:
+            log.warning("%s; stopping", exc)
+            return "lease lost"
+        except Exception as exc:
+            _end(job, owner, JobState.FAILED, str(exc) or exc.__class__.__name__)
+            raise
+    _end(job, owner, JobState.FAILED if outcome == "failed" else JobState.SUCCESS)
+    return outcome
+
+
+def _end(job: VMJob, owner: str, state: str, error: str = "") -> None:
+    if leases.ended(job, owner, state=state, error=error):
+        seconds = (timezone.now() - job.started_at).total_seconds()
+        metrics.observe_job_duration("vm", job.action, state, seconds)
+
+
+def _run(vm_id: int, action: str, lease) -> str:
     vm = VM.objects.select_related("host__provision", "image", "template").get(pk=vm_id)
     try:
         if action == "deploy":
-            return _deploy(vm)
+            return _deploy(vm, lease)
         if action == "terminate":
             return _terminate(vm)
         return _action(vm, action)
     except lxc.LXCError as exc:
+        lease.check()  # a failure seen after losing the lease is not ours to record
         vm_log(vm, f"{action} failed: {exc}", "error")
         VM.objects.filter(pk=vm.pk).update(failure_reason=str(exc))
         transition(vm, VMState.FAILURE, set(VMState) - {VMState.DONE}, reason=f"{action}: {exc}")
@@ -42,14 +86,20 @@ def context_ssh_key(vm: VM) -> str:
     return ""
 
 
-def _deploy(vm: VM) -> str:
-    if not transition(vm, VMState.PROLOG, {VMState.PENDING}):
+def _deploy(vm: VM, lease) -> str:
+    # Under a lease, a deploy found in PROLOG or BOOT is this job's own, cut short with a dead
+    # worker: it goes on (the script checks before each step). Without one, only PENDING.
+    resumable = {VMState.PROLOG, VMState.BOOT} if isinstance(lease, leases.Heartbeat) else set()
+    if vm.state in resumable:
+        vm_log(vm, f"deploy resumed from {vm.state} (its worker was lost)", "warning")
+    if not transition(vm, VMState.PROLOG, {VMState.PENDING, *resumable}):
         return f"not deployed: VM is {vm.state}"
     nics = list(vm.nics.select_related("network").order_by("index"))
     block = PortBlock.objects.filter(nic__vm=vm).first()
     key = context_ssh_key(vm)
     vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
     transition(vm, VMState.BOOT, {VMState.PROLOG})
+    lease.check()
     lxc.deploy(
         vm,
         nics,
@@ -57,6 +107,7 @@ def _deploy(vm: VM) -> str:
         ssh_key=key,
         log=lambda line: vm_log(vm, line),
     )
+    lease.check()
     transition(vm, VMState.RUNNING, {VMState.BOOT})
     vm_log(vm, "RUNNING")
     return "running"

@@ -3,6 +3,7 @@ Pages, API and CLI call these; jobs carry out the host side."""
 
 import ipaddress
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from provisions.networks import networks_for
 from provisions.progress import in_parallel
 from vms import leases, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
-from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMLogLine, VMTemplate
+from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMJob, VMLogLine, VMTemplate
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
                     lease = leases.allocate(network, nic)
                     vm_log(vm, f"NIC{index}: {lease.ip} on {network.name} ({nic.mac})")
             vm_log(vm, f"placed on {host.name} ({host.public_ip})")
-            transaction.on_commit(lambda: _enqueue(vm.pk, "deploy"))
+            start_job(vm, "deploy")
     except IntegrityError:
         raise ValidationError({"name": f"you already have a VM named {name!r}"}) from None
     except (ports.NoFreePorts, leases.NoFreeAddress) as exc:
@@ -194,13 +195,29 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
     return vm
 
 
-def _enqueue(vm_id: int, action: str) -> None:
-    async_task(
-        "vms.jobs.run_vm_job",
-        vm_id,
-        action,
-        task_name=f"vm-{action}-{vm_id}",
-        sync=settings.JOBS_SYNC,
+def start_job(vm: VM, action: str) -> VMJob:
+    """A VMJob row for the action, its task enqueued once the transaction commits. While it
+    is QUEUED its lease expiry is the pick-up deadline: a task lost with a worker is enqueued
+    again by the lease sweep."""
+    job = VMJob.objects.create(
+        vm=vm,
+        action=action,
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+    )
+    enqueue_job(job)
+    return job
+
+
+def enqueue_job(job: VMJob) -> None:
+    transaction.on_commit(
+        lambda: async_task(
+            "vms.jobs.run_vm_job",
+            job.vm_id,
+            job.action,
+            job.pk,
+            task_name=f"vm-{job.action}-{job.vm_id}-job-{job.pk}",
+            sync=settings.JOBS_SYNC,
+        )
     )
 
 
@@ -233,7 +250,7 @@ def act(user, vm: VM, action: str) -> VM:
     if vm.state not in allowed:
         raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
     vm_log(vm, f"{action} requested by {user}")
-    transaction.on_commit(lambda: _enqueue(vm.pk, action))
+    start_job(vm, action)
     return vm
 
 

@@ -23,6 +23,7 @@ from digitalocean.baseapi import DELETE, GET, POST, PUT, BaseAPI
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from portal import metrics
 from providers.drivers.errors import (
     AuthenticationError,
     NotFound,
@@ -125,7 +126,9 @@ class DigitalOceanDriver:
         return f"<DigitalOceanDriver {urlparse(self.endpoint).netloc}>"
 
     # -- transport ---------------------------------------------------------------------------
-    def _count_retry(self, status):
+    def _count_retry(self, method, url, status):
+        # An answer retried inside the adapter (429, 5xx) never reaches _send: counted here.
+        metrics.count_digitalocean_response(method, url or "", status)
         with self._lock:
             self.api_calls += 1
             self.retried_calls += 1
@@ -152,10 +155,13 @@ class DigitalOceanDriver:
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.Timeout as exc:
+            metrics.count_digitalocean_response(method, url, None)
             raise TransientError(f"no answer from {urlparse(url).netloc} in time: {exc}") from None
         except requests.ConnectionError as exc:
+            metrics.count_digitalocean_response(method, url, None)
             raise TransientError(f"cannot reach {urlparse(url).netloc}: {exc}") from None
         self._pacer.observe(response.headers)
+        metrics.count_digitalocean_response(method, url, response.status_code)
         remaining = response.headers.get("ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             self.ratelimit_remaining = int(remaining)

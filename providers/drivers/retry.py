@@ -6,7 +6,7 @@
   droplets; the provisioning jobs reconcile by listing by tag instead of blindly re-posting.
 - Connection errors before the request was sent: retried for every method.
 
-`on_retry(status)` hears of every retry (status None for a connection error) and
+`on_retry(method, url, status)` hears of every retry (status None for a connection error) and
 `on_wait(seconds, status)` of every wait before one, so the driver can say how often it was
 rate limited and how long that cost.
 """
@@ -67,7 +67,7 @@ class DigitalOceanRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, *args, **kwargs):
         if self.on_retry is not None:
-            self.on_retry(getattr(response, "status", None))
+            self.on_retry(method, url, getattr(response, "status", None))
         return super().increment(method, url, response, *args, **kwargs)
 
     def sleep(self, response=None):

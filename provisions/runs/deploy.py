@@ -4,7 +4,7 @@ import time
 
 from django.conf import settings
 
-from providers.drivers import NotFound
+from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
 from provisions import firewall_rules, hostconfig, secgroups
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
@@ -75,13 +75,7 @@ class DeployRun(Run):
             default_name = f"default-{region}"
             default_row = self.ledger(ResourceKind.VPC, default_name, owned=False)
             found = [v for v in in_region if v["name"] == default_name]
-            vpc = (
-                found[0]
-                if found
-                else self.driver.create_vpc(
-                    default_name, region, "Default VPC of the region (created by Edge Portal)"
-                )
-            )
+            vpc = found[0] if found else self._create_default_vpc(default_name, region)
             self.confirm(default_row, vpc["id"], default=True, ip_range=vpc.get("ip_range"))
             self.rec.log(f"region {region} had no default VPC: created {default_name}")
             vpcs = self.driver.vpcs()
@@ -96,6 +90,22 @@ class DeployRun(Run):
             row.save(update_fields=["owned"])
         self.confirm(row, vpc["id"], ip_range=vpc.get("ip_range"), default=vpc.get("default"))
         self.rec.log(f"VPC {p.tag} {'adopted' if found else 'created'} ({vpc.get('ip_range')})")
+
+    def _create_default_vpc(self, name: str, region: str) -> dict:
+        try:
+            return self.driver.create_vpc(
+                name, region, "Default VPC of the region (created by Edge Portal)"
+            )
+        except PermanentError as exc:
+            # Provisions deploying at once into an empty region all try to create it; the
+            # name is unique per account, so all but one get 422: they adopt the winner's.
+            if exc.status != 422:
+                raise
+            found = [v for v in self.driver.vpcs() if v["name"] == name]
+            if not found:
+                raise
+            self.rec.log(f"{name} was created meanwhile (another deploy): adopted")
+            return found[0]
 
     def _vpc_id(self) -> str:
         return CloudResource.objects.get(

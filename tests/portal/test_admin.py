@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
-from monitoring.models import WorkerLease
+from monitoring.models import WorkerHeartbeat, WorkerLease
 from portal.models import ApiToken, UserProfile
 from provisions.choices import EventSource
 from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
-from vms.models import UserQuota, VMLogLine
+from vms.models import UserQuota, VMJob, VMLogLine
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,10 @@ def one_of_each(owner, operator, cluster, template):
     host_samples(host, 2)
     vm_samples(vm, [(1.0, 20.0, 0, 0)])
     WorkerLease.objects.create(name="monitor", owner="w1", expires_at=timezone.now())
+    WorkerHeartbeat.objects.create(
+        owner="w1:1:ab", hostname="w1", pid=1, started_at=timezone.now(), seen_at=timezone.now()
+    )
+    VMJob.objects.get_or_create(vm=vm, action="deploy")
     UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
     ApiToken.issue(owner, "cli")
     UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
@@ -105,9 +109,11 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "monitoring.HostSample",
         "monitoring.VMSample",
         "monitoring.WorkerLease",
+        "monitoring.WorkerHeartbeat",
         "provisions.HostEvent",
         "provisions.Host",
         "vms.VMEvent",
+        "vms.VMJob",
     ],
 )
 def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):

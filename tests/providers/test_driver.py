@@ -179,3 +179,20 @@ def test_the_driver_paces_itself_before_the_hourly_budget_runs_out(sim, settings
     assert "s of it pacing before the limit)" in paced.rate_limit_summary()
     unpaced = twelve_calls(driver(sim, retries=8, max_retry_after=10, pace=False))
     assert unpaced.rate_limited >= 1
+
+
+@pytest.mark.django_db
+def test_every_answer_and_every_retried_429_is_in_the_metrics(sim):
+    from portal import metrics
+    from portal.models import MetricCounter
+
+    sim.set_faults(fault_429_every=2, retry_after=0)
+    do = driver(sim)
+    do.account()
+    do.account()  # 429 retried inside the adapter, then 200
+    metrics.flush()
+    series = {
+        (c.labels["path"], c.labels["status"]): c.value
+        for c in MetricCounter.objects.filter(name="edge_digitalocean_requests")
+    }
+    assert series == {("/v2/account", "200"): 2, ("/v2/account", "429"): 1}

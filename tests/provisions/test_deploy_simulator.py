@@ -9,6 +9,7 @@ from provisions import jobs, runs, services
 from provisions.choices import JobState, ProvisionState, ResourceState
 from provisions.models import CloudResource, Job
 from provisions.runs import base as runs_base
+from tests.provisions.conftest import SIM_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,6 +86,41 @@ def test_region_gets_a_default_vpc_first_and_it_is_never_deleted(sim, sim_provid
     run_queued(provision)
     assert provision.state == ProvisionState.DONE
     assert [v["name"] for v in _snapshot(sim)["vpcs"] if v["region"] == "nyc3"] == ["default-nyc3"]
+
+
+def test_a_default_vpc_created_meanwhile_by_another_deploy_is_adopted(
+    sim, sim_provider, owner, monkeypatch
+):
+    """Two deploys into an empty region both see no default VPC; the second one's create gets
+    DigitalOcean's 422 (the name is taken) and adopts the first one's."""
+    import requests
+
+    from providers.drivers.digitalocean import DigitalOceanDriver
+
+    listed = DigitalOceanDriver.vpcs
+    calls = []
+
+    def vpcs_then_the_other_deploy_creates_it(self):
+        found = listed(self)
+        if not calls:
+            requests.post(
+                sim.url + "/v2/vpcs",
+                json={"name": "default-nyc3", "region": "nyc3"},
+                headers={"Authorization": f"Bearer {SIM_TOKEN}"},
+                timeout=5,
+            ).raise_for_status()
+        calls.append(1)
+        return found
+
+    monkeypatch.setattr(DigitalOceanDriver, "vpcs", vpcs_then_the_other_deploy_creates_it)
+    provision = services.create_provision(owner, provider=sim_provider, name="edge")
+    run_queued(provision)
+    assert provision.failed_step == "configure_hosts", provision.error
+    defaults = [v for v in _snapshot(sim)["vpcs"] if v["name"] == "default-nyc3"]
+    assert len(defaults) == 1
+    row = CloudResource.objects.get(provision=provision, name="default-nyc3")
+    assert row.cloud_id == defaults[0]["id"] and not row.owned
+    assert provision.jobs.get().lines.filter(message__contains="created meanwhile").exists()
 
 
 @pytest.mark.parametrize("crash_after", ["ssh_key", "vpc", "droplets", "wait_active", "firewall"])

@@ -14,6 +14,10 @@ IMAGES="$BASE/images"
 DIR="$LXCPATH/$VM"
 mkdir -p "$LXCPATH" "$IMAGES"
 step() { echo "STEP $*"; }
+# One deploy of a container at a time: a job taken over from a lost worker may start while the
+# lost worker's script still runs here (its SSH session gone, the script not yet finished).
+exec 9>"$LXCPATH/.$VM.lock"
+flock 9
 
 step "image"
 CACHED="$IMAGES/$IMAGE_SHA256.tar"

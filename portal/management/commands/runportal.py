@@ -1,4 +1,5 @@
-"""Run the web server and a django-q2 worker together; Ctrl-C (or either one dying) stops both."""
+"""Run the web server and a django-q2 worker together; Ctrl-C (or either one dying) stops both.
+`runprod` is the same with other children (commands())."""
 
 import contextlib
 import os
@@ -34,13 +35,9 @@ class Command(BaseCommand):
         try:
             # Each child leads its own process group: Ctrl-C reaches only this command, which then
             # stops each group in order (qcluster's workers included) instead of racing them.
-            self.children["web server"] = subprocess.Popen(
-                [*MANAGE, "runserver", "--noreload", bind], start_new_session=True
-            )
-            self.children["job worker"] = subprocess.Popen(
-                [*MANAGE, *WORKER_COMMAND], start_new_session=True
-            )
-            self.stdout.write(f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both.")
+            for name, argv in self.commands(bind, **options):
+                self.children[name] = subprocess.Popen([*MANAGE, *argv], start_new_session=True)
+            self.stdout.write(self.started_message(bind))
             while not self.stopping and exited is None:
                 exited = next((n for n, c in self.children.items() if c.poll() is not None), None)
                 time.sleep(0.2)
@@ -51,11 +48,23 @@ class Command(BaseCommand):
             self._say(f"stopped: the {exited} exited")
             sys.exit(1)
 
+    def commands(self, bind, **options) -> list[tuple[str, list[str]]]:
+        """The children: (name, management command argv), started in this order."""
+        return [
+            ("web server", ["runserver", "--noreload", bind]),
+            ("job worker", list(WORKER_COMMAND)),
+        ]
+
+    def started_message(self, bind) -> str:
+        return f"Portal on http://{bind}/ with a job worker. Ctrl-C stops both."
+
     def _on_signal(self, signum, frame):
         if self.stopping:
             # A second Ctrl-C means the user will not wait: escalate rather than give up the stop.
             self._kill_groups(signal.SIGKILL)
-            self._say("interrupted again: killed the web server and the job worker")
+            names = [f"the {name}" for name in self.children]
+            listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            self._say(f"interrupted again: killed {listed}")
         self.stopping = True
 
     def _stop(self):
