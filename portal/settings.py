@@ -350,6 +350,14 @@ PROVISION_DELETE_TIMEOUT = env_float("PROVISION_DELETE_TIMEOUT", 300.0)
 PROVISION_VPC_RELEASE_TIMEOUT = env_float("PROVISION_VPC_RELEASE_TIMEOUT", 900.0)
 PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
 
+# Warm SSH (provisions/ssh_pool.py): each process keeps one authenticated connection per host
+# for VM work, with keep-alives every SSH_KEEPALIVE_SECONDS, dropped after SSH_POOL_IDLE_SECONDS
+# unused; one unused for SSH_POOL_CHECK_SECONDS is checked with a channel open before reuse.
+SSH_POOL_ENABLED = env_bool("SSH_POOL_ENABLED", True)
+SSH_POOL_IDLE_SECONDS = env_float("SSH_POOL_IDLE_SECONDS", 300.0)
+SSH_POOL_CHECK_SECONDS = env_float("SSH_POOL_CHECK_SECONDS", 10.0)
+SSH_KEEPALIVE_SECONDS = env_int("SSH_KEEPALIVE_SECONDS", 15)
+
 # Job leases (provisions.leases): a running job's worker renews its lease every heartbeat; a
 # job whose lease expired is taken over and resumed by another worker.
 JOB_LEASE_SECONDS = env_float("JOB_LEASE_SECONDS", 60.0)

@@ -21,6 +21,7 @@ from provisions.choices import (
     ResourceKind,
     ResourceState,
 )
+from provisions.job_base import LeasedJob
 
 # Provision names end up in droplet hostnames, DigitalOcean names and shell commands on hosts:
 # letters, digits and dashes only, so no quoting mistake can ever turn one into a command.
@@ -255,33 +256,21 @@ class CloudResource(models.Model):
         return f"{self.kind} {self.name}"
 
 
-class Job(models.Model):
+class Job(LeasedJob):
     """One background run (deploy, delete...) with its progress and log, shown live."""
 
     provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
     step = models.CharField(max_length=32, blank=True)
     steps_done = models.PositiveSmallIntegerField(default=0)
     steps_total = models.PositiveSmallIntegerField(default=0)
     options = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # The lease of the worker running the job (provisions.leases): renewed by its heartbeat;
-    # once expired, any worker may take the job over and resume it from the ledger.
-    lease_owner = models.CharField(max_length=80, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    takeovers = models.PositiveSmallIntegerField(default=0)
 
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["state", "lease_expires_at"])]
+    class Meta(LeasedJob.Meta):
+        pass
 
     def __str__(self):
         return f"{self.kind} #{self.pk}"
@@ -293,7 +282,6 @@ class Job(models.Model):
         return min(100, round(100 * self.steps_done / self.steps_total))
 
     def note(self, message: str, level: str = "info") -> None:
-        """A line in the job's log (provisions.leases notes each change of hands here)."""
         JobLogLine.objects.create(job_id=self.pk, level=level, message=message)
 
 

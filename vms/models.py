@@ -3,7 +3,8 @@ from django.db import models
 from django.urls import reverse
 
 from portal.tenancy import OwnedQuerySet
-from provisions.choices import EventSource, JobState
+from provisions.choices import EventSource
+from provisions.job_base import LeasedJob
 from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
 
 
@@ -236,31 +237,19 @@ class UserQuota(models.Model):
         return f"quota of {self.user}"
 
 
-class VMJob(models.Model):
+class VMJob(LeasedJob):
     """One background run on a VM (deploy, poweroff, resume, reboot, terminate) under a lease
     (provisions.leases), so that a job lost with its worker is taken over and run again; the
     host scripts are idempotent, so a deploy resumed half-way converges."""
 
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="jobs")
     action = models.CharField(max_length=16)
-    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    lease_owner = models.CharField(max_length=80, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # While QUEUED: the pick-up deadline; while RUNNING: when the lease runs out.
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    takeovers = models.PositiveSmallIntegerField(default=0)
 
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["state", "lease_expires_at"])]
+    class Meta(LeasedJob.Meta):
+        pass
 
     def __str__(self):
         return f"{self.action} of {self.vm_id} #{self.pk}"
 
     def note(self, message: str, level: str = "info") -> None:
-        """A line in the VM's log (provisions.leases notes each change of hands here)."""
         VMLogLine.objects.create(vm_id=self.vm_id, level=level, message=f"job {self.pk}: {message}")
