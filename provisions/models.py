@@ -58,6 +58,13 @@ class Provision(models.Model):
     )
     size = models.CharField(max_length=64)
     image = models.CharField(max_length=64)
+    # A provision made from a provision template keeps it, so `oneprovision show --yaml` can
+    # write it back (provisions.template_format.dump): its description, its definition as
+    # given (`name`, `inputs` -- the provider's inputs it used included --, `hosts` and
+    # `networks`, references to inputs kept) and the value each input had.
+    description = models.TextField(blank=True)
+    template = models.JSONField(default=dict, blank=True)
+    input_values = models.JSONField(default=dict, blank=True)
     # Every DigitalOcean object of this provision carries this tag: list and delete by it.
     tag = models.CharField(max_length=64, unique=True, default=new_tag, editable=False)
     # The provision's own key pair: its public half goes to DigitalOcean for root logins.

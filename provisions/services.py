@@ -46,8 +46,8 @@ from provisions.models import (
 
 log = logging.getLogger(__name__)
 
-IMAGE_INPUTS = ("digitalocean_image", "digitalocean_droplet")
-SIZE_INPUTS = ("digitalocean_size",)
+IMAGE_INPUTS = template_format.HOST_INPUTS["image"]
+SIZE_INPUTS = template_format.HOST_INPUTS["size"]
 DEFAULT_IMAGE = "ubuntu-22-04-x64"
 DEFAULT_SIZE = "s-1vcpu-2gb"
 
@@ -158,9 +158,11 @@ def create_provision(
     size: str | None = None,
     image: str | None = None,
     private_networks: list[dict] | None = None,
+    template: template_format.ProvisionTemplate | None = None,
 ) -> Provision:
     """A new provision and its deploy job. `private_networks` ({name, address_range}; a
-    provision template's `networks`) replace the default one, NAME-private."""
+    provision template's `networks`) replace the default one, NAME-private. `template`: the
+    provision template it is made from, kept for `show --yaml` (template_format.dump)."""
     errors = {}
     name = name.strip() if isinstance(name, str) else name
     if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
@@ -170,9 +172,7 @@ def create_provision(
         )
     if not isinstance(provider, Provider):
         ref = str(provider)
-        visible = Provider.objects.for_user(user)
-        found = visible.filter(pk=int(ref)) if is_id(ref) else visible.filter(name=ref)
-        provider = found.first()
+        provider = _visible_provider(user, ref)
         if provider is None:
             errors["provider"] = f"provider {ref!r} not found"
     try:
@@ -205,6 +205,9 @@ def create_provision(
                 host_key_public=host_key.public_openssh,
                 host_key_private_encrypted=crypto.encrypt(host_key.private_openssh),
                 host_key_fingerprint=host_key.sha256_fingerprint,
+                description=template.description if template else "",
+                template=template.definition if template else {},
+                input_values=template.inputs if template else {},
             )
             ProvisionEvent.objects.create(
                 provision=provision,
@@ -242,21 +245,70 @@ def create_provision(
     return provision
 
 
+def _visible_provider(user, ref: str) -> Provider | None:
+    """The provider `ref` (ID or name) among the user's own and the shared ones; None if not
+    (another tenant's provider is not found either)."""
+    visible = Provider.objects.for_user(user)
+    return (visible.filter(pk=int(ref)) if is_id(ref) else visible.filter(name=ref)).first()
+
+
+def template_provider(user, text: str, provider: str | None = None) -> Provider:
+    """The provider a provision template is for (`provider` over the template's own), which
+    the user may use; TemplateError naming the template's problems, or the provider not found."""
+    ref = template_format.provider_of(text, provider=provider)
+    found = _visible_provider(user, ref)
+    if found is None:
+        raise template_format.TemplateError(
+            f"provider: {ref!r} not found among your providers and the shared ones; "
+            "give one of them by ID or name (`--provider`, or choose one on the page)"
+        )
+    return found
+
+
+def resolve_template(
+    user, text: str, *, provider: str | None = None, user_inputs: dict | None = None
+) -> tuple[Provider, template_format.ProvisionTemplate]:
+    """A provision template checked, its provider found and its inputs, the provider's it
+    uses included, resolved (`oneprovision validate`); nothing is created."""
+    found = template_provider(user, text, provider)
+    template = template_format.parse(
+        text, provider=provider, user_inputs=user_inputs, provider_inputs=found.inputs
+    )
+    return found, template
+
+
+# What create_provision calls a field, as the template calls it.
+TEMPLATE_FIELDS = {"hosts": "hosts.count", "size": "hosts.size", "image": "hosts.image"}
+
+
 def create_from_template(
     user, text: str, *, provider: str | None = None, user_inputs: dict | None = None
 ) -> Provision:
     """`oneprovision create provision.yaml`: a provision template checked and its inputs
-    resolved (provisions/template_format.py), then the same create as the form's."""
-    template = template_format.parse(text, provider=provider, user_inputs=user_inputs)
-    return create_provision(
-        user,
-        provider=template.provider,
-        name=template.name,
-        host_count=template.hosts,
-        size=template.size,
-        image=template.image,
-        private_networks=template.networks,
-    )
+    resolved (provisions/template_format.py), then the same create as the form's; the
+    provision keeps the template (description, inputs and their values) for `show --yaml`."""
+    found, template = resolve_template(user, text, provider=provider, user_inputs=user_inputs)
+    try:
+        return create_provision(
+            user,
+            provider=found,
+            name=template.name,
+            host_count=template.hosts,
+            size=template.size,
+            image=template.image,
+            private_networks=template.networks,
+            template=template,
+        )
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        lines = []
+        for key, messages in exc.message_dict.items():
+            where = TEMPLATE_FIELDS.get(key, key)
+            source = template.sources.get(key)
+            where += f" ({source})" if source else ""
+            lines += [f"{where}: {message}" for message in messages]
+        raise template_format.TemplateError(lines) from None
 
 
 def _changeable(user, provision: Provision) -> Provision:

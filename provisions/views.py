@@ -105,24 +105,35 @@ def _template_text(request) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def provision_from_template(request):
-    """A provision from a pasted or uploaded provision template: the template first, then a
-    form built from its inputs (filled with their defaults), then create."""
-    context = {"template": "", "errors": [], "form": None}
+    """A provision from a pasted or uploaded provision template: the template (and, if wanted,
+    another provider than its own) first, then a form built from its inputs and the provider's
+    inputs it uses (filled with their defaults), then create."""
+    chosen = request.POST.get("provider", "").strip()
+    context = {
+        "template": "",
+        "errors": [],
+        "form": None,
+        "chosen": chosen,
+        "providers": Provider.objects.for_user(request.user).exclude(token_encrypted=""),
+    }
     if request.method == "POST":
         try:
             text = _template_text(request)
             context["template"] = text
-            specs = template_format.input_specs(text)
+            provider = services.template_provider(request.user, text, chosen or None)
+            inputs = template_format.form_inputs(
+                text, provider=chosen or None, provider_inputs=provider.inputs
+            )
         except ValidationError as exc:
             context["errors"] = exc.messages
             return render(request, "provisions/create_template.html", context)
         creating = request.POST.get("step") == "create"
-        form = TemplateInputsForm(request.POST if creating else None, specs=specs)
-        context["form"] = form
+        form = TemplateInputsForm(request.POST if creating else None, inputs=inputs)
+        context.update(form=form, provider=provider)
         if creating and form.is_valid():
             try:
                 provision = services.create_from_template(
-                    request.user, text, user_inputs=form.user_inputs()
+                    request.user, text, provider=chosen or None, user_inputs=form.user_inputs()
                 )
             except ValidationError as exc:
                 context["errors"] = exc.messages

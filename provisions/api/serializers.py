@@ -129,9 +129,16 @@ class ProvisionDetailSerializer(ProvisionSerializer):
     network_list = ClusterNetworkSerializer(source="networks", many=True, read_only=True)
     datastore_list = DatastoreSerializer(source="datastores", many=True, read_only=True)
     resources = CloudResourceSerializer(many=True, read_only=True)
+    inputs = serializers.DictField(
+        source="input_values",
+        read_only=True,
+        help_text="a provision made from a template: each input's value ({} otherwise)",
+    )
 
     class Meta(ProvisionSerializer.Meta):
         fields = ProvisionSerializer.Meta.fields + [
+            "description",
+            "inputs",
             "host_list",
             "network_list",
             "datastore_list",

@@ -102,8 +102,11 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=False, methods=["post"], url_path="validate-template")
     def validate_template(self, request):
         data = _template_body(request)
-        template = template_format.parse(
-            data["template"], provider=data.get("provider") or None, user_inputs=data["user_inputs"]
+        _, template = services.resolve_template(
+            request.user,
+            data["template"],
+            provider=data.get("provider") or None,
+            user_inputs=data["user_inputs"],
         )
         return Response(ResolvedTemplateSerializer(dataclasses.asdict(template)).data)
 

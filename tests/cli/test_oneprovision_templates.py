@@ -1,12 +1,18 @@
 """`oneprovision create FILE` and `validate FILE` against a live portal, and the round trip:
-create from a file, `show --yaml`, create again from that output."""
+create from a file, `show --yaml`, create again from that output (`create -` and `create
+FILE`): the same provision, description, inputs and the provider's inputs' values included."""
+
+import io
 
 import pytest
 import yaml
 
+from provisions import networks
 from provisions.choices import ProvisionState
-from provisions.models import Provision
+from provisions.models import Host, Provision
 from tests.cli.test_oneprovision import run
+from tests.provisions.test_template_inputs import TEMPLATE as INPUTS_TEMPLATE
+from tests.provisions.test_template_inputs import inputs_provider
 from tests.provisions.test_templates import EXAMPLE, TEMPLATE, sized_provider
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_jobs")]
@@ -26,31 +32,95 @@ def template_file(tmp_path):
 
 def _shape(provision):
     return (
-        provision.host_count,
+        provision.name,
+        provision.description,
+        provision.hosts.exclude(state="REMOVED").count(),
         provision.size,
         provision.image,
         provision.provider_id,
+        provision.input_values,
         sorted(provision.networks.values_list("name", "kind", "address_range")),
     )
 
 
-def test_round_trip_create_show_yaml_create_again(cli_env, capsys, do, template_file, tmp_path):
-    code, out, err = run(capsys, "create", str(template_file), "--user-inputs", "hosts=3")
+def _show_yaml_then_create_again(capsys, monkeypatch, first, tmp_path):
+    """`show --yaml` of `first`, then `create -` (stdin) and `create FILE` from that output
+    (the first deleted in between, so its name is free): the provisions made, and the text."""
+    code, shown, err = run(capsys, "show", str(first.pk), "--yaml")
     assert (code, err) == (0, "")
-    first = Provision.objects.get(name="edge-ams")
-    assert out == f"ID: {first.pk}\n"
-    code, shown, err = run(capsys, "show", "edge-ams", "--yaml")
+    made = []
+    for how in ("-", "file"):
+        Provision.objects.exclude(state=ProvisionState.DONE).update(state=ProvisionState.DONE)
+        if how == "-":
+            monkeypatch.setattr("sys.stdin", io.StringIO(shown))
+            code, out, err = run(capsys, "create", "-")
+        else:
+            again = tmp_path / "again.yaml"
+            again.write_text(shown)
+            code, out, err = run(capsys, "create", str(again))
+        assert (code, err) == (0, ""), err
+        made.append(Provision.objects.get(pk=int(out.removeprefix("ID: "))))
+    return made, shown
+
+
+def test_round_trip_keeps_description_inputs_and_the_providers_inputs(
+    cli_env, capsys, monkeypatch, owner, tmp_path
+):
+    inputs_provider(owner)
+    path = tmp_path / "provision.yaml"
+    path.write_text(INPUTS_TEMPLATE)
+    chosen = "site=lon,digitalocean_size=s-2vcpu-4gb,digitalocean_image=debian-12-x64"
+    code, out, err = run(capsys, "create", str(path), "--user-inputs", chosen + ",hosts_per_site=3")
     assert (code, err) == (0, "")
-    assert yaml.safe_load(shown)["hosts"]["count"] == 3
-    # The name is free again once the first is deleted; the second is made from the output.
-    Provision.objects.filter(pk=first.pk).update(state=ProvisionState.DONE)
-    again = tmp_path / "again.yaml"
-    again.write_text(shown)
-    code, out, err = run(capsys, "create", str(again))
+    first = Provision.objects.get(pk=int(out.removeprefix("ID: ")))
+    assert (first.name, first.host_count, first.size, first.image) == (
+        "edge-lon",
+        3,
+        "s-2vcpu-4gb",
+        "debian-12-x64",
+    )
+    made, shown = _show_yaml_then_create_again(capsys, monkeypatch, first, tmp_path)
+    dumped = yaml.safe_load(shown)
+    assert dumped["description"] == "Web edge cluster.\nBack end on a private network.\n"
+    assert [spec["name"] for spec in dumped["inputs"]] == [
+        "site",
+        "backend",
+        "digitalocean_size",
+        "digitalocean_image",
+        "hosts_per_site",
+    ]
+    assert dumped["hosts"] == {"count": "${input.hosts_per_site}"}
+    for again in made:
+        assert _shape(again) == _shape(first)
+        # And the same again: what it writes is what it was made from.
+        assert run(capsys, "show", str(again.pk), "--yaml")[1] == shown
+
+
+def test_round_trip_after_the_provision_moved_on(cli_env, capsys, monkeypatch, owner, tmp_path):
+    """A host and a network added since the create: written out as they are now."""
+    inputs_provider(owner)
+    path = tmp_path / "provision.yaml"
+    path.write_text(INPUTS_TEMPLATE)
+    assert run(capsys, "create", str(path))[0] == 0
+    first = Provision.objects.get()
+    Host.objects.create(provision=first, name="edge-ams-host-1")
+    networks.new_private_network(first, "extra", "10.220.0.0/24")
+    made, shown = _show_yaml_then_create_again(capsys, monkeypatch, first, tmp_path)
+    assert yaml.safe_load(shown)["hosts"] == {"count": 2}
+    for again in made:
+        assert _shape(again) == _shape(first)
+
+
+def test_round_trip_of_a_provision_made_without_a_template(
+    cli_env, capsys, monkeypatch, do, tmp_path
+):
+    code, out, err = run(capsys, "create", "--provider", "do", "--name", "plain", "--hosts", "2")
     assert (code, err) == (0, "")
-    second = Provision.objects.exclude(pk=first.pk).get(name="edge-ams")
-    assert _shape(second) == _shape(first)
-    assert run(capsys, "show", str(second.pk), "--yaml")[1] == shown
+    first = Provision.objects.get(name="plain")
+    made, shown = _show_yaml_then_create_again(capsys, monkeypatch, first, tmp_path)
+    assert "inputs" not in yaml.safe_load(shown)
+    for again in made:
+        assert _shape(again) == _shape(first)
 
 
 def test_validate_checks_and_dumps_without_creating(cli_env, capsys, do, template_file):

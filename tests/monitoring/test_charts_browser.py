@@ -2,12 +2,9 @@
 uPlot draws the VM page's and the provision page's series fetched with the page's session, the
 latest values fill in, and a new sample shows at the next refresh. No lab needed."""
 
-import os
-
 import pytest
-from django.conf import settings as django_settings
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import logged_in_page
 from tests.monitoring.conftest import host_samples, vm_samples
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,37 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def page(live_server, owner, client, settings):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(
-            "CHART BROWSER TEST SKIPPED: needs Debian's chromium (apt-get install chromium)"
-        )
-    playwright_api = pytest.importorskip("playwright.sync_api")
     settings.MONITOR_INTERVAL = 1.0  # the charts refresh at most every 5 s
-    client.force_login(owner)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context()
-            context.add_cookies(
-                [
-                    {
-                        "name": django_settings.SESSION_COOKIE_NAME,
-                        "value": cookie,
-                        "url": live_server.url,
-                    }
-                ]
-            )
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.errors = errors
-            yield page
-            browser.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with logged_in_page(live_server, client, owner) as page:
+        yield page
 
 
 @pytest.fixture

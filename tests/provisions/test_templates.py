@@ -113,8 +113,9 @@ def test_bad_user_inputs_say_what_is_allowed(inputs, message):
         ("name: x\nprovider: do\nhosts:\n  count: ${input.n}\n", "hosts.count: ${input.n} is not"),
         ("name: x\nprovider: do\nhosts: {count: 0}\n", "hosts.count: 0 is not a whole number"),
         (
-            "name: x\nprovider: do\ninputs:\n  - {name: n, type: range}\n",
-            "inputs[0].type: 'range' is not one of text, number, list, boolean",
+            "name: x\nprovider: do\ninputs:\n  - {name: n, type: password}\n",
+            "inputs[0].type: 'password' is not one of text, number, number-float, range, "
+            "range-float, list, boolean",
         ),
         (
             "name: x\nprovider: do\ninputs:\n  - {name: n, type: list, options: [a], default: b}\n",
