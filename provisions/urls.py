@@ -27,4 +27,9 @@ urlpatterns = [
         views_secgroups.rule_remove,
         name="secgroup-rule-remove",
     ),
+    path(
+        "<int:pk>/secgroups/<int:group_pk>/delete/",
+        views_secgroups.group_delete,
+        name="secgroup-delete",
+    ),
 ]

@@ -1,5 +1,6 @@
 """The provision page's security groups: the default rules (shown, never editable), the
-groups' rules, a form to add a rule and a confirmation page to remove one. Every change is a
+groups' rules, a form to add a rule, and confirmation pages to remove a rule or a whole
+group. Every change is a
 provisions.secgroup_services call, so the page refuses exactly what the API refuses."""
 
 from django.contrib import messages
@@ -85,3 +86,22 @@ def rule_remove(request, pk, group_pk, index):
     else:
         messages.success(request, f"Rule removed from {group.name}; updating the firewall.")
     return redirect(group.provision)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_delete(request, pk, group_pk):
+    """GET (the Delete link) asks for confirmation, listing what the firewall stops allowing;
+    the POST with confirm=1 deletes the group and starts the firewall job."""
+    group = _group(request, pk, group_pk)
+    if request.method == "GET" or request.POST.get("confirm") != "1":
+        rules = [_shown(r) for r in group.rules]
+        return render(request, "provisions/secgroup_delete.html", {"group": group, "rules": rules})
+    provision, name = group.provision, group.name
+    try:
+        secgroup_services.delete_group(request.user, group)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Security group {name} deleted; updating the firewall.")
+    return redirect(provision)

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
 from lab.docsim.errors import ApiError, not_found, unprocessable
+from lab.docsim.lab_firewalls import LabFirewalls
 from lab.docsim.ratelimit import RateLimiter
 from lab.docsim.routes import ROUTES
 from lab.docsim.state import Cloud
@@ -194,6 +195,9 @@ class Handler(BaseHTTPRequestHandler):
                         status, payload = func(self, cloud, query, body, *params)
                 except ApiError as exc:
                     return self._error(exc, headers)
+                if method != "GET":
+                    # Before the answer: whoever got it finds the lab hosts' ports as it says.
+                    self.server.sync_lab_firewalls()
                 return self._send(status, payload, headers)
         return self._error(not_found(), headers)
 
@@ -236,6 +240,9 @@ class SimServer(ThreadingHTTPServer):
 
             self.lab_hosts = LabHosts()
         self.cloud = Cloud(options, self.lab_hosts)
+        self.lab_firewalls = (
+            LabFirewalls(self.cloud, self.lab_hosts) if self.lab_hosts is not None else None
+        )
         self.ca_file = None
         if options.tls:
             from lab.docsim.tls import make_certificate, server_context
@@ -251,6 +258,10 @@ class SimServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"{'https' if self.options.tls else 'http'}://{host}:{port}"
+
+    def sync_lab_firewalls(self) -> None:
+        if self.lab_firewalls is not None:
+            self.lab_firewalls.sync()
 
     def start_lab_host(self, droplet):
         if self.lab_hosts is None:
@@ -281,9 +292,14 @@ class SimServer(ThreadingHTTPServer):
                         self.cloud.droplets[args["droplet_id"]]["_lab_error"] = str(exc)
                 return
             with self.cloud.lock:
-                if args["droplet_id"] in self.cloud.droplets:
+                alive = args["droplet_id"] in self.cloud.droplets
+                if alive:
                     self.cloud.booted[args["droplet_id"]] = time.monotonic()
-                    return
+            if alive:
+                # The firewalls already covering the droplet (by its tags) apply from the start.
+                self.lab_firewalls.forget(args["droplet_id"])
+                self.sync_lab_firewalls()
+                return
             # Deleted while booting: do not leave the host behind.
             self.lab_hosts.destroy(args["droplet_id"])
 
@@ -298,6 +314,8 @@ class SimServer(ThreadingHTTPServer):
             self.lab_hosts.destroy_all()
         self.cloud.reset()
         self.limiter.reset()
+        if self.lab_firewalls is not None:
+            self.lab_firewalls.reset()
 
     def server_close(self):
         super().server_close()

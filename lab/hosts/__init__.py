@@ -5,6 +5,7 @@ bridge `edgelab0` (198.18.0.1/15, reachable from the portal), a private address 
 bridge (no address in the root namespace, so only hosts of that VPC reach it, as on
 DigitalOcean), and an OpenSSH server with the droplet's keys. Hosts share the filesystem; all
 per-host state lives in `<base>/hosts/<id>/`, and sessions get `ONE_EDGE_BASE` pointing there.
+The simulator's cloud firewalls are enforced on the public interface (`cloudfw`).
 """
 
 from lab.hosts.manager import LabHostError, LabHosts

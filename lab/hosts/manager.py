@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.hosts import net
+from lab.hosts import cloudfw, net
 
 BRIDGE = "edgelab0"
 NETNS_PREFIX = "edgelab-"
@@ -238,6 +238,14 @@ class LabHosts:
         self._sshd[droplet_id] = self._start_sshd(directory, f"{NETNS_PREFIX}{droplet_id}")
         address = (directory / "info").read_text().split()[1]
         self._wait_ready(address, directory, ready_timeout)
+
+    # -- the cloud firewall in front of the host ------------------------------------------
+    def apply_firewall(self, droplet_id: int, rules: list[cloudfw.InboundRule] | None) -> None:
+        """Enforce the inbound rules of the firewalls covering the droplet (None: none does)."""
+        try:
+            cloudfw.apply(f"{NETNS_PREFIX}{int(droplet_id)}", rules)
+        except (net.NetError, ValueError, OSError, subprocess.SubprocessError) as exc:
+            raise LabHostError(f"lab host {droplet_id}: firewall not applied: {exc}") from None
 
     # -- destroy --------------------------------------------------------------------------
     def destroy(self, droplet_id: int) -> None:

@@ -1,5 +1,6 @@
 """The provision page's security groups: defaults shown and kept, a rule added through the
-form, a rule removed only after confirmation; another user's provision is a 404."""
+form, a rule or a whole group removed only after confirmation; another user's provision is a
+404."""
 
 import pytest
 from django.urls import reverse
@@ -77,3 +78,39 @@ def test_outsider_gets_404_for_foreign_security_group_pages(outsider_client, dc)
     group.refresh_from_db()
     assert group.rules == [WEB]
     assert list(SecurityGroup.objects.values_list("name", flat=True)) == ["web"]
+
+
+def test_deleting_a_group_asks_first_then_deletes_it_and_starts_a_firewall_job(owner_client, dc):
+    web = SecurityGroup.objects.create(provision=dc, name="web", rules=[WEB])
+    kept = SecurityGroup.objects.create(provision=dc, name="ops", rules=[])
+    detail = owner_client.get(reverse("provisions:detail", args=[dc.pk])).content.decode()
+    url = reverse("provisions:secgroup-delete", args=[dc.pk, web.pk])
+    assert url in detail and "Delete web" in detail
+    page = owner_client.get(url).content.decode()
+    assert "Delete security group web" in page
+    assert '<td>tcp</td><td class="mono">8080</td><td class="mono">203.0.113.0/24</td>' in page
+    assert 'name="confirm" value="1"' in page
+    owner_client.post(url)  # no confirmation: the question again, nothing deleted
+    assert SecurityGroup.objects.filter(pk=web.pk).exists()
+    assert not firewall_jobs().exists()
+    response = owner_client.post(url, {"confirm": "1"}, follow=True)
+    assert "Security group web deleted; updating the firewall." in response.content.decode()
+    assert list(SecurityGroup.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert firewall_jobs().get().options == {"change": "security group web deleted"}
+
+
+def test_a_group_is_not_deleted_while_a_job_runs(owner_client, dc):
+    web = SecurityGroup.objects.create(provision=dc, name="web", rules=[WEB])
+    Job.objects.create(provision=dc, kind=JobKind.FIREWALL, state=JobState.RUNNING)
+    url = reverse("provisions:secgroup-delete", args=[dc.pk, web.pk])
+    page = owner_client.post(url, {"confirm": "1"}, follow=True).content.decode()
+    assert "already has a job running" in page
+    assert SecurityGroup.objects.filter(pk=web.pk).exists()
+
+
+def test_outsider_cannot_delete_a_foreign_group(outsider_client, dc):
+    web = SecurityGroup.objects.create(provision=dc, name="web", rules=[WEB])
+    url = reverse("provisions:secgroup-delete", args=[dc.pk, web.pk])
+    assert outsider_client.get(url).status_code == 404
+    assert outsider_client.post(url, {"confirm": "1"}).status_code == 404
+    assert SecurityGroup.objects.filter(pk=web.pk).exists()
