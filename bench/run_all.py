@@ -24,6 +24,7 @@ SCRIPTS = (
     "monitoring",
     "load",
     "scale_out",
+    "console",
 )
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"

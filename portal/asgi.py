@@ -1,5 +1,5 @@
-"""The ASGI application, served by uvicorn (`manage.py serve`): HTTP today, WebSockets for the
-consoles next (Django Channels wraps this application then)."""
+"""The ASGI application, served by uvicorn (`manage.py serve`): HTTP as Django serves it, and
+the consoles' WebSockets through Django Channels (consoles.routing)."""
 
 import os
 import warnings
@@ -17,4 +17,10 @@ warnings.filterwarnings(
 
 from django.core.asgi import get_asgi_application  # noqa: E402 - after the environment above
 
-application = get_asgi_application()
+django_http = get_asgi_application()  # first: it sets Django up before the consumers import
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+
+from consoles.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_http, "websocket": websocket_application})

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "marketplace",
     "vms",
     "monitoring",
+    "consoles",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +82,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
+# Channels (consoles): the ASGI application it wraps, and its channel layer, one process's
+# memory for `make run`, Redis when REDIS_URL is set (several web processes, several machines).
+ASGI_APPLICATION = "portal.asgi.application"
 
 TEMPLATES = [
     {
@@ -391,3 +395,22 @@ VM_QUOTA_DEFAULT = {
     "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
 }
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
+
+# Consoles (consoles/): a terminal in a VM (or, for operators, on a host) over a WebSocket.
+# A session with no keystroke for CONSOLE_IDLE_SECONDS ends, any session ends after
+# CONSOLE_MAX_SECONDS, and a user holds at most CONSOLE_MAX_PER_USER at once (counted in the
+# database, so across every web process).
+CONSOLE_IDLE_SECONDS = env_float("CONSOLE_IDLE_SECONDS", 900.0)
+CONSOLE_MAX_SECONDS = env_float("CONSOLE_MAX_SECONDS", 4 * 3600.0)
+CONSOLE_MAX_PER_USER = env_int("CONSOLE_MAX_PER_USER", 5)
+# How often a session checks its VM is still RUNNING and marks itself alive; a session row not
+# marked for 3 beats belongs to a process that died and no longer counts against the limit.
+CONSOLE_BEAT_SECONDS = env_float("CONSOLE_BEAT_SECONDS", 5.0)
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "edge-portal:channels"},
+        }
+    }

@@ -6,6 +6,8 @@ import time
 
 import yaml
 
+from consoles.protocol import HOST_PATH
+from portal.cli import console_client
 from portal.cli.client import CliError
 from portal.cli.framework import Command, read_file, structured
 from portal.cli.output import progress_bar, properties, table
@@ -283,6 +285,13 @@ def cmd_host_configure(client, args):
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
+def cmd_host_ssh(client, args):
+    """An operator's shell on a host, through the portal's console (its pinned key, audited)."""
+    provision = _resolve(client, args.provision)
+    host = _host(client, provision, args.host)
+    return console_client.interactive(client, HOST_PATH.format(id=host["id"]), "oneprovision")
+
+
 def build() -> Command:
     cli = Command("oneprovision", __doc__)
     p = cli.verb("create", cmd_create, "deploy a new edge cluster (from a template FILE)")
@@ -356,6 +365,9 @@ def build() -> Command:
     p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
     p.add_argument("--wait", action="store_true")
+    p = cli.verb("ssh", cmd_host_ssh, "a shell on the host (operators)", under=hosts)
+    p.add_argument("provision", help="ID or name")
+    p.add_argument("host", help="host ID or name")
     return cli
 
 

@@ -4,6 +4,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from consoles.protocol import VM_PATH
+from portal.cli import console_client
 from portal.cli.client import CliError
 from portal.cli.framework import Command, structured
 from portal.cli.output import human_bytes, properties, table
@@ -145,7 +147,11 @@ def cmd_ssh(client, args):
     command = [c for c in args.command if c != "--"]
     if command:
         return _exec(client, vm, command)
-    # A line-mode shell: each line runs in the container through the portal (no TTY).
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        # A real terminal: the console WebSocket, a PTY in the container (vi, top, Ctrl-C).
+        return console_client.interactive(client, VM_PATH.format(id=vm["id"]), "onevm")
+    # Not a terminal (a script piping lines in): each line runs in the container through the
+    # portal's exec endpoint, its output as plain text.
     while True:
         try:
             line = input(PROMPT) if sys.stdin.isatty() else sys.stdin.readline()

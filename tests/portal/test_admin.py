@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
+from consoles.models import ConsoleSession
 from monitoring.models import WorkerHeartbeat, WorkerLease
 from portal.models import ApiToken, UserProfile
 from provisions.choices import EventSource
@@ -46,6 +47,9 @@ def one_of_each(owner, operator, cluster, template):
     )
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    ConsoleSession.objects.create(
+        owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
+    )
     ApiToken.issue(owner, "cli")
     UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
     Group.objects.create(name="operators")
@@ -114,6 +118,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "provisions.Host",
         "vms.VMEvent",
         "vms.VMJob",
+        "consoles.ConsoleSession",
     ],
 )
 def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):

@@ -35,7 +35,7 @@ import json, os, signal, sys, time
 from pathlib import Path
 
 out = Path(os.environ["STAND_IN_DIR"])
-role = "web" if sys.argv[1] == "runserver" else "worker"
+role = "web" if sys.argv[1] == "serve" else "worker"
 mode = os.environ["STAND_IN_MODE"]
 if mode == "stubborn":
     signal.signal(signal.SIGTERM, lambda *_: (out / f"{role}.term").touch())
@@ -116,7 +116,7 @@ def portal(tmp_path):
 
 def test_one_ctrl_c_stops_both_children(portal):
     proc, children, bind = portal("polite")
-    assert children["web"]["argv"] == ["runserver", "--noreload", bind]
+    assert children["web"]["argv"] == ["serve", "--bind", bind, "--processes", "1"]
     assert children["worker"]["argv"] == runportal.WORKER_COMMAND
 
     proc.send_signal(signal.SIGINT)

@@ -51,7 +51,9 @@ class Command(BaseCommand):
     def commands(self, bind, **options) -> list[tuple[str, list[str]]]:
         """The children: (name, management command argv), started in this order."""
         return [
-            ("web server", ["runserver", "--noreload", bind]),
+            # uvicorn (`serve`), not runserver: runserver speaks WSGI only, and the consoles are
+            # WebSockets. One process, as the in-memory channel layer of `make run` requires.
+            ("web server", ["serve", "--bind", bind, "--processes", "1"]),
             ("job worker", list(WORKER_COMMAND)),
         ]
 
