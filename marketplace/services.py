@@ -10,6 +10,7 @@ from portal.lookup import is_id
 from portal.names import check_name
 from provisions.choices import DatastoreKind, ProvisionState
 from provisions.models import Datastore
+from vms import services as vm_services
 from vms.models import Image, VMTemplate
 
 
@@ -72,6 +73,10 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
             {"app": f"app {app.name!r}: image URL refused: {exc.message}"}
         ) from None
     template = app.template or {}
+    # An app may ask for a privileged container (OpenNebula's LXC_UNPRIVILEGED = no): only an
+    # operator's export makes such a template.
+    unprivileged = vm_services.yes_no(template.get("LXC_UNPRIVILEGED", True))
+    vm_services.check_privileged(user, unprivileged)
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -91,6 +96,7 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
                 cpu=template.get("cpu", 1),
                 memory_mb=template.get("memory_mb", 256),
                 context={"hostname": True, "ssh_public_key": True},
+                lxc_unprivileged=unprivileged,
             )
     except IntegrityError:
         raise ValidationError(

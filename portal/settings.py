@@ -359,7 +359,7 @@ PROVISION_STEP_ATTEMPTS = env_int("PROVISION_STEP_ATTEMPTS", 4)
 # unused; one unused for SSH_POOL_CHECK_SECONDS is checked with a channel open before reuse.
 SSH_POOL_ENABLED = env_bool("SSH_POOL_ENABLED", True)
 SSH_POOL_IDLE_SECONDS = env_float("SSH_POOL_IDLE_SECONDS", 300.0)
-SSH_POOL_CHECK_SECONDS = env_float("SSH_POOL_CHECK_SECONDS", 10.0)
+SSH_POOL_CHECK_SECONDS = env_float("SSH_POOL_CHECK_SECONDS", 3.0)
 SSH_KEEPALIVE_SECONDS = env_int("SSH_KEEPALIVE_SECONDS", 15)
 
 # Job leases (provisions.leases): a running job's worker renews its lease every heartbeat; a
@@ -395,6 +395,14 @@ VM_QUOTA_DEFAULT = {
     "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
 }
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
+# Isolation (issue 19): containers are unprivileged, their root mapped to one subordinate id
+# range per host (OpenNebula's 600100001-600165537); limits per container and for all of them.
+VM_IDMAP_START = env_int("VM_IDMAP_START", 600100001)
+VM_IDMAP_COUNT = env_int("VM_IDMAP_COUNT", 65536)
+VM_PIDS_MAX_DEFAULT = env_int("VM_PIDS_MAX_DEFAULT", 2048)  # a template's pids_max when unset
+VM_SWAP_MB_DEFAULT = env_int("VM_SWAP_MB_DEFAULT", 0)  # swap on top of the memory limit
+HOST_RESERVED_MEMORY_MB = env_int("HOST_RESERVED_MEMORY_MB", 256)  # at least, or a tenth
+HOST_VMS_PIDS_MAX = env_int("HOST_VMS_PIDS_MAX", 32768)  # all containers of a host together
 
 # Consoles (consoles/): a terminal in a VM (or, for operators, on a host) over a WebSocket.
 # A session with no keystroke for CONSOLE_IDLE_SECONDS ends, any session ends after

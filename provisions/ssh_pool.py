@@ -24,6 +24,7 @@ an established connection cannot tell (sshd's sessions outlive a dead listener).
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -153,8 +154,7 @@ def session(
         if entry is None:
             _drop_replaced(pool, key)
             created = fresh().connect(wait=wait)
-            transport = created.client.get_transport()
-            transport.set_keepalive(settings.SSH_KEEPALIVE_SECONDS)
+            _keep_alive(created.client.get_transport())
             entry = _Warm(created, time.monotonic())
             with pool.lock:
                 pool.warm[key] = entry
@@ -184,6 +184,23 @@ def session(
             done = entry.retired and not entry.users
         if done:
             entry.session.close()
+
+
+def _keep_alive(transport: paramiko.Transport) -> None:
+    """SSH keep-alives keep NAT and firewall state open; TCP keep-alives find a peer that
+    vanished without a word (a droplet destroyed, a partition) within about three intervals,
+    where plain TCP would wait many minutes for retransmissions to give up."""
+    interval = max(1, int(settings.SSH_KEEPALIVE_SECONDS))
+    transport.set_keepalive(interval)
+    sock = transport.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", interval),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", 3),
+    ):
+        if hasattr(socket, option):  # Linux names; elsewhere the system's defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _drop(pool: _Pool, key: tuple, entry: _Warm, why: str) -> None:

@@ -50,7 +50,18 @@ class VMAdmin(admin.ModelAdmin):
 
 @admin.register(VMTemplate)
 class VMTemplateAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "owner", "image", "cpu", "memory_mb"]
+    list_display = [
+        "id",
+        "name",
+        "owner",
+        "image",
+        "cpu",
+        "memory_mb",
+        "cpu_quota",
+        "pids_max",
+        "lxc_unprivileged",
+    ]
+    list_filter = ["lxc_unprivileged"]
     search_fields = ["name", "owner__username"]
 
 

@@ -24,7 +24,34 @@ class TemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VMTemplate
-        fields = ["id", "name", "image", "cpu", "memory_mb", "networks", "context", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "image",
+            "cpu",
+            "memory_mb",
+            "cpu_quota",
+            "pids_max",
+            "swap_mb",
+            "lxc_unprivileged",
+            "networks",
+            "context",
+            "created_at",
+        ]
+
+
+class TemplateUpdateSerializer(serializers.Serializer):
+    """What PATCH may change: sizing, limits and isolation. `lxc_unprivileged` false
+    (OpenNebula's LXC_UNPRIVILEGED = no, a privileged container) is for operators only: 403."""
+
+    cpu = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    memory_mb = serializers.IntegerField(required=False)
+    cpu_quota = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, allow_null=True
+    )
+    pids_max = serializers.IntegerField(required=False, allow_null=True)
+    swap_mb = serializers.IntegerField(required=False, allow_null=True)
+    lxc_unprivileged = serializers.BooleanField(required=False)
 
 
 class VMSerializer(serializers.ModelSerializer):
@@ -153,6 +180,17 @@ class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
             .select_related("image")
             .prefetch_related("networks")
         )
+
+    @extend_schema(
+        request=TemplateUpdateSerializer,
+        responses={200: TemplateSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def partial_update(self, request, pk=None):
+        template = self.get_object()
+        body = TemplateUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        services.update_template(request.user, template, dict(body.validated_data))
+        return Response(TemplateSerializer(self.get_queryset().get(pk=template.pk)).data)
 
     @extend_schema(request=InstantiateSerializer, responses={201: VMSerializer})
     @action(detail=True, methods=["post"])

@@ -5,8 +5,10 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
+
 from portal import outbound
-from provisions import hostconfig
+from provisions import hostconfig, ssh_pool
 from provisions.choices import NetworkKind
 from provisions.hostconfig import evpn
 from provisions.ssh import CommandFailed, HostSession, SSHError
@@ -18,6 +20,11 @@ class LXCError(Exception):
     pass
 
 
+def script_text(name: str) -> str:
+    """A host script with the shared isolation functions of host configuration included."""
+    return hostconfig.with_isolation((SCRIPTS / name).read_text())
+
+
 def session_for(host) -> HostSession:
     provision = host.provision
     return HostSession(
@@ -25,12 +32,23 @@ def session_for(host) -> HostSession:
     )
 
 
+def warm_session(host, wait: float):
+    """This process's warm connection to the host (provisions.ssh_pool): VM work opens a
+    channel on it instead of a new SSH connection for each deploy or action."""
+    provision = host.provision
+    return ssh_pool.session(
+        host.public_ip,
+        private_key=provision.private_key(),
+        host_key=provision.host_key_public,
+        wait=wait,
+    )
+
+
 @contextmanager
 def _connected(host, script: str, wait: float):
     """A connected session to the host; failures become LXCError naming script and host."""
     try:
-        with session_for(host) as session:
-            session.connect(wait=wait)
+        with warm_session(host, wait) as session:
             yield session
     except CommandFailed as exc:
         raise LXCError(f"{script} on {host.name}: {exc}") from None
@@ -40,17 +58,17 @@ def _connected(host, script: str, wait: float):
 
 def _run(host, script: str, env: dict, log=None) -> str:
     with _connected(host, script, wait=10) as session:
-        result = session.run_script((SCRIPTS / script).read_text(), env)
+        result = session.run_script(script_text(script), env)
     if log is not None:
         for line in result.stdout.splitlines():
-            if line.startswith(("STEP ", "IMAGE ", "PORTS ", "DONE")):
+            if line.startswith(("STEP ", "IMAGE ", "PORTS ", "ROOTFS ", "TRAVERSE ", "DONE")):
                 log(f"{host.name}: {line}")
     return result.stdout
 
 
 def destroy_on_host(host, vms, log=None) -> None:
     """Destroy several containers of one host over one SSH session (a cluster being deleted)."""
-    script = (SCRIPTS / "vm-action.sh").read_text()
+    script = script_text("vm-action.sh")
     with _connected(host, "vm-action.sh", wait=0) as session:
         for vm in vms:
             session.run_script(script, {"VM": vm.container_name, "ACTION": "destroy"})
@@ -100,6 +118,23 @@ def image_source(image) -> outbound.Target:
         raise LXCError(f"image {image.name}: URL refused: {exc.message}") from None
 
 
+def isolation(vm) -> dict:
+    """The container's isolation and limits, from its template (settings' defaults when the
+    template is gone): every value an integer, PRIVILEGED only for an operator's template."""
+    template = vm.template
+    privileged = template is not None and not template.lxc_unprivileged
+    quota = template.cpu_quota if template is not None else None
+    pids = template.pids_max if template is not None else None
+    swap = template.swap_mb if template is not None else None
+    return {
+        "PRIVILEGED": 1 if privileged else 0,
+        "PIDS_MAX": int(pids or settings.VM_PIDS_MAX_DEFAULT),
+        "SWAP_MB": int(settings.VM_SWAP_MB_DEFAULT if swap is None else swap),
+        # cpu.max over a 100 ms period: 0.5 CPU -> 50000 us; at least 1 ms.
+        "CPU_QUOTA_US": max(1000, int(float(quota) * 100000)) if quota else "",
+    }
+
+
 def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> None:
     public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
     source = image_source(vm.image)
@@ -116,6 +151,7 @@ def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> Non
         "PUBLIC_IP": vm.host.public_ip,
         "PORT_FIRST": (port_first or "") if public else "",
         "SSH_KEY": ssh_key,
+        **isolation(vm),
     }
     _run(vm.host, "vm-deploy.sh", env, log)
 
@@ -135,8 +171,7 @@ def execute(vm, argv: list[str], timeout: float = 120.0):
         + " ".join(shlex.quote(a) for a in argv)
     )
     try:
-        with session_for(vm.host) as session:
-            session.connect(wait=10)
+        with warm_session(vm.host, wait=10) as session:
             return session.run(command, timeout=timeout, check=False)
     except SSHError as exc:
         raise LXCError(str(exc)) from None

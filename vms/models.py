@@ -53,6 +53,26 @@ class VMTemplate(models.Model):
     memory_mb = models.PositiveIntegerField(default=256)
     networks = models.ManyToManyField("provisions.Network", blank=True, related_name="templates")
     context = models.JSONField(default=dict, blank=True)
+    # OpenNebula's LXC_UNPRIVILEGED: yes (the default) runs the container with a user-namespace
+    # id map; no asks for a privileged one, which only an operator may set (services.py).
+    lxc_unprivileged = models.BooleanField(
+        "LXC_UNPRIVILEGED",
+        default=True,
+        help_text="no: a privileged container (root in it is root on the host); operators only",
+    )
+    cpu_quota = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="at most this many CPUs (cpu.max); empty: only the weight from CPU",
+    )
+    pids_max = models.PositiveIntegerField(
+        null=True, blank=True, help_text="processes in the container (pids.max); empty: default"
+    )
+    swap_mb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="swap on top of the memory (MB); empty: default"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PrivateQuerySet.as_manager()

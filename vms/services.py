@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.http import Http404
@@ -195,6 +195,63 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
     return vm
 
 
+PRIVILEGED_REFUSED = (
+    "only an operator may set LXC_UNPRIVILEGED = no: a privileged container's root is root "
+    "on the host"
+)
+TEMPLATE_LIMITS = {
+    # field: (least, most)
+    "cpu": (Decimal("0.01"), Decimal("256")),
+    "memory_mb": (16, 1048576),
+    "cpu_quota": (Decimal("0.01"), Decimal("256")),
+    "pids_max": (16, 4194304),
+    "swap_mb": (0, 1048576),
+}
+
+
+def yes_no(value, field: str = "LXC_UNPRIVILEGED") -> bool:
+    """OpenNebula's yes/no (and true/false, 1/0, booleans) as a boolean."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "1", "on"):
+        return True
+    if text in ("no", "false", "0", "off"):
+        return False
+    raise ValidationError({field: f"{field} must be yes or no, not {value!r}"})
+
+
+def check_privileged(user, unprivileged: bool) -> None:
+    """LXC_UNPRIVILEGED = no is an operator's decision (403 for anyone else)."""
+    if not unprivileged and not user.is_staff:
+        raise PermissionDenied(PRIVILEGED_REFUSED)
+
+
+def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
+    """Change a template's sizing, limits and isolation. `changes` holds only the fields given
+    (None clears an optional limit)."""
+    if not VMTemplate.objects.for_user(user).filter(pk=template.pk).exists():
+        raise Http404("template not found")
+    unknown = set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged"}
+    if unknown:
+        raise ValidationError(f"cannot change {', '.join(sorted(unknown))} of a template")
+    if "lxc_unprivileged" in changes:
+        changes["lxc_unprivileged"] = yes_no(changes["lxc_unprivileged"])
+        check_privileged(user, changes["lxc_unprivileged"])
+    for field, (least, most) in TEMPLATE_LIMITS.items():
+        if field not in changes:
+            continue
+        value = changes[field]
+        if value is None and field in ("cpu_quota", "pids_max", "swap_mb"):
+            continue
+        if value is None or not least <= value <= most:
+            raise ValidationError({field: f"{field} must be between {least} and {most}"})
+    for field, value in changes.items():
+        setattr(template, field, value)
+    template.save(update_fields=list(changes))
+    return template
+
+
 def start_job(vm: VM, action: str) -> VMJob:
     """A VMJob row for the action, its task enqueued once the transaction commits. While it
     is QUEUED its lease expiry is the pick-up deadline: a task lost with a worker is enqueued
@@ -324,4 +381,4 @@ def forwarded(vm: VM, internal: int) -> str:
     return f"{entry['host_ip']}@{external} -> {internal}"
 
 
-__all__ = ["VM_ACTIVE", "act", "instantiate", "port_forwards"]
+__all__ = ["VM_ACTIVE", "act", "instantiate", "port_forwards", "update_template"]

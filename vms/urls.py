@@ -9,5 +9,6 @@ urlpatterns = [
     path("<int:pk>/live/", views.vm_live, name="live"),
     path("<int:pk>/<str:action>/", views.vm_action, name="action"),
     path("templates/", views.template_list, name="templates"),
+    path("templates/<int:pk>/edit/", views.template_edit, name="template_edit"),
     path("templates/<int:pk>/instantiate/", views.template_instantiate, name="instantiate"),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,6 +10,7 @@ from provisions.choices import NetworkKind, ProvisionState
 from provisions.networks import networks_for
 from vms import services
 from vms.choices import VM_ACTIVE, VMState
+from vms.forms import TemplateForm
 from vms.models import VM, VMTemplate
 
 PAGE_SIZE = 50
@@ -74,6 +75,33 @@ def vm_action(request, pk, action):
 def template_list(request):
     templates = VMTemplate.objects.for_user(request.user).select_related("image")
     return render(request, "vms/templates.html", {"templates": templates})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request, pk):
+    template = get_object_or_404(VMTemplate.objects.for_user(request.user), pk=pk)
+    form = TemplateForm(request.POST or None, instance=template, user=request.user)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        # The form's instance was changed by validation: services work on a fresh copy.
+        fresh = VMTemplate.objects.get(pk=template.pk)
+        try:
+            services.update_template(request.user, fresh, form.changes())
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+            status = 403
+        except ValidationError as exc:
+            form.add_error(None, "; ".join(exc.messages))
+            status = 400
+        else:
+            messages.success(request, f"Template {fresh.name} updated.")
+            return redirect("vms:templates")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "vms/template_edit.html", {"template": template, "form": form}, status=status
+    )
 
 
 @login_required

@@ -4,11 +4,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from provisions.ssh import CommandFailed, HostSession
 
 SCRIPT_DIR = Path(__file__).parent
 SETUP_SCRIPT = "host-setup.sh"
-VERSION = "1"
+VERSION = "2"
 BRIDGE = "onebr0"
 BRIDGE_CIDR = "192.168.150.1/24"
 
@@ -28,20 +30,50 @@ class HostFacts:
     output: str
 
 
+INCLUDE = "# @include isolation.sh\n"
+
+
 def script(name: str = SETUP_SCRIPT) -> str:
-    return (SCRIPT_DIR / name).read_text()
+    return with_isolation((SCRIPT_DIR / name).read_text())
+
+
+def with_isolation(text: str) -> str:
+    """The script with the shared isolation functions (isolation.sh) in place of its marker."""
+    return text.replace(INCLUDE, (SCRIPT_DIR / "isolation.sh").read_text(), 1)
+
+
+def isolation_env() -> dict:
+    """The containers' id range and the host's reserve, from the settings (all integers)."""
+    return {
+        "ONE_SUBID_START": int(settings.VM_IDMAP_START),
+        "ONE_SUBID_COUNT": int(settings.VM_IDMAP_COUNT),
+        "ONE_HOST_RESERVED_MB": int(settings.HOST_RESERVED_MEMORY_MB),
+        "ONE_VMS_PIDS_MAX": int(settings.HOST_VMS_PIDS_MAX),
+    }
 
 
 def configure(session: HostSession, log=None) -> HostFacts:
     """Run the set-up script on a connected host and read back what it reports."""
     env = {"ONE_BRIDGE": BRIDGE, "ONE_BRIDGE_CIDR": BRIDGE_CIDR, "ONE_PUBLIC_IF": "eth0"}
+    env.update(isolation_env())
     try:
         result = session.run_script(script(), env)
     except CommandFailed as exc:
         raise HostConfigError(f"host set-up failed on {session.address}: {exc}") from None
     if log is not None:
         for line in result.stdout.splitlines():
-            if line.startswith(("STEP ", "LXC_VERSION", "CAPACITY", "DONE")):
+            if line.startswith(
+                (
+                    "STEP ",
+                    "CLOUD_INIT",
+                    "LXC_VERSION",
+                    "CAPACITY",
+                    "DONE",
+                    "IDMAP",
+                    "CGROUP",
+                    "APPARMOR",
+                )
+            ):
                 log(f"{session.address}: {line}")
     capacity = _CAPACITY.search(result.stdout)
     done = _DONE.search(result.stdout)

@@ -4,7 +4,7 @@
 `CRASH_AFTER_STEP`, the tests' crash hook: set it on `provisions.runs.base`, not here.
 """
 
-from provisions.runs.base import Run, SimulatedCrash, StepFailed, cloud_config
+from provisions.runs.base import Run, SimulatedCrash, StepFailed
 from provisions.runs.delete import DeleteRun
 from provisions.runs.deploy import DeployRun
 from provisions.runs.firewall import FirewallRun
@@ -18,5 +18,4 @@ __all__ = [
     "Run",
     "SimulatedCrash",
     "StepFailed",
-    "cloud_config",
 ]

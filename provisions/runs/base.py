@@ -33,19 +33,6 @@ class StepFailed(Exception):
         self.step = step
 
 
-def cloud_config(provision: Provision) -> str:
-    """User data pinning the hosts' SSH host key (cloud-init's `ssh_keys`)."""
-    private = provision.host_key_private().strip().replace("\n", "\n    ")
-    return (
-        "#cloud-config\n"
-        "ssh_deletekeys: true\n"
-        "ssh_keys:\n"
-        "  ed25519_private: |\n"
-        f"    {private}\n"
-        f"  ed25519_public: {provision.host_key_public.strip()}\n"
-    )
-
-
 class Run:
     steps: list[str] = []
 

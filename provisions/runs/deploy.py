@@ -6,13 +6,13 @@ from django.conf import settings
 
 from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
-from provisions import firewall_rules, hostconfig, secgroups
+from provisions import cloud_init, firewall_rules, hostconfig, secgroups
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
 from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host, HostEvent
 from provisions.progress import in_parallel
-from provisions.runs.base import Run, StepFailed, cloud_config
+from provisions.runs.base import Run, StepFailed
 from provisions.runs.firewall import reconcile_rules
 from provisions.ssh import SSHError
 
@@ -159,7 +159,7 @@ class DeployRun(Run):
             ssh_keys=[int(self._key_id())],
             tags=[p.tag, portal_tag()],
             vpc_uuid=self._vpc_id(),
-            user_data=cloud_config(p),
+            user_data=cloud_init.user_data(p),
         )
         by_name = {d["name"]: d for d in created}
         for host in missing:

@@ -30,7 +30,7 @@ VERBS = {
         "log",
         "host",
     ],
-    onetemplate: ["list", "show", "instantiate", "delete"],
+    onetemplate: ["list", "show", "update", "instantiate", "delete"],
     onevm: ["list", "show", "port-forward", "ssh", "poweroff", "resume", "reboot", "terminate"],
     onevnet: ["list", "show", "create", "delete"],
 }

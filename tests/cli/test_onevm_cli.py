@@ -1,5 +1,7 @@
 """onetemplate, onevm and onemarketapp against a live portal: output, tenancy and bad input."""
 
+import re
+
 import pytest
 
 from marketplace.models import MarketplaceApp
@@ -55,9 +57,13 @@ def test_template_list_and_show(cli_env, capsys, template):
         "IMAGE",
         "CPU",
         "MEMORY",
+        "CPU_QUOTA",
+        "PIDS_MAX",
+        "SWAP",
+        "LXC_UNPRIVILEGED",
         "NICS",
     ]
-    assert "MEMORY : 256M" in out
+    assert re.search(r"MEMORY +: 256M", out) and "LXC_UNPRIVILEGED : yes" in out
     assert run(capsys, onetemplate, "show", str(template.pk))[1] == out
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from lab.docsim import start_in_thread
 from lab.hosts import net
-from provisions import jobs, services
+from provisions import hostconfig, jobs, services
 from provisions.choices import HostState, JobState, ProvisionState
 from provisions.models import Job
 from provisions.ssh import HostSession
@@ -13,6 +13,7 @@ from tests.contract.session import checked
 from tests.providers.test_api import make_provider
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+HOSTCONFIG = hostconfig.VERSION  # "2" since isolation (subordinate ids, container cgroup)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_two_host_provision_runs_then_deletes_to_nothing(lab_sim, owner):
     assert provision.state == ProvisionState.RUNNING, provision.error
     hosts = list(provision.hosts.all())
     assert [h.state for h in hosts] == [HostState.RUNNING, HostState.RUNNING]
-    assert all(h.cpu and h.memory_mb and h.hostconfig_version == "1" for h in hosts)
+    assert all(h.cpu and h.memory_mb and h.hostconfig_version == HOSTCONFIG for h in hosts)
     for host in hosts:
         with session_for(provision, host) as session:
             session.connect()
@@ -57,7 +58,7 @@ def test_two_host_provision_runs_then_deletes_to_nothing(lab_sim, owner):
             assert "-N ONE-PORTFWD" in nat and "-A PREROUTING -j ONE-PORTFWD" in nat
             assert "MASQUERADE" in nat
             base = session.run("cat $ONE_EDGE_BASE/hostconfig.version").stdout.strip()
-            assert base == "1"
+            assert base == HOSTCONFIG
     # Running the host set-up again changes nothing (idempotent) and still succeeds.
     with session_for(provision, hosts[0]) as session:
         session.connect()

@@ -4,16 +4,21 @@ set -euo pipefail
 BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
 LXCPATH="$BASE/lxc"
 CHAIN="ONE-$VM"
+# @include isolation.sh
 exists() { [ -f "$LXCPATH/$VM/config" ]; }
 case "$ACTION" in
     stop)
         exists && lxc-stop -P "$LXCPATH" -n "$VM" -t 20 2>/dev/null || true ;;
     start)
         # Not `lxc-info | grep -q`: under pipefail an early grep exit reads as "not running".
-        [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s)" == *RUNNING* ]] || lxc-start -P "$LXCPATH" -n "$VM"
+        if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s)" != *RUNNING* ]]; then
+            one_before_start "$LXCPATH/$VM"
+            lxc-start -P "$LXCPATH" -n "$VM"
+        fi
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
     reboot)
         lxc-stop -P "$LXCPATH" -n "$VM" -r -t 20 || lxc-stop -P "$LXCPATH" -n "$VM" -k
+        one_before_start "$LXCPATH/$VM"
         lxc-start -P "$LXCPATH" -n "$VM" 2>/dev/null || true
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
     destroy)
@@ -21,6 +26,7 @@ case "$ACTION" in
             lxc-stop -P "$LXCPATH" -n "$VM" -k 2>/dev/null || true
             lxc-destroy -P "$LXCPATH" -n "$VM" -f >/dev/null 2>&1 || rm -rf "${LXCPATH:?}/$VM"
         fi
+        one_cgroup_cleanup "$VM"
         while iptables -t nat -D ONE-PORTFWD -j "$CHAIN" 2>/dev/null; do :; done
         iptables -t nat -F "$CHAIN" 2>/dev/null || true
         iptables -t nat -X "$CHAIN" 2>/dev/null || true ;;

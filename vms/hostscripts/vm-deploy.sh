@@ -1,7 +1,9 @@
 #!/bin/bash
 # Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
 # environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_RESOLVE, IMAGE_SHA256,
-# NICS, IP, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional).
+# NICS, IP, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional);
+# isolation: PRIVILEGED (1 only when an operator's template says LXC_UNPRIVILEGED = no),
+# SWAP_MB (swap on top of MEMORY_MB), CPU_QUOTA_US (per 100 ms period; empty: none), PIDS_MAX.
 # IMAGE_RESOLVE: `host:port:address[,address]`, the addresses the portal checked for the URL's
 # host (empty when the URL names an address): curl connects to nothing else.
 # NICS: one line per NIC, eth0 first: `bridge address/prefix mac mtu gateway` ('-' = none);
@@ -14,6 +16,7 @@ IMAGES="$BASE/images"
 DIR="$LXCPATH/$VM"
 mkdir -p "$LXCPATH" "$IMAGES"
 step() { echo "STEP $*"; }
+# @include isolation.sh
 # One deploy of a container at a time: a job taken over from a lost worker may start while the
 # lost worker's script still runs here (its SSH session gone, the script not yet finished).
 exec 9>"$LXCPATH/.$VM.lock"
@@ -42,21 +45,81 @@ fi
 
 step "rootfs"
 if [ ! -f "$DIR/config" ]; then
+    for N in MEMORY_MB CPU_SHARES SWAP_MB PIDS_MAX; do
+        [[ "${!N:-}" =~ ^[0-9]+$ ]] || { echo "ERROR $N must be a number" >&2; exit 2; }
+    done
+    [[ "${CPU_QUOTA_US:-}" =~ ^[0-9]*$ ]] || { echo "ERROR CPU_QUOTA_US must be a number" >&2; exit 2; }
     rm -rf "$DIR"
     mkdir -p "$DIR/rootfs"
-    tar --numeric-owner -xf "$CACHED" -C "$DIR/rootfs"
+    if [ "${PRIVILEGED:-0}" = 1 ]; then
+        # Asked for by an operator's template (LXC_UNPRIVILEGED = no): ids as in the image.
+        ROOT_ID=0
+        tar --numeric-owner -xf "$CACHED" -C "$DIR/rootfs"
+        ISOLATION="lxc.include = /usr/share/lxc/config/common.conf"
+        echo "ROOTFS privileged (no id map)"
+    else
+        # Unprivileged: the image unpacked inside a user namespace with the host's map, so
+        # every file's owner is shifted by the range's start (root -> START, uid 1000 ->
+        # START+1000) and reads as its own owner inside the container. Device nodes cannot be
+        # made there and are not needed: LXC populates the container's /dev.
+        read -r ID_START ID_COUNT < <(one_idmap)
+        ROOT_ID="$ID_START"
+        chown "$ID_START:$ID_START" "$DIR/rootfs"
+        one_traversable "$DIR/rootfs" "$ID_START"
+        # tar opens the image itself (so it recognises any compression): readable to the map.
+        one_traversable "$CACHED" "$ID_START"
+        chmod a+r "$CACHED"
+        lxc-usernsexec -m "b:0:$ID_START:$ID_COUNT" -- \
+            tar --numeric-owner -xpf "$CACHED" -C "$DIR/rootfs" --anchored \
+            --exclude='./dev/*' --exclude='dev/*'
+        ISOLATION="lxc.include = /usr/share/lxc/config/common.conf
+lxc.include = /usr/share/lxc/config/userns.conf
+lxc.idmap = u 0 $ID_START $ID_COUNT
+lxc.idmap = g 0 $ID_START $ID_COUNT"
+        echo "ROOTFS unprivileged (ids shifted to $ID_START-$(( ID_START + ID_COUNT - 1 )))"
+    fi
+    # LXC's own profile where the kernel has AppArmor (never `unconfined`).
+    if one_apparmor; then
+        ISOLATION+="
+lxc.apparmor.profile = generated
+lxc.apparmor.allow_nesting = 0"
+    fi
     echo "$VM_HOSTNAME" > "$DIR/rootfs/etc/hostname"
+    chown -h "$ROOT_ID:$ROOT_ID" "$DIR/rootfs/etc/hostname"
     if [ -n "${SSH_KEY:-}" ]; then
         mkdir -p -m 700 "$DIR/rootfs/root/.ssh"
         printf '%s\n' "$SSH_KEY" > "$DIR/rootfs/root/.ssh/authorized_keys"
         chmod 600 "$DIR/rootfs/root/.ssh/authorized_keys"
+        # Owned by the container's root (the mapped id), or its sshd refuses the key.
+        chown -h "$ROOT_ID:$ROOT_ID" "$DIR/rootfs/root/.ssh" "$DIR/rootfs/root/.ssh/authorized_keys"
     fi
-    if [ -d /sys/fs/cgroup/memory ] || [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
-        LIMITS="lxc.cgroup.memory.limit_in_bytes = ${MEMORY_MB}M
-lxc.cgroup.cpu.shares = $CPU_SHARES"
+    PARENT=$(one_cgroup_parent_name)
+    [ -z "$PARENT" ] || ISOLATION+="
+lxc.cgroup.dir = $PARENT/$VM"
+    if ! one_cgroup_v2; then
+        LIMITS="lxc.cgroup.memory.limit_in_bytes = ${MEMORY_MB}M"
+        [ ! -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ] || LIMITS+="
+lxc.cgroup.memory.memsw.limit_in_bytes = $(( MEMORY_MB + SWAP_MB ))M"
+        LIMITS+="
+lxc.cgroup.cpu.shares = $CPU_SHARES
+lxc.cgroup.pids.max = $PIDS_MAX"
+        [ -z "${CPU_QUOTA_US:-}" ] || LIMITS+="
+lxc.cgroup.cpu.cfs_period_us = 100000
+lxc.cgroup.cpu.cfs_quota_us = $CPU_QUOTA_US"
     else
-        LIMITS="lxc.cgroup2.memory.max = ${MEMORY_MB}M
-lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 ))"
+        LIMITS="lxc.cgroup2.memory.max = ${MEMORY_MB}M"
+        # Swap accounting (memory.swap.max) exists where the kernel has it; look at a cgroup
+        # below the root (the root has no memory.* files).
+        if [ -n "$PARENT" ] && [ -f "/sys/fs/cgroup/$PARENT/memory.swap.max" ] \
+            || compgen -G "/sys/fs/cgroup/*/memory.swap.max" >/dev/null; then
+            LIMITS+="
+lxc.cgroup2.memory.swap.max = ${SWAP_MB}M"
+        fi
+        LIMITS+="
+lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 ))
+lxc.cgroup2.pids.max = $PIDS_MAX"
+        [ -z "${CPU_QUOTA_US:-}" ] || LIMITS+="
+lxc.cgroup2.cpu.max = $CPU_QUOTA_US 100000"
     fi
     NETCONF=""
     N=0
@@ -82,12 +145,11 @@ lxc.net.$N.ipv4.address = $NIC_ADDRESS
         N=$(( N + 1 ))
     done <<<"$NICS"
     cat > "$DIR/config.new" <<CONF
-lxc.include = /usr/share/lxc/config/common.conf
+$ISOLATION
 lxc.arch = x86_64
 lxc.uts.name = $VM_HOSTNAME
 lxc.rootfs.path = dir:$DIR/rootfs
 lxc.init.cmd = /sbin/init
-lxc.apparmor.profile = unconfined
 lxc.tty.max = 1
 $NETCONF
 $LIMITS
@@ -97,6 +159,7 @@ fi
 
 step "start"
 if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null || true)" != *RUNNING* ]]; then
+    one_before_start "$DIR"
     if ! lxc-start -P "$LXCPATH" -n "$VM" --logfile "$DIR/lxc.log" --logpriority NOTICE; then
         grep -E "ERROR" "$DIR/lxc.log" | head -n 4 >&2
         exit 5
