@@ -69,7 +69,11 @@ class SSHServer:
             self.accepted += 1
             transport = paramiko.Transport(client)
             transport.add_server_key(self.host_key)
-            transport.start_server(server=_Session(self.authorized))
+            try:
+                transport.start_server(server=_Session(self.authorized))
+            except (paramiko.SSHException, OSError, EOFError):
+                transport.close()  # a client gone mid-handshake, as sshd logs and goes on
+                continue
             self.transports.append(transport)
 
     def drop_connections(self) -> None:
