@@ -9,7 +9,6 @@ host's iptables), and no job held by two workers at once (read from the jobs' le
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,12 @@ from marketplace.models import Marketplace
 from portal.models import ApiToken
 from provisions.choices import JobState
 from provisions.models import Host, Job, JobLogLine, Provision
-from tests.lab.test_worker_killed import assert_exactly_the_requested_droplets, database_url
+from tests.lab.test_worker_killed import (
+    assert_exactly_the_requested_droplets,
+    database_url,
+    kill_group,
+    wait_for,
+)
 from tests.lease_log import holders
 from tests.providers.test_api import make_provider
 from vms.models import VM, VMJob, VMLogLine
@@ -67,23 +71,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Api:
