@@ -66,6 +66,16 @@ def simulator(*, lab: bool, **faults):
         sim.stop()  # with lab hosts: removes every one of them
 
 
+def host_cpu_seconds(sim, droplet_ids) -> list[float]:
+    """CPU seconds each lab host has used since it was made (lab.hosts' per-host cgroup:
+    its sshd, sessions, commands and daemons); empty without lab hosts or CPU accounting."""
+    hosts = sim.server.lab_hosts
+    if hosts is None:
+        return []
+    seconds = [hosts.cpu_seconds(d) for d in droplet_ids if d is not None]
+    return [s for s in seconds if s is not None]
+
+
 def provider_for(user, name="bench-sim"):
     from providers.models import Provider
 

@@ -311,7 +311,7 @@ def cleanup(user) -> str:
     if provision is None or provision.state == "DONE":
         return "no provision to delete"
     try:
-        provisions.delete_provision(user, provision)
+        provisions.delete_provision(user, provision, cleanup=True)
     except Exception as exc:  # noqa: BLE001 - destroy_all still removes the lab hosts
         return f"delete_provision failed ({exc}); the lab hosts go with the simulator"
     provision.refresh_from_db()

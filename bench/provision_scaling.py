@@ -47,6 +47,8 @@ def deploy_once(user, provider, sim, ssh, n: int) -> dict:
     steps = {name: end - start for name, (start, end) in windows.items()}
     configure = windows.get("configure_hosts")
     hosts = list(provision.hosts.values_list("public_ip", flat=True))
+    # Read before the delete below removes the hosts (and their accounting with them).
+    host_cpu = labworld.host_cpu_seconds(sim, provision.hosts.values_list("droplet_id", flat=True))
     result = {
         "n": n,
         "seconds": seconds,
@@ -59,6 +61,8 @@ def deploy_once(user, provider, sim, ssh, n: int) -> dict:
         "machine_cpu": machine_busy,
         "ssh_per_host": max((ssh.connected[ip] for ip in hosts), default=0),
         "ssh_attempts": max((ssh.attempts[ip] for ip in hosts), default=0),
+        "host_cpu": sum(host_cpu) / len(host_cpu) if host_cpu else None,
+        "host_cpu_max": max(host_cpu, default=None),
     }
     services.delete_provision(user, provision)  # runs inline too; removes the lab hosts
     return result
@@ -105,6 +109,7 @@ def report(runs, lab, reason, database) -> int:
                 f"{r['configure_cpu']:.0f} %" if lab and r["configure_cpu"] is not None else "-",
                 f"{r['portal_cpu']:.1f} / {r['machine_cpu']:.1f}",
                 f"{steps.get('private_network', 0):.1f}" if lab else "skipped",
+                f"{r['host_cpu']:.2f}" if r["host_cpu"] is not None else "-",
             ]
         )
     notes = [
@@ -132,6 +137,20 @@ def report(runs, lab, reason, database) -> int:
             "lab hosts' own work (sshd, set-up scripts, FRR, iptables) and PostgreSQL, which on "
             "DigitalOcean runs on each droplet's own CPU"
         )
+        measured = [r for r in runs if r["host_cpu"] is not None]
+        notes.append(
+            "host CPU s/host: CPU seconds of each lab host's own processes (a cgroup per host: "
+            "its sshd, SSH sessions, the set-up and private-network scripts with every command "
+            "they run, FRR's daemons; not the portal, nor LXC containers) from the host's start "
+            "until the deploy returned, averaged over the provision's hosts: what a droplet's "
+            "own CPU pays to be configured"
+            + (
+                "; max per host: "
+                + ", ".join(f"{r['host_cpu_max']:.2f} (N={r['n']})" for r in measured)
+                if measured
+                else "; no CPU accounting (cgroups) on this machine"
+            )
+        )
     failed = [r for r in runs if r["state"] != "RUNNING"]
     for r in failed:
         notes.append(f"N={r['n']} ended {r['state']}: {r['error'][:300]}")
@@ -151,6 +170,7 @@ def report(runs, lab, reason, database) -> int:
             "CPU busy during configure",
             "CPU s portal / machine",
             "private net s",
+            "host CPU s/host",
         ],
         rows,
         notes,

@@ -30,14 +30,15 @@ RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"
 
 
-def run(name: str) -> tuple[str, int]:
+def run(name: str, cwd=common.ROOT) -> tuple[str, int]:
     """The script's stdout (echoed as it comes, the benches take minutes) and exit code; on a
-    failure without a summary line, one is added with the end of its stderr."""
+    failure without a summary line, one is added with the end of its stderr. `cwd`: the
+    checkout whose code it runs (bench/compare.py runs another commit's)."""
     print(f"== bench.{name}", flush=True)
     with tempfile.TemporaryFile(mode="w+") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", f"bench.{name}"],
-            cwd=common.ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,

@@ -21,8 +21,9 @@ class LXCError(Exception):
 
 
 def script_text(name: str) -> str:
-    """A host script with the shared isolation functions of host configuration included."""
-    return hostconfig.with_isolation((SCRIPTS / name).read_text())
+    """A host script with its included functions (rootfs.sh here; isolation.sh and steps.sh
+    shared with host configuration)."""
+    return hostconfig.with_includes((SCRIPTS / name).read_text(), SCRIPTS)
 
 
 def session_for(host) -> HostSession:
@@ -61,7 +62,9 @@ def _run(host, script: str, env: dict, log=None) -> str:
         result = session.run_script(script_text(script), env)
     if log is not None:
         for line in result.stdout.splitlines():
-            if line.startswith(("STEP ", "IMAGE ", "PORTS ", "ROOTFS ", "TRAVERSE ", "DONE")):
+            if line.startswith(
+                ("STEP ", "IMAGE ", "PORTS ", "ROOTFS ", "TRAVERSE ", "TIMES ", "DONE")
+            ):
                 log(f"{host.name}: {line}")
     return result.stdout
 

@@ -30,16 +30,27 @@ class HostFacts:
     output: str
 
 
-INCLUDE = "# @include isolation.sh\n"
+INCLUDE = re.compile(r"^# @include (?P<name>[\w-]+\.sh)\n", re.M)
 
 
 def script(name: str = SETUP_SCRIPT) -> str:
-    return with_isolation((SCRIPT_DIR / name).read_text())
+    return with_includes((SCRIPT_DIR / name).read_text())
 
 
-def with_isolation(text: str) -> str:
-    """The script with the shared isolation functions (isolation.sh) in place of its marker."""
-    return text.replace(INCLUDE, (SCRIPT_DIR / "isolation.sh").read_text(), 1)
+def with_includes(text: str, *directories: Path) -> str:
+    """The script with each `# @include NAME.sh` line replaced by that file's functions, looked
+    up in `directories` and then here (isolation.sh, steps.sh): one file shipped, no state on
+    the host to keep in step with the portal's version."""
+    search = [*directories, SCRIPT_DIR]
+
+    def included(match: re.Match) -> str:
+        name = match["name"]
+        for directory in search:
+            if (directory / name).is_file():
+                return (directory / name).read_text()
+        raise FileNotFoundError(f"host script include {name} not found in {search}")
+
+    return INCLUDE.sub(included, text)
 
 
 def isolation_env() -> dict:

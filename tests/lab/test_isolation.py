@@ -219,8 +219,11 @@ def test_unprivileged_confined_and_limited(lab_world, owner, operator, tmp_path)
             "the fork bomb to hit pids.max",
             seconds=20,
         )
+        # A fork was refused at the limit, so the bomb did reach 64 processes; how many are
+        # alive a moment later varies (each of its shells forks once and exits, and the
+        # refused ones take their branch with them), but never more than the limit.
         current = int(cgroup_value(provision, bad, "pids.current"))
-        assert 32 <= current <= 64, current
+        assert current <= 64, current
         # Under the bomb: the host answers SSH, the other VM on its forwarded port and in a
         # shell (lxc-attach), and the bomb's VM still can't get past its 64 processes.
         for _ in range(3):

@@ -18,7 +18,6 @@ from vms.services import instantiate
 pytestmark = pytest.mark.django_db
 
 PUBLIC = "93.184.216.34"
-SCRIPT = lxc.SCRIPTS / "vm-deploy.sh"
 
 
 @pytest.fixture
@@ -102,8 +101,10 @@ def run_image_step(tmp_path, url, resolve, body=b"image bytes"):
         "http_proxy": "http://127.0.0.1:9",
         "HTTPS_PROXY": "http://127.0.0.1:9",
     }
+    script = tmp_path / "vm-deploy.sh"
+    script.write_text(lxc.script_text("vm-deploy.sh"))  # as shipped: its includes in place
     result = subprocess.run(
-        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=60
     )
     cached = (tmp_path / "images" / f"{env['IMAGE_SHA256']}.tar").exists()
     return result, cached

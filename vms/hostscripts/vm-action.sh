@@ -5,6 +5,7 @@ BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
 LXCPATH="$BASE/lxc"
 CHAIN="ONE-$VM"
 # @include isolation.sh
+# @include rootfs.sh
 exists() { [ -f "$LXCPATH/$VM/config" ]; }
 case "$ACTION" in
     stop)
@@ -24,7 +25,12 @@ case "$ACTION" in
     destroy)
         if exists; then
             lxc-stop -P "$LXCPATH" -n "$VM" -k 2>/dev/null || true
+            one_rootfs_unmount "$LXCPATH/$VM"
             lxc-destroy -P "$LXCPATH" -n "$VM" -f >/dev/null 2>&1 || rm -rf "${LXCPATH:?}/$VM"
+        elif [ -d "$LXCPATH/$VM" ]; then
+            # A deploy that never wrote its config: what it made goes too.
+            one_rootfs_unmount "$LXCPATH/$VM"
+            rm -rf "${LXCPATH:?}/$VM"
         fi
         one_cgroup_cleanup "$VM"
         while iptables -t nat -D ONE-PORTFWD -j "$CHAIN" 2>/dev/null; do :; done

@@ -15,8 +15,9 @@ LXCPATH="$BASE/lxc"
 IMAGES="$BASE/images"
 DIR="$LXCPATH/$VM"
 mkdir -p "$LXCPATH" "$IMAGES"
-step() { echo "STEP $*"; }
+# @include steps.sh
 # @include isolation.sh
+# @include rootfs.sh
 # One deploy of a container at a time: a job taken over from a lost worker may start while the
 # lost worker's script still runs here (its SSH session gone, the script not yet finished).
 exec 9>"$LXCPATH/.$VM.lock"
@@ -49,35 +50,27 @@ if [ ! -f "$DIR/config" ]; then
         [[ "${!N:-}" =~ ^[0-9]+$ ]] || { echo "ERROR $N must be a number" >&2; exit 2; }
     done
     [[ "${CPU_QUOTA_US:-}" =~ ^[0-9]*$ ]] || { echo "ERROR CPU_QUOTA_US must be a number" >&2; exit 2; }
+    # What an earlier, unfinished attempt left (its overlay unmounted before it goes).
+    one_rootfs_unmount "$DIR"
     rm -rf "$DIR"
-    mkdir -p "$DIR/rootfs"
     if [ "${PRIVILEGED:-0}" = 1 ]; then
         # Asked for by an operator's template (LXC_UNPRIVILEGED = no): ids as in the image.
         ROOT_ID=0
-        tar --numeric-owner -xf "$CACHED" -C "$DIR/rootfs"
+        ID_COUNT=0
         ISOLATION="lxc.include = /usr/share/lxc/config/common.conf"
         echo "ROOTFS privileged (no id map)"
     else
-        # Unprivileged: the image unpacked inside a user namespace with the host's map, so
-        # every file's owner is shifted by the range's start (root -> START, uid 1000 ->
-        # START+1000) and reads as its own owner inside the container. Device nodes cannot be
-        # made there and are not needed: LXC populates the container's /dev.
+        # Unprivileged: files owned by the host's range (see one_unpack), which the id map
+        # below shows to the container as its own root and users.
         read -r ID_START ID_COUNT < <(one_idmap)
         ROOT_ID="$ID_START"
-        chown "$ID_START:$ID_START" "$DIR/rootfs"
-        one_traversable "$DIR/rootfs" "$ID_START"
-        # tar opens the image itself (so it recognises any compression): readable to the map.
-        one_traversable "$CACHED" "$ID_START"
-        chmod a+r "$CACHED"
-        lxc-usernsexec -m "b:0:$ID_START:$ID_COUNT" -- \
-            tar --numeric-owner -xpf "$CACHED" -C "$DIR/rootfs" --anchored \
-            --exclude='./dev/*' --exclude='dev/*'
         ISOLATION="lxc.include = /usr/share/lxc/config/common.conf
 lxc.include = /usr/share/lxc/config/userns.conf
 lxc.idmap = u 0 $ID_START $ID_COUNT
 lxc.idmap = g 0 $ID_START $ID_COUNT"
         echo "ROOTFS unprivileged (ids shifted to $ID_START-$(( ID_START + ID_COUNT - 1 )))"
     fi
+    one_rootfs_create "$DIR" "$CACHED" "$IMAGE_SHA256" "$ROOT_ID" "$ID_COUNT"
     # LXC's own profile where the kernel has AppArmor (never `unconfined`).
     if one_apparmor; then
         ISOLATION+="
@@ -149,6 +142,7 @@ $ISOLATION
 lxc.arch = x86_64
 lxc.uts.name = $VM_HOSTNAME
 lxc.rootfs.path = dir:$DIR/rootfs
+$ROOTFS_CONF
 lxc.init.cmd = /sbin/init
 lxc.tty.max = 1
 $NETCONF
@@ -167,16 +161,24 @@ if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null || true)" != *RUNNING* ]
 fi
 lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30
 
-step "port forwarding"
+step "ports"
 CHAIN="ONE-$VM"
 if [ -n "${PORT_FIRST:-}" ]; then
     LAST=$(( PORT_FIRST + 99 ))
-    iptables -t nat -N "$CHAIN" 2>/dev/null || iptables -t nat -F "$CHAIN"
+    # One iptables-restore for the whole change: declaring the chain with --noflush creates it
+    # or empties it, and the rules land in one transaction (each iptables run reads and writes
+    # the whole table, and they queue behind each other's lock when deploys run at once).
+    RULES="*nat
+:$CHAIN - [0:0]"
     for PROTO in tcp udp; do
-        iptables -t nat -A "$CHAIN" -d "$PUBLIC_IP" -p "$PROTO" --dport "$PORT_FIRST:$LAST" \
-            -j DNAT --to-destination "$IP:1-100/$PORT_FIRST"
+        RULES+="
+-A $CHAIN -d $PUBLIC_IP/32 -p $PROTO --dport $PORT_FIRST:$LAST -j DNAT --to-destination $IP:1-100/$PORT_FIRST"
     done
-    iptables -t nat -C ONE-PORTFWD -j "$CHAIN" 2>/dev/null || iptables -t nat -A ONE-PORTFWD -j "$CHAIN"
+    iptables -t nat -C ONE-PORTFWD -j "$CHAIN" 2>/dev/null || RULES+="
+-A ONE-PORTFWD -j $CHAIN"
+    iptables-restore --noflush <<<"$RULES
+COMMIT"
     echo "PORTS $PUBLIC_IP:$PORT_FIRST-$LAST -> $IP:1-100"
 fi
+steps_done
 echo "DONE $VM"

@@ -1,0 +1,127 @@
+# Container root filesystems, included (by the portal) into vm-deploy.sh and vm-action.sh.
+# Needs BASE set and isolation.sh included.
+#
+# An image is unpacked once per host and id map ("prepared", under $BASE/images/rootfs/) and
+# every container of it gets an overlayfs on top: its own writable layer ($DIR/delta), the
+# prepared tree read-only below. A deploy then costs a mount instead of unpacking the whole
+# image (tens of MB, most of a deploy's time), containers of one image share their page cache,
+# and a container's disk use is only what it changed. The mount is made by the host's root
+# (in LXC's pre-start hook), not by LXC inside the container's user namespace, so it needs
+# nothing of the kernel beyond overlayfs itself. Where overlayfs is missing, each container gets its own unpacked copy, as
+# before. Containers made before this keep their plain rootfs directory.
+
+ONE_PREPARED="$BASE/images/rootfs"
+
+one_overlay_available() {
+    grep -qw overlay /proc/filesystems && return 0
+    modprobe -q overlay 2>/dev/null && grep -qw overlay /proc/filesystems
+}
+
+one_unpack() {
+    # $1 image tar, $2 target directory (exists), $3 owner of root (0: privileged), $4 id count.
+    local IMAGE="$1" TARGET="$2" ROOT_ID="$3" COUNT="$4"
+    if [ "$ROOT_ID" = 0 ]; then
+        tar --numeric-owner -xf "$IMAGE" -C "$TARGET"
+        return
+    fi
+    # Unpacked inside a user namespace with the host's map, so every file's owner is shifted
+    # by the range's start (root -> START, uid 1000 -> START+1000) and reads as its own owner
+    # inside the container. Device nodes cannot be made there and are not needed: LXC
+    # populates the container's /dev. tar opens the image itself (so it recognises any
+    # compression): readable to the mapped root.
+    chown "$ROOT_ID:$ROOT_ID" "$TARGET"
+    one_traversable "$TARGET" "$ROOT_ID"
+    one_traversable "$IMAGE" "$ROOT_ID"
+    chmod a+r "$IMAGE"
+    lxc-usernsexec -m "b:0:$ROOT_ID:$COUNT" -- \
+        tar --numeric-owner -xpf "$IMAGE" -C "$TARGET" --anchored \
+        --exclude='./dev/*' --exclude='dev/*'
+}
+
+one_prepare_image() {
+    # $1 image tar, $2 its sha256, $3 root id, $4 id count: the image unpacked once for this id
+    # map at $ONE_PREPARED/$2-$3. Made under a lock (deploys of one image run at once) in a
+    # temporary directory renamed into place, so a prepared tree is always complete.
+    local IMAGE="$1" PREPARED="$ONE_PREPARED/$2-$3" TMP
+    [ -d "$PREPARED" ] && return 0
+    mkdir -p "$ONE_PREPARED"
+    (
+        flock 8
+        [ -d "$PREPARED" ] && exit 0
+        TMP="$ONE_PREPARED/.unpack-$2-$3-$$"
+        rm -rf "$TMP"
+        mkdir "$TMP"
+        one_unpack "$IMAGE" "$TMP" "$3" "$4"
+        mv -T "$TMP" "$PREPARED"
+        echo "ROOTFS prepared image ${2:0:12} for root id $3 (once per host)"
+    ) 8>"$ONE_PREPARED/.$2-$3.lock"
+}
+
+ONE_ROOTFS_HOOK="$BASE/bin/one-rootfs-hook"
+
+one_rootfs_hook_install() {
+    # The overlay's mount follows the container's life through LXC's own hooks: mounted
+    # before it starts (pre-start, also after a reboot or by an operator's lxc-start) and
+    # unmounted once it has stopped (post-stop), so a stopped container's directory is plain
+    # and lxc-destroy by hand works as on any container. Hooks run as the host's root in the
+    # host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by every deploy, so it is
+    # always this portal version's.
+    mkdir -p "$BASE/bin"
+    cat > "$ONE_ROOTFS_HOOK.new" <<'HOOK'
+#!/bin/sh
+# Edge Portal: a container's overlay rootfs (written by vm-deploy.sh). $1: mount | unmount.
+set -eu
+D=$(dirname "$LXC_CONFIG_FILE")
+[ -f "$D/rootfs.lower" ] || exit 0
+case "$1" in
+    mount)
+        mountpoint -q "$D/rootfs" && exit 0
+        LOWER=$(cat "$D/rootfs.lower")
+        if [ ! -d "$LOWER" ]; then
+            echo "ERROR the prepared image under $D ($LOWER) is gone: redeploy the VM" >&2
+            exit 8
+        fi
+        mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$D/delta,workdir=$D/work" \
+            "$D/rootfs" ;;
+    unmount)
+        mountpoint -q "$D/rootfs" || exit 0
+        umount "$D/rootfs" 2>/dev/null || umount -l "$D/rootfs" ;;
+esac
+HOOK
+    chmod 755 "$ONE_ROOTFS_HOOK.new"
+    mv "$ONE_ROOTFS_HOOK.new" "$ONE_ROOTFS_HOOK"
+}
+
+one_rootfs_unmount() {
+    # $1 container directory: its overlay unmounted, before the directory is removed (or the
+    # removal would walk the merged tree). Nothing for a plain rootfs directory.
+    if [ -f "$1/rootfs.lower" ] && [ -x "$ONE_ROOTFS_HOOK" ]; then
+        LXC_CONFIG_FILE="$1/config" "$ONE_ROOTFS_HOOK" unmount
+    fi
+}
+
+one_rootfs_create() {
+    # $1 container directory (absent), $2 image tar, $3 its sha256, $4 root id, $5 id count:
+    # $1/rootfs ready to be written to, an overlay where the kernel has overlayfs. Sets
+    # ROOTFS_CONF: the container configuration's lines for it.
+    local DIR="$1" IMAGE="$2" SHA="$3" ROOT_ID="$4" COUNT="$5" LOWER
+    mkdir -p "$DIR/rootfs"
+    ROOTFS_CONF=""
+    if ! one_overlay_available; then
+        one_unpack "$IMAGE" "$DIR/rootfs" "$ROOT_ID" "$COUNT"
+        echo "ROOTFS unpacked (no overlayfs on this host)"
+        return
+    fi
+    one_prepare_image "$IMAGE" "$SHA" "$ROOT_ID" "$COUNT"
+    LOWER="$ONE_PREPARED/$SHA-$ROOT_ID"
+    mkdir -p "$DIR/delta" "$DIR/work"
+    # The merged tree's root takes its owner and mode from the writable layer's.
+    chown --reference="$LOWER" "$DIR/delta"
+    chmod --reference="$LOWER" "$DIR/delta"
+    echo "$LOWER" > "$DIR/rootfs.lower"
+    one_rootfs_hook_install
+    LXC_CONFIG_FILE="$DIR/config" "$ONE_ROOTFS_HOOK" mount
+    ROOTFS_CONF="lxc.hook.pre-start = $ONE_ROOTFS_HOOK mount
+lxc.hook.post-stop = $ONE_ROOTFS_HOOK unmount"
+    echo "ROOTFS overlay on the prepared image"
+}
