@@ -1,6 +1,5 @@
 import ipaddress
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.hosts import cloudfw, net
+from lab.hosts import cgroups, cloudfw, net
 
 BRIDGE = "edgelab0"
 NETNS_PREFIX = "edgelab-"
@@ -22,108 +21,6 @@ CLOUD_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
 class LabHostError(Exception):
     pass
-
-
-# -- CPU accounting ---------------------------------------------------------------------------
-# Every lab host's processes (sshd, sessions, commands, the daemons they start: FRR's daemonize,
-# so child-time accounting would miss them) go into one cgroup per host, so the benchmarks can
-# tell what host configuration costs the host, as a 1-vCPU droplet would pay it.
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-ACCOUNTING = "edge-lab"
-_CGROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def _accounting_dir(droplet_id: int) -> Path | None:
-    """The host's accounting cgroup: cgroup v2's unified tree, else v1's cpuacct hierarchy;
-    None when neither is there (no cgroups mounted, a container without them)."""
-    if (CGROUP_ROOT / "cgroup.controllers").exists():
-        return CGROUP_ROOT / ACCOUNTING / str(int(droplet_id))
-    if (CGROUP_ROOT / "cpuacct" / "cpuacct.usage").exists():
-        return CGROUP_ROOT / "cpuacct" / ACCOUNTING / str(int(droplet_id))
-    return None
-
-
-def _account(droplet_id: int, pid: int) -> None:
-    """Move `pid` (the sshd launcher, before its sshd forks anything) into the host's cgroup."""
-    directory = _accounting_dir(droplet_id)
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "cgroup.procs").write_text(str(pid))
-    except OSError:
-        pass  # accounting is a measurement: a lab host works without it
-
-
-def _cpu_seconds(droplet_id: int) -> float | None:
-    directory = _accounting_dir(droplet_id)
-    if directory is None:
-        return None
-    try:
-        if (directory / "cpuacct.usage").exists():  # v1: nanoseconds
-            return int((directory / "cpuacct.usage").read_text()) / 1e9
-        # v2: cpu.stat has usage_usec whether or not the cpu controller is enabled.
-        for line in (directory / "cpu.stat").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "usage_usec":
-                return int(value) / 1e6
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _rmdir_tree(path: Path) -> None:
-    """rmdir a cgroup and its empty children, deepest first. rmdir only: a cgroup that still
-    has processes stays (EBUSY), nothing is ever killed here."""
-    if not path.is_dir():
-        return
-    for child in sorted(
-        (p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-    ):
-        try:
-            child.rmdir()
-        except OSError:
-            pass
-    try:
-        path.rmdir()
-    except OSError:
-        pass
-
-
-def _drop_cgroups(droplet_id: int, container_parent: str | None) -> None:
-    directory = _accounting_dir(droplet_id)
-    if directory is not None:
-        # The host's processes were just killed; their exit may take a moment to reach it.
-        deadline = time.monotonic() + 2
-        while directory.is_dir():
-            try:
-                directory.rmdir()
-            except OSError:
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.05)
-    # Host configuration makes the containers' parent cgroup (isolation.sh, one-edge-<hash>
-    # on lab hosts) in every hierarchy; nothing removes it when the host goes, and on a
-    # droplet nothing needs to. Here it is the host's: remove it where it is empty.
-    if container_parent and _CGROUP_NAME.match(container_parent) and container_parent.strip("."):
-        try:
-            hierarchies = [CGROUP_ROOT, *(p for p in CGROUP_ROOT.iterdir() if p.is_dir())]
-        except OSError:
-            return
-        for hierarchy in hierarchies:
-            _rmdir_tree(hierarchy / container_parent)
-
-
-def _container_parent(directory: Path) -> str | None:
-    """CG_PARENT from the host's cgroup.env (written by host configuration), if any."""
-    try:
-        text = (directory / "one-edge" / "cgroup.env").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("CG_PARENT="):
-            return line.split("=", 1)[1].strip() or None
-    return None
 
 
 def _vpc_bridge(vpc_uuid: str) -> str:
@@ -313,7 +210,7 @@ class LabHosts:
         )
         # Popen returns once nsenter runs, long before sshd accepts a session: everything the
         # host does from then on is counted (the launcher's own few mounts may not be).
-        _account(droplet_id, process.pid)
+        cgroups.account(droplet_id, process.pid)
         (directory / "sshd.launcher.pid").write_text(str(process.pid))
         return process
 
@@ -350,7 +247,7 @@ class LabHosts:
         """CPU seconds the host's processes have used since it was made (its sshd, sessions,
         commands and daemons; not its LXC containers, which LXC moves to their own cgroups);
         None when this machine offers no CPU accounting."""
-        return _cpu_seconds(int(droplet_id))
+        return cgroups.cpu_seconds(int(droplet_id))
 
     # -- the cloud firewall in front of the host ------------------------------------------
     def apply_firewall(self, droplet_id: int, rules: list[cloudfw.InboundRule] | None) -> None:
@@ -365,7 +262,7 @@ class LabHosts:
         droplet_id = int(droplet_id)
         netns = f"{NETNS_PREFIX}{droplet_id}"
         directory = self.host_dir(droplet_id)
-        container_parent = _container_parent(directory)
+        container_parent = cgroups.container_parent(directory)
         self._stop_containers(directory / "one-edge" / "lxc")
         if netns in net.namespaces():
             self._kill_namespace(netns)
@@ -382,7 +279,7 @@ class LabHosts:
             for outside in (f"elp{droplet_id}", f"elq{droplet_id}"):
                 net.delete_link(outside)
             self._drop_unused_vpc_bridges()
-        _drop_cgroups(droplet_id, container_parent)
+        cgroups.drop(droplet_id, container_parent)
         shutil.rmtree(directory, ignore_errors=True)
 
     @staticmethod

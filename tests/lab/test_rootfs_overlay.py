@@ -1,8 +1,8 @@
 """Container root filesystems in the lab: an image is unpacked once per host (id-shifted) and
 every container of it runs on an overlay of its own over that prepared tree
 (vms/hostscripts/rootfs.sh). What one container writes stays in its own layer; a stopped
-container has no mount and gets it back when it starts (after a reboot too); a terminated one takes
-its layer and its mount with it and leaves the shared tree to the others."""
+container has no mount and gets it back when it starts (as after a reboot); a terminated one
+takes its layer and its mount with it and leaves the shared tree to the others."""
 
 import pytest
 

@@ -7,8 +7,9 @@
 # image (tens of MB, most of a deploy's time), containers of one image share their page cache,
 # and a container's disk use is only what it changed. The mount is made by the host's root
 # (in LXC's pre-start hook), not by LXC inside the container's user namespace, so it needs
-# nothing of the kernel beyond overlayfs itself. Where overlayfs is missing, each container gets its own unpacked copy, as
-# before. Containers made before this keep their plain rootfs directory.
+# nothing of the kernel beyond overlayfs itself. Where overlayfs is missing, each container
+# gets its own unpacked copy, as before. Containers made before this keep their plain rootfs
+# directory.
 
 ONE_PREPARED="$BASE/images/rootfs"
 

@@ -23,13 +23,10 @@ case "$ACTION" in
         lxc-start -P "$LXCPATH" -n "$VM" 2>/dev/null || true
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
     destroy)
-        if exists; then
-            lxc-stop -P "$LXCPATH" -n "$VM" -k 2>/dev/null || true
-            one_rootfs_unmount "$LXCPATH/$VM"
-            lxc-destroy -P "$LXCPATH" -n "$VM" -f >/dev/null 2>&1 || rm -rf "${LXCPATH:?}/$VM"
-        elif [ -d "$LXCPATH/$VM" ]; then
-            # A deploy that never wrote its config: what it made goes too.
-            one_rootfs_unmount "$LXCPATH/$VM"
+        if exists; then lxc-stop -P "$LXCPATH" -n "$VM" -k 2>/dev/null || true; fi
+        one_rootfs_unmount "$LXCPATH/$VM"
+        # Without a config (a deploy that never finished) what it made goes too.
+        if ! exists || ! lxc-destroy -P "$LXCPATH" -n "$VM" -f >/dev/null 2>&1; then
             rm -rf "${LXCPATH:?}/$VM"
         fi
         one_cgroup_cleanup "$VM"
