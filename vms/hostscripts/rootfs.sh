@@ -66,9 +66,12 @@ one_rootfs_hook_install() {
     # unmounted once it has stopped (post-stop), so a stopped container's directory is plain
     # and lxc-destroy by hand works as on any container. Hooks run as the host's root in the
     # host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by every deploy, so it is
-    # always this portal version's.
+    # always this portal version's; each deploy writes its own temporary file (deploys run
+    # side by side on a host) and renames it into place, so no start ever sees half a hook.
+    local NEW
     mkdir -p "$BASE/bin"
-    cat > "$ONE_ROOTFS_HOOK.new" <<'HOOK'
+    NEW=$(mktemp "$ONE_ROOTFS_HOOK.XXXXXX")
+    cat > "$NEW" <<'HOOK'
 #!/bin/sh
 # Edge Portal: a container's overlay rootfs (written by vm-deploy.sh). $1: mount | unmount.
 set -eu
@@ -89,8 +92,8 @@ case "$1" in
         umount "$D/rootfs" 2>/dev/null || umount -l "$D/rootfs" ;;
 esac
 HOOK
-    chmod 755 "$ONE_ROOTFS_HOOK.new"
-    mv "$ONE_ROOTFS_HOOK.new" "$ONE_ROOTFS_HOOK"
+    chmod 755 "$NEW"
+    mv -f "$NEW" "$ONE_ROOTFS_HOOK"
 }
 
 one_rootfs_unmount() {
