@@ -31,7 +31,7 @@ from lab.hosts.manager import NETNS_PREFIX
 from lab.images import ensure_alpine_rootfs, start_image_server
 from marketplace.models import Marketplace
 from portal.models import ApiToken
-from provisions.choices import JobState
+from provisions.choices import JOB_LIVE, JobState
 from provisions.models import Host, Job, JobLogLine, Provision
 from tests.lab.test_worker_killed import (
     assert_exactly_the_requested_droplets,
@@ -255,7 +255,10 @@ class Killer(threading.Thread):
             kill_group(victim.pid)
             victim.wait(timeout=10)
             self.victim = victim
-            self.held = [pk for pk, g in held if g == victim.pid]
+            # Only what it still held once dead: a job may have ended between the read and the
+            # kill, and that one is nobody's to take over.
+            still = VMJob.objects.filter(state=JobState.RUNNING, pk__in=[pk for pk, _ in held])
+            self.held = [pk for pk, g in held if g == victim.pid and still.filter(pk=pk).exists()]
             return
 
 
@@ -266,9 +269,13 @@ def settled_provision(api: Api, pk: int) -> dict | None:
 
 def settled_vms(api: Api, count: int) -> list[dict] | None:
     vms = api.get("/api/vms/?limit=100").json()["results"]
-    if len(vms) == count and all(v["state"] in ("RUNNING", "FAILURE") for v in vms):
-        return vms
-    return None
+    if len(vms) != count or any(v["state"] not in ("RUNNING", "FAILURE") for v in vms):
+        return None
+    # A job records its end just after its VM's last transition: wait for that too, or a
+    # taken-over job is caught between the two and looks stuck.
+    if VMJob.objects.filter(state__in=JOB_LIVE).exists():
+        return None
+    return vms
 
 
 def build_cluster(index: int, api: Api, operator: Api, app_name: str, synced: dict) -> list[int]:
