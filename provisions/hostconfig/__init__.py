@@ -83,6 +83,8 @@ def configure(session: HostSession, log=None) -> HostFacts:
                     "IDMAP",
                     "CGROUP",
                     "APPARMOR",
+                    "IPTABLES",
+                    "TIMES",
                 )
             ):
                 log(f"{session.address}: {line}")

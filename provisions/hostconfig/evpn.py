@@ -107,7 +107,7 @@ def _run(session: HostSession, env: dict, log) -> str:
         ) from None
     if log is not None:
         for line in result.stdout.splitlines():
-            if line.startswith(("STEP ", "FRR ", "VXLAN ", "DONE")):
+            if line.startswith(("STEP ", "FRR ", "VXLAN ", "TIMES ", "DONE")):
                 log(f"{session.address}: {line}")
     if not _DONE.search(result.stdout):
         raise HostConfigError(

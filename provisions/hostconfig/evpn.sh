@@ -12,6 +12,9 @@
 #                    is not running. Lab hosts set it: several share one machine.
 # Devices: vxlan<vni> (nolearning, local = ONE_PRIVATE_IP, no static remotes: EVPN type-3
 # routes fill the flood list) enslaved to the bridge onevx<vni>.
+# Every host of a cluster pays this script's CPU on each deploy: checks are made by bash itself
+# (/sys, /proc, the files), device changes go to one `ip -batch`, and FRR's daemons, which cost
+# most of it, start once with their final configuration.
 set -euo pipefail
 VERSION=1
 BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
@@ -19,7 +22,7 @@ ACTION="${ONE_EVPN_ACTION:-apply}"
 FRRDIR="$BASE/frr"
 RUNDIR="$FRRDIR/run"
 DAEMONS=/usr/lib/frr
-step() { echo "STEP $*"; }
+# @include steps.sh
 
 if [ "${ONE_FRR_STANDALONE:-}" = 1 ] || [ ! -d /run/systemd/system ]; then
     MODE=standalone
@@ -29,35 +32,59 @@ else
     VTYSH=(vtysh)
 fi
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+proc_alive() {
+    # Process $1 runs; a zombie does not (where nothing reaps orphans, a killed daemon lingers
+    # as one and kill -0 would still succeed). Read from /proc by bash.
+    local stat=""
+    { read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
+pid_alive() {  # $1 a pid file
+    local pid=""
+    [ -f "$1" ] && read -r pid < "$1" && [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid"
+}
 
 stop_daemon() {
     local pidfile="$RUNDIR/$1.pid" pid
     if pid_alive "$pidfile"; then
-        pid=$(cat "$pidfile")
+        read -r pid < "$pidfile"
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
-    rm -f "$pidfile" "$RUNDIR/$1.vty"
+    [ ! -e "$pidfile" ] && [ ! -e "$RUNDIR/$1.vty" ] || rm -f "$pidfile" "$RUNDIR/$1.vty"
+}
+
+vty_group() {
+    # FRR's vty group: frrvty where the package made it, else frr (read from /etc/group: the
+    # package's groups are local ones).
+    local name rest group=frr
+    while IFS=: read -r name rest; do [ "$name" = frrvty ] && group=frrvty; done < /etc/group
+    echo "$group"
 }
 
 start_daemon() {
-    local name="$1" conf="$2" group=frrvty
-    getent group frrvty >/dev/null || group=frr
+    local name="$1" conf="$2"
     # Root with the vty group (FRR insists on it), no TCP vty, everything under $RUNDIR.
-    "$DAEMONS/$name" -d -u root -g "$group" -P 0 -f "$conf" --vty_socket "$RUNDIR" \
+    "$DAEMONS/$name" -d -u root -g "$VTY_GROUP" -P 0 -f "$conf" --vty_socket "$RUNDIR" \
         -i "$RUNDIR/$name.pid" -z "$RUNDIR/zserv.api" --log "file:$FRRDIR/$name.log" \
         </dev/null >/dev/null 2>&1
-    for _ in $(seq 50); do [ -S "$RUNDIR/$name.vty" ] && return 0; sleep 0.1; done
+    for ((i = 0; i < 100; i++)); do [ -S "$RUNDIR/$name.vty" ] && return 0; sleep 0.05; done
     echo "ERROR $name did not start; see $FRRDIR/$name.log" >&2
     tail -n 5 "$FRRDIR/$name.log" >&2 || true
     exit 6
 }
 
-our_devices() {  # $1 = vxlan | bridge; prints only the devices this script names
-    ip -o link show type "$1" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 \
-        | grep -E '^(vxlan|onevx)[0-9]+$' || true
+our_devices() {
+    # The devices this script names (vxlan<vni>, onevx<vni>), from /sys: no process per look.
+    local path name
+    for path in /sys/class/net/vxlan* /sys/class/net/onevx*; do
+        name="${path##*/}"
+        [[ "$name" =~ ^(vxlan|onevx)[0-9]+$ ]] && [ -e "$path" ] && echo "$name"
+    done
+    return 0
 }
 
 if [ "$ACTION" = teardown ]; then
@@ -71,11 +98,12 @@ if [ "$ACTION" = teardown ]; then
         sed -i 's/^bgpd=yes/bgpd=no/' /etc/frr/daemons
     fi
     step "VXLAN devices and bridges"
-    for dev in $(our_devices vxlan) $(our_devices bridge); do
+    for dev in $(our_devices); do
         ip link del "$dev" 2>/dev/null || true
         echo "VXLAN removed $dev"
     done
     rm -rf "$FRRDIR"
+    steps_done
     echo "DONE evpn teardown version=$VERSION"
     exit 0
 fi
@@ -96,52 +124,85 @@ if [ ! -x "$DAEMONS/bgpd" ] || ! command -v vtysh >/dev/null 2>&1; then
         exit 3
     fi
 fi
-echo "FRR $("$DAEMONS/bgpd" --version | head -n 1) mode=$MODE"
+# The version, asked of bgpd once per installed binary (kept beside the state, not in $FRRDIR,
+# which teardown removes).
+FRR_VERSION=""
+if [ -f "$BASE/frr.version" ] && [ ! "$DAEMONS/bgpd" -nt "$BASE/frr.version" ]; then
+    read -r FRR_VERSION < "$BASE/frr.version" || true
+fi
+if [ -z "$FRR_VERSION" ]; then
+    FRR_VERSION=$("$DAEMONS/bgpd" --version)
+    FRR_VERSION=${FRR_VERSION%%$'\n'*}
+    echo "$FRR_VERSION" > "$BASE/frr.version"
+fi
+echo "FRR $FRR_VERSION mode=$MODE"
 
 step "VXLAN devices"
-# Captured first: `ip | grep -q` under pipefail fails when grep exits early (SIGPIPE).
+# ip's batch input is split on blanks: every value in it is checked here first.
+[[ "$PRIVATE_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ && "$PORT" =~ ^[0-9]+$ && "$MTU" =~ ^[0-9]+$ \
+    && "$VNIS" =~ ^[0-9\ ]*$ ]] || {
+    echo "ERROR bad VXLAN input: address $PRIVATE_IP, port $PORT, MTU $MTU, VNIs $VNIS" >&2
+    exit 2
+}
 ADDRESSES=$(ip -4 -o addr show)
-grep -q " inet $PRIVATE_IP/" <<<"$ADDRESSES" || {
+[[ "$ADDRESSES" == *" inet $PRIVATE_IP/"* ]] || {
     echo "ERROR: $PRIVATE_IP (the VPC address) is not on this host; it has" \
         "$(awk '$2 != "lo" {printf "%s %s; ", $2, $4}' <<<"$ADDRESSES")" >&2
     exit 4
 }
-for dev in $(our_devices vxlan) $(our_devices bridge); do
+# Device changes are collected and made by one `ip -batch`; an existing VXLAN device's details
+# come from one listing of them all (a line each), read once the first is needed.
+VXLANS=""
+BATCH=""
+for dev in $(our_devices); do
     vni="${dev#vxlan}"; vni="${vni#onevx}"
-    case " $VNIS " in *" $vni "*) ;; *) ip link del "$dev"; echo "VXLAN removed $dev" ;; esac
+    case " $VNIS " in *" $vni "*) ;; *) BATCH+="link del $dev"$'\n'; echo "VXLAN removed $dev" ;; esac
 done
 for vni in $VNIS; do
     dev="vxlan$vni"; bridge="onevx$vni"
-    if ip link show "$dev" >/dev/null 2>&1; then
-        details=$(ip -d link show "$dev")
-        if ! grep -q "id $vni " <<<"$details" || ! grep -q "local $PRIVATE_IP " <<<"$details" \
-            || ! grep -q "dstport $PORT " <<<"$details" || ! grep -q nolearning <<<"$details"; then
-            ip link del "$dev"
+    add=yes
+    if [ -e "/sys/class/net/$dev" ]; then
+        [ -n "$VXLANS" ] || VXLANS=$'\n'"$(ip -d -o link show type vxlan)"
+        # This device's line: after its "N: vxlanV:" (or "vxlanV@...") header, to the newline.
+        details="${VXLANS#*$'\n'[0-9]*: $dev[:@]}"
+        details="${details%%$'\n'*}"
+        if [[ "$details" != *"id $vni "* || "$details" != *"local $PRIVATE_IP "* \
+            || "$details" != *"dstport $PORT "* || "$details" != *nolearning* ]]; then
+            BATCH+="link del $dev"$'\n'
+            echo "VXLAN replaced $dev (its id, address, port or learning differed)"
+        else
+            add=no
         fi
     fi
-    ip link show "$dev" >/dev/null 2>&1 \
-        || ip link add "$dev" type vxlan id "$vni" local "$PRIVATE_IP" dstport "$PORT" nolearning
-    ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
-    ip link set "$dev" mtu "$MTU"
-    ip link set "$dev" master "$bridge"
-    ip link set "$bridge" up
-    ip link set "$dev" up
+    [ "$add" = no ] \
+        || BATCH+="link add $dev type vxlan id $vni local $PRIVATE_IP dstport $PORT nolearning"$'\n'
+    [ -e "/sys/class/net/$bridge" ] || BATCH+="link add $bridge type bridge"$'\n'
+    BATCH+="link set $dev mtu $MTU master $bridge"$'\n'
+    BATCH+="link set $bridge up"$'\n'"link set $dev up"$'\n'
     echo "VXLAN vni=$vni dev=$dev bridge=$bridge local=$PRIVATE_IP"
 done
+[ -z "$BATCH" ] || ip -batch - <<<"${BATCH%$'\n'}"
 
-step "FRR configuration ($MODE)"
-mkdir -p "$FRRDIR"
-chmod 750 "$FRRDIR"
-printf '%s\n' "$ONE_FRR_CONF" > "$FRRDIR/frr.conf.new"
-CHANGED=yes
-if [ -f "$FRRDIR/frr.conf" ] && cmp -s "$FRRDIR/frr.conf.new" "$FRRDIR/frr.conf"; then
-    CHANGED=no
+step "configuration of FRR ($MODE)"
+[ -d "$FRRDIR" ] || mkdir -p -m 750 "$FRRDIR"
+# Compared by bash ($(<) drops trailing newlines on both sides alike).
+CONF="$(printf '%s' "$ONE_FRR_CONF")"
+OLD_CONF=""
+[ -f "$FRRDIR/frr.conf" ] && OLD_CONF=$(< "$FRRDIR/frr.conf")
+CHANGED=no
+if [ "$OLD_CONF" != "$CONF" ]; then
+    printf '%s\n' "$CONF" > "$FRRDIR/frr.conf.new"
+    mv "$FRRDIR/frr.conf.new" "$FRRDIR/frr.conf"
+    CHANGED=yes
 fi
-mv "$FRRDIR/frr.conf.new" "$FRRDIR/frr.conf"
 
 if [ "$MODE" = standalone ]; then
-    mkdir -p "$RUNDIR"
-    hostname_line=$(grep -m1 '^hostname ' "$FRRDIR/frr.conf" || echo "hostname edge-host")
+    [ -d "$RUNDIR" ] || mkdir "$RUNDIR"
+    VTY_GROUP=$(vty_group)
+    hostname_line="hostname edge-host"
+    while IFS= read -r line; do
+        [[ "$line" == "hostname "* ]] && { hostname_line=$line; break; }
+    done <<<"$CONF"
     printf '%s\nlog syslog informational\n' "$hostname_line" > "$FRRDIR/zebra.conf"
     if ! pid_alive "$RUNDIR/zebra.pid"; then
         stop_daemon zebra
@@ -179,13 +240,34 @@ else
     fi
 fi
 # A helper for operators: the right vtysh for this host's FRR.
-{ printf '#!/bin/sh\nexec'; printf ' %q' "${VTYSH[@]}"; printf ' "$@"\n'; } > "$FRRDIR/vtysh"
-chmod 755 "$FRRDIR/vtysh"
+HELPER="$(printf '#!/bin/sh\nexec'; printf ' %q' "${VTYSH[@]}"; printf ' "$@"')"
+OLD_HELPER=""
+[ -f "$FRRDIR/vtysh" ] && OLD_HELPER=$(< "$FRRDIR/vtysh")
+if [ "$OLD_HELPER" != "$HELPER" ] || [ ! -x "$FRRDIR/vtysh" ]; then
+    printf '%s\n' "$HELPER" > "$FRRDIR/vtysh"
+    chmod 755 "$FRRDIR/vtysh"
+fi
 
 step "BGP up"
-# One vtysh run answers both questions (each vtysh start costs ~50 ms of CPU, times every host).
+if [ "$MODE" = standalone ]; then
+    # The daemons this script runs: alive, each answering on its vty socket (start_daemon
+    # waited for it, so it had read its configuration). A vtysh run would say the same for
+    # ~35 ms of CPU on every host.
+    for name in zebra bgpd; do
+        pid_alive "$RUNDIR/$name.pid" && [ -S "$RUNDIR/$name.vty" ] || {
+            echo "ERROR: FRR's $name is not running; see $FRRDIR/$name.log" >&2
+            exit 7
+        }
+    done
+    echo "FRR up (zebra, bgpd) VNIs $VNIS"
+    steps_done
+    echo "DONE evpn apply version=$VERSION"
+    exit 0
+fi
+# The distribution's service starts in the background: ask it, until it answers (one vtysh
+# run answers both questions).
 STATUS=""
-for _ in $(seq 100); do
+for ((i = 0; i < 100; i++)); do
     STATUS=$("${VTYSH[@]}" -c 'show bgp l2vpn evpn summary' -c 'show evpn vni' 2>/dev/null) && break
     STATUS=""
     sleep 0.1
@@ -194,5 +276,10 @@ done
     echo "ERROR: FRR ($MODE) does not answer vtysh after 10 s; see $FRRDIR/*.log" >&2
     exit 7
 }
-echo "FRR vnis=$(awk '$1 ~ /^[0-9]+$/ {print $1}' <<<"$STATUS" | paste -sd, -)"
+VNI_LIST=""
+while read -r first _; do
+    [[ "$first" =~ ^[0-9]+$ ]] && VNI_LIST+="${VNI_LIST:+,}$first"
+done <<<"$STATUS"
+echo "FRR vnis=$VNI_LIST"
+steps_done
 echo "DONE evpn apply version=$VERSION"

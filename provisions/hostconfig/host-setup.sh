@@ -5,17 +5,21 @@
 # isolation: ONE_SUBID_START, ONE_SUBID_COUNT (the containers' id range), ONE_HOST_RESERVED_MB
 # (memory kept for the host itself), ONE_VMS_PIDS_MAX (process slots all containers share).
 # Host state lives under ONE_EDGE_BASE (default /var/lib/one-edge; lab hosts get their own).
+# Every host of every deploy pays this script's CPU (on a 1-vCPU droplet too): checks are made
+# with bash itself and changes batched (one ip, one iptables-restore), so that a host already
+# configured starts a handful of processes, not the eighty-odd one command per check would.
 set -euo pipefail
 VERSION=2
 BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
 BRIDGE="${ONE_BRIDGE:-onebr0}"
 BRIDGE_CIDR="${ONE_BRIDGE_CIDR:-192.168.150.1/24}"
 PUBLIC_IF="${ONE_PUBLIC_IF:-eth0}"
-step() { echo "STEP $*"; }
+# @include steps.sh
 # @include isolation.sh
 
 step "base directory $BASE"
-mkdir -p "$BASE/lxc" "$BASE/images" "$BASE/run"
+[ -d "$BASE/run" ] && [ -d "$BASE/lxc" ] && [ -d "$BASE/images" ] \
+    || mkdir -p "$BASE/lxc" "$BASE/images" "$BASE/run"
 
 step "cloud-init"
 # The droplet's user data starts installing the packages at boot (provisions/cloud_init.py):
@@ -43,26 +47,67 @@ fi
 echo "LXC_VERSION $(lxc-start --version)"
 
 step "bridge $BRIDGE $BRIDGE_CIDR"
-ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-ip addr replace "$BRIDGE_CIDR" dev "$BRIDGE"
-ip link set "$BRIDGE" up
+# Checked here because ip's batch input and iptables-restore's are split on blanks, unquoted.
+[[ "$BRIDGE" =~ ^[A-Za-z0-9_.-]{1,15}$ && "$PUBLIC_IF" =~ ^[A-Za-z0-9_.@-]{1,15}$ ]] || {
+    echo "ERROR bad interface name $BRIDGE / $PUBLIC_IF" >&2
+    exit 2
+}
+[[ "$BRIDGE_CIDR" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$ ]] \
+    && (( BASH_REMATCH[5] >= 1 && BASH_REMATCH[5] <= 30 )) || {
+    echo "ERROR bad bridge address $BRIDGE_CIDR (want a.b.c.d/len)" >&2
+    exit 2
+}
+# The bridge's subnet (what its containers masquerade from), worked out by bash.
+ADDR=$(( (BASH_REMATCH[1] << 24) | (BASH_REMATCH[2] << 16) | (BASH_REMATCH[3] << 8) | BASH_REMATCH[4] ))
+NET=$(( ADDR & ~((1 << (32 - BASH_REMATCH[5])) - 1) & 0xFFFFFFFF ))
+SUBNET="$(( NET >> 24 )).$(( NET >> 16 & 255 )).$(( NET >> 8 & 255 )).$(( NET & 255 ))/${BASH_REMATCH[5]}"
+{
+    [ -d "/sys/class/net/$BRIDGE" ] || echo "link add $BRIDGE type bridge"
+    echo "addr replace $BRIDGE_CIDR dev $BRIDGE"
+    echo "link set $BRIDGE up"
+} | ip -batch -
 
 step "forwarding"
-sysctl -qw net.ipv4.ip_forward=1
+echo 1 > /proc/sys/net/ipv4/ip_forward
 
 step "iptables chains"
-SUBNET=$(ip -4 route show dev "$BRIDGE" scope link | awk '{print $1; exit}')
-iptables -t nat -N ONE-PORTFWD 2>/dev/null || true
-iptables -t nat -C PREROUTING -j ONE-PORTFWD 2>/dev/null || iptables -t nat -A PREROUTING -j ONE-PORTFWD
-iptables -t nat -C OUTPUT -j ONE-PORTFWD 2>/dev/null || iptables -t nat -A OUTPUT -j ONE-PORTFWD
-iptables -t nat -N ONE-MASQ 2>/dev/null || true
-iptables -t nat -C POSTROUTING -j ONE-MASQ 2>/dev/null || iptables -t nat -A POSTROUTING -j ONE-MASQ
-iptables -t nat -C ONE-MASQ -s "$SUBNET" -o "$PUBLIC_IF" -j MASQUERADE 2>/dev/null \
-    || iptables -t nat -A ONE-MASQ -s "$SUBNET" -o "$PUBLIC_IF" -j MASQUERADE
-iptables -N ONE-FORWARD 2>/dev/null || true
-iptables -C FORWARD -j ONE-FORWARD 2>/dev/null || iptables -A FORWARD -j ONE-FORWARD
-iptables -C ONE-FORWARD -o "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -A ONE-FORWARD -o "$BRIDGE" -j ACCEPT
-iptables -C ONE-FORWARD -i "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -A ONE-FORWARD -i "$BRIDGE" -j ACCEPT
+# What is there, read once per table; what is missing, added in one iptables-restore. A chain
+# is declared only when absent: declaring one that exists empties it (ONE-PORTFWD holds the
+# VMs' forwards). Rules are compared in iptables-save's own spelling.
+SAVED=$'\n'"$(iptables-save)"$'\n'
+one_table() {  # $1 table: its section of SAVED (empty when the table is not there yet)
+    local T
+    [[ "$SAVED" == *$'\n'"*$1"$'\n'* ]] || return 0
+    T=${SAVED#*$'\n'"*$1"$'\n'}
+    printf '\n%s\n' "${T%%$'\n'COMMIT$'\n'*}"
+}
+NAT=$(one_table nat)$'\n'
+FILTER=$(one_table filter)$'\n'
+CHANGES=""
+one_chain() {  # $1 saved table, $2 chain
+    [[ "$1" == *$'\n'":$2 "* ]] || CHANGES+=":$2 - [0:0]"$'\n'
+}
+one_rule() {  # $1 saved table, $2 rule as iptables-save prints it
+    [[ "$1" == *$'\n'"$2"$'\n'* ]] || CHANGES+="$2"$'\n'
+}
+RESTORE="*nat"$'\n'
+one_chain "$NAT" ONE-PORTFWD
+one_chain "$NAT" ONE-MASQ
+one_rule "$NAT" "-A PREROUTING -j ONE-PORTFWD"
+one_rule "$NAT" "-A OUTPUT -j ONE-PORTFWD"
+one_rule "$NAT" "-A POSTROUTING -j ONE-MASQ"
+one_rule "$NAT" "-A ONE-MASQ -s $SUBNET -o $PUBLIC_IF -j MASQUERADE"
+RESTORE+="${CHANGES}COMMIT"$'\n'"*filter"$'\n'
+NAT_CHANGES=$CHANGES CHANGES=""
+one_chain "$FILTER" ONE-FORWARD
+one_rule "$FILTER" "-A FORWARD -j ONE-FORWARD"
+one_rule "$FILTER" "-A ONE-FORWARD -o $BRIDGE -j ACCEPT"
+one_rule "$FILTER" "-A ONE-FORWARD -i $BRIDGE -j ACCEPT"
+RESTORE+="${CHANGES}COMMIT"
+if [ -n "$NAT_CHANGES$CHANGES" ]; then
+    iptables-restore --noflush <<<"$RESTORE"
+    echo "IPTABLES added what was missing:" $NAT_CHANGES $CHANGES
+fi
 
 step "subordinate ids"
 SUBID_START="${ONE_SUBID_START:-600100001}"
@@ -72,11 +117,19 @@ SUBID_COUNT="${ONE_SUBID_COUNT:-65536}"
     exit 2
 }
 # Registered for root (who runs LXC) so that no account added later is given ids inside it.
+one_has_line() {  # $1 file, $2 line: is it there, read by bash (no grep per check)
+    local LINE
+    [ -f "$1" ] || return 1
+    while IFS= read -r LINE || [ -n "$LINE" ]; do [ "$LINE" = "$2" ] && return 0; done < "$1"
+    return 1
+}
 for FILE in /etc/subuid /etc/subgid; do
-    touch "$FILE"
-    grep -qx "root:$SUBID_START:$SUBID_COUNT" "$FILE" || echo "root:$SUBID_START:$SUBID_COUNT" >> "$FILE"
+    one_has_line "$FILE" "root:$SUBID_START:$SUBID_COUNT" \
+        || echo "root:$SUBID_START:$SUBID_COUNT" >> "$FILE"
 done
-echo "$SUBID_START $SUBID_COUNT" > "$BASE/idmap.new" && mv "$BASE/idmap.new" "$BASE/idmap"
+one_has_line "$BASE/idmap" "$SUBID_START $SUBID_COUNT" || {
+    echo "$SUBID_START $SUBID_COUNT" > "$BASE/idmap.new" && mv "$BASE/idmap.new" "$BASE/idmap"
+}
 one_traversable "$BASE/lxc/x" "$SUBID_START"
 echo "IDMAP root:$SUBID_START:$SUBID_COUNT"
 
@@ -87,7 +140,11 @@ PIDS_MAX="${ONE_VMS_PIDS_MAX:-32768}"
     echo "ERROR bad host reserve $RESERVED_MB / $PIDS_MAX" >&2
     exit 2
 }
-TOTAL_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
+TOTAL_KB=0
+while read -r KEY VALUE _; do
+    [ "$KEY" = MemTotal: ] && { TOTAL_KB=$VALUE; break; }
+done < /proc/meminfo
+TOTAL_MB=$(( TOTAL_KB / 1024 ))
 # Kept for the host: the reserve asked for, and at least 256 MB or a tenth of the memory.
 KEEP_MB=$(( TOTAL_MB / 10 > 256 ? TOTAL_MB / 10 : 256 ))
 [ "$RESERVED_MB" -le "$KEEP_MB" ] || KEEP_MB="$RESERVED_MB"
@@ -97,15 +154,19 @@ KEEP_MB=$(( TOTAL_MB / 10 > 256 ? TOTAL_MB / 10 : 256 ))
 if [ "$BASE" = /var/lib/one-edge ]; then
     PARENT=one-edge
 else
-    PARENT="one-edge-$(printf '%s' "$BASE" | sha1sum | cut -c1-12)"
+    DIGEST=$(printf '%s' "$BASE" | sha1sum)
+    PARENT="one-edge-${DIGEST:0:12}"
 fi
-cat > "$BASE/cgroup.env.new" <<ENV
-CG_PARENT=$PARENT
+CGROUP_ENV="CG_PARENT=$PARENT
 CG_MEMORY_MAX=$(( (TOTAL_MB - KEEP_MB) * 1024 * 1024 ))
 CG_PIDS_MAX=$PIDS_MAX
-CG_CPU_WEIGHT=100
-ENV
-mv "$BASE/cgroup.env.new" "$BASE/cgroup.env"
+CG_CPU_WEIGHT=100"
+OLD_ENV=""
+[ -f "$BASE/cgroup.env" ] && OLD_ENV=$(< "$BASE/cgroup.env")
+if [ "$OLD_ENV" != "$CGROUP_ENV" ]; then
+    printf '%s\n' "$CGROUP_ENV" > "$BASE/cgroup.env.new"
+    mv "$BASE/cgroup.env.new" "$BASE/cgroup.env"
+fi
 one_cgroup_parent
 if one_apparmor; then echo "APPARMOR enabled: containers get LXC's generated profile"; else
     echo "APPARMOR not available on this kernel: containers run without a profile"; fi
@@ -113,5 +174,16 @@ if one_apparmor; then echo "APPARMOR enabled: containers get LXC's generated pro
 echo "$VERSION" > "$BASE/hostconfig.version"
 
 step "capacity"
-echo "CAPACITY cpu=$(nproc) memory_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))"
+# CPUs this host's processes may use, as nproc counts them (the affinity list), read by bash.
+CPUS=0
+while read -r KEY VALUE; do
+    [ "$KEY" = Cpus_allowed_list: ] || continue
+    IFS=, read -ra RANGES <<<"$VALUE"
+    for RANGE in "${RANGES[@]}"; do
+        CPUS=$(( CPUS + ${RANGE#*-} - ${RANGE%-*} + 1 ))
+    done
+done < /proc/self/status
+[ "$CPUS" -gt 0 ] || CPUS=$(nproc)
+echo "CAPACITY cpu=$CPUS memory_mb=$TOTAL_MB"
+steps_done
 echo "DONE version=$VERSION"

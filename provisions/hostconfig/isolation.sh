@@ -16,7 +16,9 @@ ONE_IDMAP_FILE="$BASE/idmap"
 
 one_idmap() {
     # "start count" of the host's range (host configuration writes it; the default before).
-    if [ -f "$ONE_IDMAP_FILE" ]; then cat "$ONE_IDMAP_FILE"; else echo "600100001 65536"; fi
+    local MAP="600100001 65536"
+    [ -f "$ONE_IDMAP_FILE" ] && read -r MAP < "$ONE_IDMAP_FILE"
+    echo "$MAP"
 }
 
 one_cgroup_v2() {
@@ -25,8 +27,20 @@ one_cgroup_v2() {
 
 one_apparmor() {
     # AppArmor usable on this host (Ubuntu droplets; not in every lab kernel).
-    [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = Y ] \
-        && command -v apparmor_parser >/dev/null 2>&1
+    local ENABLED=""
+    [ -r /sys/module/apparmor/parameters/enabled ] \
+        && read -r ENABLED < /sys/module/apparmor/parameters/enabled
+    [ "$ENABLED" = Y ] && command -v apparmor_parser >/dev/null 2>&1
+}
+
+one_enable_controllers() {
+    # $1 a cgroup v2 directory: cpu, memory and pids handed down to its children (each write
+    # only where missing; read with bash itself, host set-up runs this on every host).
+    local CONTROL="$1/cgroup.subtree_control" ENABLED="" C
+    read -r ENABLED < "$CONTROL" || true
+    for C in cpu memory pids; do
+        [[ " $ENABLED " == *" $C "* ]] || echo "+$C" > "$CONTROL"
+    done
 }
 
 one_cgroup_parent() {
@@ -39,15 +53,10 @@ one_cgroup_parent() {
     . "$ONE_CGROUP_ENV"
     if one_cgroup_v2; then
         local ROOT=/sys/fs/cgroup
-        for C in cpu memory pids; do
-            grep -qw "$C" "$ROOT/cgroup.subtree_control" \
-                || echo "+$C" > "$ROOT/cgroup.subtree_control" 2>/dev/null || true
-        done
-        mkdir -p "$ROOT/$CG_PARENT"
-        for C in cpu memory pids; do
-            grep -qw "$C" "$ROOT/$CG_PARENT/cgroup.subtree_control" \
-                || echo "+$C" > "$ROOT/$CG_PARENT/cgroup.subtree_control"
-        done
+        # The root's may be refused (a delegated or nested hierarchy): the parent's may not.
+        one_enable_controllers "$ROOT" 2>/dev/null || true
+        [ -d "$ROOT/$CG_PARENT" ] || mkdir "$ROOT/$CG_PARENT"
+        one_enable_controllers "$ROOT/$CG_PARENT"
         echo "$CG_MEMORY_MAX" > "$ROOT/$CG_PARENT/memory.max"
         echo "$CG_PIDS_MAX" > "$ROOT/$CG_PARENT/pids.max"
         echo "$CG_CPU_WEIGHT" > "$ROOT/$CG_PARENT/cpu.weight"
@@ -71,15 +80,18 @@ one_traversable() {
     # LXC refuses an unprivileged container whose rootfs path the mapped root cannot walk.
     # Every directory above it must be searchable by that uid: on a droplet (/var/lib) they
     # are; where one is not (the lab's private temporary directories), grant search (x, not
-    # read) to others on that directory.
+    # read) to others on that directory. One check of the deepest directory answers for the
+    # whole path (reaching it needs search on every one above); only if it fails is each
+    # directory looked at.
     local DIR="$1" UID_="$2" D
-    D=$(dirname "$DIR")
-    while [ "$D" != / ]; do
+    D="${DIR%/*}"
+    setpriv --reuid="$UID_" --regid="$UID_" --clear-groups test -x "$D" 2>/dev/null && return 0
+    while [ -n "$D" ]; do
         if ! setpriv --reuid="$UID_" --regid="$UID_" --clear-groups test -x "$D" 2>/dev/null; then
             chmod o+x "$D"
             echo "TRAVERSE granted search on $D to the containers' root"
         fi
-        D=$(dirname "$D")
+        D="${D%/*}"
     done
 }
 

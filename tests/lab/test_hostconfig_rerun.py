@@ -1,0 +1,120 @@
+"""Host configuration run again on a configured host (a retry, a resumed job, a repair): it
+checks with bash and batches its changes (one iptables-restore, one ip -batch), so what must
+hold is that a second run changes nothing that is right, adds only what is missing, never
+empties the VMs' forwarding chain, and keeps FRR running unless its configuration changed."""
+
+import pytest
+
+from provisions import hostconfig
+from provisions.hostconfig import evpn
+from provisions.keys import generate_ed25519
+from provisions.ssh import HostSession
+from tests.lab.test_lab_droplets import cloud_config
+
+pytestmark = pytest.mark.lab
+
+ADDRESS, PRIVATE = "198.18.9.21", "10.60.0.21"
+FORWARD = (
+    "-A ONE-PORTFWD -d 198.18.9.21/32 -p tcp -m tcp --dport 9080"
+    " -j DNAT --to-destination 192.168.150.9:80"
+)
+
+
+@pytest.fixture
+def host(lab_hosts):
+    client_key, host_key = generate_ed25519("portal"), generate_ed25519("host")
+    lab_hosts.create(
+        droplet_id=21,
+        name="rerun",
+        public_ip=ADDRESS,
+        private_ip=PRIVATE,
+        private_prefix=20,
+        vpc_uuid="cccccccc-0000",
+        authorized_keys=[client_key.public_openssh],
+        user_data=cloud_config(host_key),
+    )
+    with HostSession(
+        ADDRESS, private_key=client_key.private_openssh, host_key=host_key.public_openssh
+    ) as session:
+        session.connect(wait=10)
+        yield session
+        evpn.teardown(session)
+
+
+def our_rules(session) -> list[str]:
+    saved = session.run("iptables-save").stdout.splitlines()
+    return [line for line in saved if "ONE-" in line]
+
+
+def apply(session, vnis, port=evpn.VXLAN_PORT, peers=()):
+    me = evpn.Peer("rerun", PRIVATE)
+    env = {
+        "ONE_EVPN_ACTION": "apply",
+        "ONE_PRIVATE_IP": PRIVATE,
+        "ONE_VNIS": " ".join(map(str, vnis)),
+        "ONE_VXLAN_PORT": port,
+        "ONE_VXLAN_MTU": evpn.VXLAN_MTU,
+        "ONE_FRR_CONF": evpn.render_frr(me, [me, *peers]),
+    }
+    return evpn._run(session, env, log=None)
+
+
+def pids(session) -> str:
+    return session.run(
+        "cat $ONE_EDGE_BASE/frr/run/zebra.pid $ONE_EDGE_BASE/frr/run/bgpd.pid"
+    ).stdout
+
+
+def test_setup_again_adds_only_what_is_missing_and_keeps_the_vms_forwards(host):
+    first = hostconfig.configure(host)
+    assert "IPTABLES added" in first.output
+    rules = our_rules(host)
+    assert "-A ONE-MASQ -s 192.168.150.0/24 -o eth0 -j MASQUERADE" in rules
+    assert len(rules) == len(set(rules)), rules
+
+    # A VM's forward in the chain, and one of the set-up's own rules lost (an operator's flush).
+    host.run(f"iptables -t nat {FORWARD}")
+    host.run("iptables -D ONE-FORWARD -i onebr0 -j ACCEPT")
+    second = hostconfig.configure(host)
+    assert "IPTABLES added what was missing: -A ONE-FORWARD -i onebr0 -j ACCEPT" in second.output
+    again = our_rules(host)
+    assert FORWARD in again, "re-running the set-up emptied the VMs' forwarding chain"
+    assert sorted(again) == sorted([*rules, FORWARD])
+
+    third = hostconfig.configure(host)
+    assert "IPTABLES" not in third.output
+    assert sorted(our_rules(host)) == sorted(again)
+    assert (first.cpu, first.memory_mb) == (third.cpu, third.memory_mb)
+    assert "TIMES " in third.output
+
+
+def test_private_networking_again_keeps_frr_and_follows_the_vnis(host):
+    hostconfig.configure(host)
+    out = apply(host, [100])
+    assert "FRR bgpd (re)started" in out and "FRR up (zebra, bgpd) VNIs 100" in out
+    started = pids(host)
+
+    out = apply(host, [100, 200])
+    assert "(re)started" not in out and pids(host) == started
+    links = host.run("ip -d -o link show type vxlan").stdout
+    assert "vxlan100" in links and "vxlan200" in links and "nolearning" in links
+    assert "master onevx200" in host.run("ip -o link show vxlan200").stdout
+
+    # A device that no longer matches (another port) is replaced; a dropped VNI goes.
+    out = apply(host, [200], port=4790)
+    assert "VXLAN replaced vxlan200" in out and "VXLAN removed vxlan100" in out
+    assert "dstport 4790 " in host.run("ip -d -o link show vxlan200").stdout
+    assert "vxlan100" not in host.run("ip -o link").stdout
+
+    # FRR killed behind the portal's back is started again.
+    host.run("kill -9 $(cat $ONE_EDGE_BASE/frr/run/bgpd.pid)")
+    out = apply(host, [200], port=4790)
+    assert "FRR bgpd (re)started" in out and pids(host) != started
+
+    # A new peer changes frr.conf: bgpd (only) is restarted with it, zebra keeps running.
+    before = pids(host).split()
+    out = apply(host, [200], port=4790, peers=[evpn.Peer("other", "10.60.0.22")])
+    after = pids(host).split()
+    assert "FRR bgpd (re)started" in out
+    assert after[0] == before[0] and after[1] != before[1]
+    assert "neighbor 10.60.0.22" in host.run("cat $ONE_EDGE_BASE/frr/frr.conf").stdout
