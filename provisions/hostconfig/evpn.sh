@@ -156,7 +156,10 @@ VXLANS=""
 BATCH=""
 for dev in $(our_devices); do
     vni="${dev#vxlan}"; vni="${vni#onevx}"
-    case " $VNIS " in *" $vni "*) ;; *) BATCH+="link del $dev"$'\n'; echo "VXLAN removed $dev" ;; esac
+    case " $VNIS " in
+        *" $vni "*) ;;
+        *) BATCH+="link del $dev"$'\n'; echo "VXLAN removed $dev" ;;
+    esac
 done
 for vni in $VNIS; do
     dev="vxlan$vni"; bridge="onevx$vni"

@@ -58,9 +58,10 @@ step "bridge $BRIDGE $BRIDGE_CIDR"
     exit 2
 }
 # The bridge's subnet (what its containers masquerade from), worked out by bash.
-ADDR=$(( (BASH_REMATCH[1] << 24) | (BASH_REMATCH[2] << 16) | (BASH_REMATCH[3] << 8) | BASH_REMATCH[4] ))
-NET=$(( ADDR & ~((1 << (32 - BASH_REMATCH[5])) - 1) & 0xFFFFFFFF ))
-SUBNET="$(( NET >> 24 )).$(( NET >> 16 & 255 )).$(( NET >> 8 & 255 )).$(( NET & 255 ))/${BASH_REMATCH[5]}"
+LEN=${BASH_REMATCH[5]}
+ADDR=$(( BASH_REMATCH[1] << 24 | BASH_REMATCH[2] << 16 | BASH_REMATCH[3] << 8 | BASH_REMATCH[4] ))
+NET=$(( ADDR & ~((1 << (32 - LEN)) - 1) & 0xFFFFFFFF ))
+SUBNET="$(( NET >> 24 )).$(( NET >> 16 & 255 )).$(( NET >> 8 & 255 )).$(( NET & 255 ))/$LEN"
 {
     [ -d "/sys/class/net/$BRIDGE" ] || echo "link add $BRIDGE type bridge"
     echo "addr replace $BRIDGE_CIDR dev $BRIDGE"

@@ -62,7 +62,9 @@ one_cgroup_parent() {
         echo "$CG_CPU_WEIGHT" > "$ROOT/$CG_PARENT/cpu.weight"
     else
         local ROOT=/sys/fs/cgroup
-        for C in memory pids cpu; do mkdir -p "$ROOT/$C/$CG_PARENT"; done
+        for C in memory pids cpu; do
+            [ -d "$ROOT/$C/$CG_PARENT" ] || mkdir -p "$ROOT/$C/$CG_PARENT"
+        done
         echo 1 > "$ROOT/memory/$CG_PARENT/memory.use_hierarchy" 2>/dev/null || true
         echo "$CG_MEMORY_MAX" > "$ROOT/memory/$CG_PARENT/memory.limit_in_bytes"
         echo "$CG_PIDS_MAX" > "$ROOT/pids/$CG_PARENT/pids.max"
