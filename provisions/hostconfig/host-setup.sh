@@ -72,7 +72,7 @@ step "forwarding"
 echo 1 > /proc/sys/net/ipv4/ip_forward
 
 step "iptables chains"
-# What is there, read once per table; what is missing, added in one iptables-restore. A chain
+# What is there, read by one iptables-save; what is missing, added by one iptables-restore. A chain
 # is declared only when absent: declaring one that exists empties it (ONE-PORTFWD holds the
 # VMs' forwards). Rules are compared in iptables-save's own spelling.
 SAVED=$'\n'"$(iptables-save)"$'\n'
@@ -107,7 +107,8 @@ one_rule "$FILTER" "-A ONE-FORWARD -i $BRIDGE -j ACCEPT"
 RESTORE+="${CHANGES}COMMIT"
 if [ -n "$NAT_CHANGES$CHANGES" ]; then
     iptables-restore --noflush <<<"$RESTORE"
-    echo "IPTABLES added what was missing:" $NAT_CHANGES $CHANGES
+    ADDED="$NAT_CHANGES${CHANGES%$'\n'}"
+    echo "IPTABLES added what was missing: ${ADDED//$'\n'/ }"
 fi
 
 step "subordinate ids"
