@@ -58,6 +58,52 @@ one_prepare_image() {
     ) 8>"$ONE_PREPARED/.$2-$3.lock"
 }
 
+one_tar_option() {
+    # $1 image URL: tar's decompression option for its name (what unpacking from a pipe needs:
+    # tar recognises compression only in a file), or nothing where the name does not say.
+    case "${1%%[?#]*}" in
+        *.tar.gz | *.tgz) echo -z ;;
+        *.tar.xz | *.txz) echo -J ;;
+        *.tar.zst | *.tzst) echo --zstd ;;
+    esac
+}
+
+one_prepare_streamed() {
+    # stdin: an image as it downloads; $1 the file to keep it in, $2 its sha256, $3 root id
+    # (not 0), $4 id count, $5 tar's decompression option. The download is written to $1 and
+    # unpacked at once, so the two overlap (a first deploy's longest steps) instead of one
+    # after the other. The tree is unpacked as the mapped root (nobody on the host) into a
+    # temporary directory and renamed into place only once the whole file's sha256 matches;
+    # otherwise it is removed and nothing of it is used. Returns 4 on a checksum mismatch,
+    # another non-zero status when the caller should download and unpack the usual way.
+    # Runs where `set -e` may not hold (the caller tests it), so every step is checked.
+    local KEEP="$1" SHA="$2" ROOT_ID="$3" COUNT="$4" OPTION="$5"
+    local PREPARED="$ONE_PREPARED/$2-$3"
+    mkdir -p "$ONE_PREPARED" || return 5
+    (
+        flock 8 || exit 5
+        if [ -d "$PREPARED" ]; then  # another deploy prepared it meanwhile: only keep the file
+            cat > "$KEEP" || exit 5
+        else
+            UNPACK="$ONE_PREPARED/.unpack-$SHA-$ROOT_ID-$$"
+            trap 'rm -rf "$UNPACK"' EXIT
+            rm -rf "$UNPACK" && mkdir "$UNPACK" && chown "$ROOT_ID:$ROOT_ID" "$UNPACK" || exit 5
+            one_traversable "$UNPACK" "$ROOT_ID" || exit 5
+            tee "$KEEP" | lxc-usernsexec -m "b:0:$ROOT_ID:$COUNT" -- \
+                tar --numeric-owner "$OPTION" -xpf - -C "$UNPACK" --anchored \
+                --exclude='./dev/*' --exclude='dev/*'
+            [ "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00 ] || exit 5
+        fi
+        GOT=$(sha256sum "$KEEP") || exit 5
+        [ "${GOT%% *}" = "$SHA" ] || exit 4
+        if [ ! -d "$PREPARED" ]; then
+            mv -T "$UNPACK" "$PREPARED" || exit 5
+            trap - EXIT
+            echo "ROOTFS prepared image ${SHA:0:12} for root id $ROOT_ID while downloading"
+        fi
+    ) 8>"$ONE_PREPARED/.$2-$3.lock"
+}
+
 ONE_ROOTFS_HOOK="$BASE/bin/one-rootfs-hook"
 
 one_rootfs_hook_install() {
