@@ -23,6 +23,7 @@ FRRDIR="$BASE/frr"
 RUNDIR="$FRRDIR/run"
 DAEMONS=/usr/lib/frr
 # @include steps.sh
+# @include files.sh
 
 if [ "${ONE_FRR_STANDALONE:-}" = 1 ] || [ ! -d /run/systemd/system ]; then
     MODE=standalone
@@ -188,16 +189,9 @@ done
 
 step "configuration of FRR ($MODE)"
 [ -d "$FRRDIR" ] || mkdir -p -m 750 "$FRRDIR"
-# Compared by bash ($(<) drops trailing newlines on both sides alike).
-CONF="$(printf '%s' "$ONE_FRR_CONF")"
-OLD_CONF=""
-[ -f "$FRRDIR/frr.conf" ] && OLD_CONF=$(< "$FRRDIR/frr.conf")
+CONF="$(printf '%s' "$ONE_FRR_CONF")"  # trailing newlines dropped, as one_replace_file reads
 CHANGED=no
-if [ "$OLD_CONF" != "$CONF" ]; then
-    printf '%s\n' "$CONF" > "$FRRDIR/frr.conf.new"
-    mv "$FRRDIR/frr.conf.new" "$FRRDIR/frr.conf"
-    CHANGED=yes
-fi
+one_replace_file "$FRRDIR/frr.conf" "$CONF" && CHANGED=yes
 
 if [ "$MODE" = standalone ]; then
     [ -d "$RUNDIR" ] || mkdir "$RUNDIR"
@@ -244,10 +238,7 @@ else
 fi
 # A helper for operators: the right vtysh for this host's FRR.
 HELPER="$(printf '#!/bin/sh\nexec'; printf ' %q' "${VTYSH[@]}"; printf ' "$@"')"
-OLD_HELPER=""
-[ -f "$FRRDIR/vtysh" ] && OLD_HELPER=$(< "$FRRDIR/vtysh")
-if [ "$OLD_HELPER" != "$HELPER" ] || [ ! -x "$FRRDIR/vtysh" ]; then
-    printf '%s\n' "$HELPER" > "$FRRDIR/vtysh"
+if one_replace_file "$FRRDIR/vtysh" "$HELPER" || [ ! -x "$FRRDIR/vtysh" ]; then
     chmod 755 "$FRRDIR/vtysh"
 fi
 

@@ -15,6 +15,7 @@ BRIDGE="${ONE_BRIDGE:-onebr0}"
 BRIDGE_CIDR="${ONE_BRIDGE_CIDR:-192.168.150.1/24}"
 PUBLIC_IF="${ONE_PUBLIC_IF:-eth0}"
 # @include steps.sh
+# @include files.sh
 # @include isolation.sh
 
 step "base directory $BASE"
@@ -129,9 +130,7 @@ for FILE in /etc/subuid /etc/subgid; do
     one_has_line "$FILE" "root:$SUBID_START:$SUBID_COUNT" \
         || echo "root:$SUBID_START:$SUBID_COUNT" >> "$FILE"
 done
-one_has_line "$BASE/idmap" "$SUBID_START $SUBID_COUNT" || {
-    echo "$SUBID_START $SUBID_COUNT" > "$BASE/idmap.new" && mv "$BASE/idmap.new" "$BASE/idmap"
-}
+one_replace_file "$BASE/idmap" "$SUBID_START $SUBID_COUNT" || true
 one_traversable "$BASE/lxc/x" "$SUBID_START"
 echo "IDMAP root:$SUBID_START:$SUBID_COUNT"
 
@@ -163,12 +162,7 @@ CGROUP_ENV="CG_PARENT=$PARENT
 CG_MEMORY_MAX=$(( (TOTAL_MB - KEEP_MB) * 1024 * 1024 ))
 CG_PIDS_MAX=$PIDS_MAX
 CG_CPU_WEIGHT=100"
-OLD_ENV=""
-[ -f "$BASE/cgroup.env" ] && OLD_ENV=$(< "$BASE/cgroup.env")
-if [ "$OLD_ENV" != "$CGROUP_ENV" ]; then
-    printf '%s\n' "$CGROUP_ENV" > "$BASE/cgroup.env.new"
-    mv "$BASE/cgroup.env.new" "$BASE/cgroup.env"
-fi
+one_replace_file "$BASE/cgroup.env" "$CGROUP_ENV" || true
 one_cgroup_parent
 if one_apparmor; then echo "APPARMOR enabled: containers get LXC's generated profile"; else
     echo "APPARMOR not available on this kernel: containers run without a profile"; fi

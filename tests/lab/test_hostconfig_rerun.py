@@ -46,17 +46,13 @@ def our_rules(session) -> list[str]:
     return [line for line in saved if "ONE-" in line]
 
 
-def apply(session, vnis, port=evpn.VXLAN_PORT, peers=()):
+def apply(session, monkeypatch, vnis, port=evpn.VXLAN_PORT, peers=()):
+    """evpn.apply as the deploy calls it; returns what it logged (its FRR and VXLAN lines)."""
+    monkeypatch.setattr(evpn, "VXLAN_PORT", port)
     me = evpn.Peer("rerun", PRIVATE)
-    env = {
-        "ONE_EVPN_ACTION": "apply",
-        "ONE_PRIVATE_IP": PRIVATE,
-        "ONE_VNIS": " ".join(map(str, vnis)),
-        "ONE_VXLAN_PORT": port,
-        "ONE_VXLAN_MTU": evpn.VXLAN_MTU,
-        "ONE_FRR_CONF": evpn.render_frr(me, [me, *peers]),
-    }
-    return evpn._run(session, env, log=None)
+    lines = []
+    evpn.apply(session, me, [me, *peers], vnis, log=lines.append)
+    return "\n".join(lines)
 
 
 def pids(session) -> str:
@@ -88,32 +84,32 @@ def test_setup_again_adds_only_what_is_missing_and_keeps_the_vms_forwards(host):
     assert "TIMES " in third.output
 
 
-def test_private_networking_again_keeps_frr_and_follows_the_vnis(host):
+def test_private_networking_again_keeps_frr_and_follows_the_vnis(host, monkeypatch):
     hostconfig.configure(host)
-    out = apply(host, [100])
+    out = apply(host, monkeypatch, [100])
     assert "FRR bgpd (re)started" in out and "FRR up (zebra, bgpd) VNIs 100" in out
     started = pids(host)
 
-    out = apply(host, [100, 200])
+    out = apply(host, monkeypatch, [100, 200])
     assert "(re)started" not in out and pids(host) == started
     links = host.run("ip -d -o link show type vxlan").stdout
     assert "vxlan100" in links and "vxlan200" in links and "nolearning" in links
     assert "master onevx200" in host.run("ip -o link show vxlan200").stdout
 
     # A device that no longer matches (another port) is replaced; a dropped VNI goes.
-    out = apply(host, [200], port=4790)
+    out = apply(host, monkeypatch, [200], port=4790)
     assert "VXLAN replaced vxlan200" in out and "VXLAN removed vxlan100" in out
     assert "dstport 4790 " in host.run("ip -d -o link show vxlan200").stdout
     assert "vxlan100" not in host.run("ip -o link").stdout
 
     # FRR killed behind the portal's back is started again.
     host.run("kill -9 $(cat $ONE_EDGE_BASE/frr/run/bgpd.pid)")
-    out = apply(host, [200], port=4790)
+    out = apply(host, monkeypatch, [200], port=4790)
     assert "FRR bgpd (re)started" in out and pids(host) != started
 
     # A new peer changes frr.conf: bgpd (only) is restarted with it, zebra keeps running.
     before = pids(host).split()
-    out = apply(host, [200], port=4790, peers=[evpn.Peer("other", "10.60.0.22")])
+    out = apply(host, monkeypatch, [200], port=4790, peers=[evpn.Peer("other", "10.60.0.22")])
     after = pids(host).split()
     assert "FRR bgpd (re)started" in out
     assert after[0] == before[0] and after[1] != before[1]

@@ -257,8 +257,12 @@ class Killer(threading.Thread):
             self.victim = victim
             # Only what it still held once dead: a job may have ended between the read and the
             # kill, and that one is nobody's to take over.
-            still = VMJob.objects.filter(state=JobState.RUNNING, pk__in=[pk for pk, _ in held])
-            self.held = [pk for pk, g in held if g == victim.pid and still.filter(pk=pk).exists()]
+            still = set(
+                VMJob.objects.filter(
+                    state=JobState.RUNNING, pk__in=[pk for pk, _ in held]
+                ).values_list("pk", flat=True)
+            )
+            self.held = [pk for pk, g in held if g == victim.pid and pk in still]
             return
 
 

@@ -18,6 +18,18 @@ one_overlay_available() {
     modprobe -q overlay 2>/dev/null && grep -qw overlay /proc/filesystems
 }
 
+one_untar_mapped() {
+    # $1 target directory, $2 root id, $3 id count, then tar's input (`-f FILE`, or a
+    # decompression option and `-f -` for stdin): unpacked inside a user namespace with the
+    # host's map, so every file's owner is shifted by the range's start (root -> START, uid
+    # 1000 -> START+1000) and reads as its own owner inside the container. Device nodes
+    # cannot be made there and are not needed: LXC populates the container's /dev.
+    local TARGET="$1" ROOT_ID="$2" COUNT="$3"
+    shift 3
+    lxc-usernsexec -m "b:0:$ROOT_ID:$COUNT" -- \
+        tar --numeric-owner -xp "$@" -C "$TARGET" --anchored --exclude='./dev/*' --exclude='dev/*'
+}
+
 one_unpack() {
     # $1 image tar, $2 target directory (exists), $3 owner of root (0: privileged), $4 id count.
     local IMAGE="$1" TARGET="$2" ROOT_ID="$3" COUNT="$4"
@@ -25,18 +37,13 @@ one_unpack() {
         tar --numeric-owner -xf "$IMAGE" -C "$TARGET"
         return
     fi
-    # Unpacked inside a user namespace with the host's map, so every file's owner is shifted
-    # by the range's start (root -> START, uid 1000 -> START+1000) and reads as its own owner
-    # inside the container. Device nodes cannot be made there and are not needed: LXC
-    # populates the container's /dev. tar opens the image itself (so it recognises any
-    # compression): readable to the mapped root.
+    # tar opens the image itself (so it recognises any compression): readable to the mapped
+    # root.
     chown "$ROOT_ID:$ROOT_ID" "$TARGET"
     one_traversable "$TARGET" "$ROOT_ID"
     one_traversable "$IMAGE" "$ROOT_ID"
     chmod a+r "$IMAGE"
-    lxc-usernsexec -m "b:0:$ROOT_ID:$COUNT" -- \
-        tar --numeric-owner -xpf "$IMAGE" -C "$TARGET" --anchored \
-        --exclude='./dev/*' --exclude='dev/*'
+    one_untar_mapped "$TARGET" "$ROOT_ID" "$COUNT" -f "$IMAGE"
 }
 
 one_prepare_image() {
@@ -89,9 +96,7 @@ one_prepare_streamed() {
             trap 'rm -rf "$UNPACK"' EXIT
             rm -rf "$UNPACK" && mkdir "$UNPACK" && chown "$ROOT_ID:$ROOT_ID" "$UNPACK" || exit 5
             one_traversable "$UNPACK" "$ROOT_ID" || exit 5
-            tee "$KEEP" | lxc-usernsexec -m "b:0:$ROOT_ID:$COUNT" -- \
-                tar --numeric-owner "$OPTION" -xpf - -C "$UNPACK" --anchored \
-                --exclude='./dev/*' --exclude='dev/*'
+            tee "$KEEP" | one_untar_mapped "$UNPACK" "$ROOT_ID" "$COUNT" "$OPTION" -f -
             [ "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00 ] || exit 5
         fi
         GOT=$(sha256sum "$KEEP") || exit 5
