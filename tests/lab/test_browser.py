@@ -70,6 +70,9 @@ def test_self_service_flow_in_a_browser(page, lab_world, live_server, owner):
 
     sync.sync(Marketplace.objects.get(name="Edge Lab"))  # the operator's part
     page.click("nav >> text=Marketplace")
+    # htmx is a deferred script: typing before the page's load event is an input event
+    # nobody listens to yet, and the rows never update.
+    page.wait_for_url("**/marketplace/", wait_until="load")
     page.fill("input[name=q]", lab_world["image"].name)  # the lab's own, e.g. Alpine Linux 3.23
     # The search updates the rows through htmx: wait for them before clicking the first.
     expect(page.locator("#app-rows a")).to_have_text([lab_world["image"].name])
