@@ -11,6 +11,7 @@ from portal.names import check_name
 from provisions.choices import DatastoreKind, ProvisionState
 from provisions.models import Datastore
 from vms import services as vm_services
+from vms import staging
 from vms.models import Image, VMTemplate
 
 
@@ -102,6 +103,7 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
         raise ValidationError(
             {"name": f"you already have an image or template named {name!r}"}
         ) from None
+    staging.stage(image)  # on the cluster's hosts, in the background, before its first VM
     return image, vm_template
 
 

@@ -344,6 +344,9 @@ LOGGING = {
 
 # Provisioning jobs.
 JOBS_SYNC = env_bool("JOBS_SYNC", False)  # run jobs inline (tests, debugging)
+# Images fetched and unpacked on a cluster's hosts when exported and when a host joins, so a
+# host's first VM of an image does not wait for it (vms/staging.py).
+IMAGE_STAGING = env_bool("IMAGE_STAGING", True)
 PROVISION_MAX_HOSTS = env_int("PROVISION_MAX_HOSTS", 64)
 PROVISION_BOOT_TIMEOUT = env_float("PROVISION_BOOT_TIMEOUT", 600.0)
 PROVISION_POLL_INTERVAL = env_float("PROVISION_POLL_INTERVAL", 5.0)

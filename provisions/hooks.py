@@ -70,3 +70,10 @@ cluster_vm_names: "Hook[[Provision, int], list[str]]" = Hook(
     the cluster's hosts that have not ended, oldest first (what a delete without cleanup is
     refused over). One query.""",
 )
+
+hosts_joined: "Hook[[Provision, list], None]" = Hook(
+    "hosts_joined",
+    """hosts_joined(provision, hosts): hosts have just been configured (RUNNING) by a deploy
+    or scale-out job; work for them may start in the background (vms stages the cluster's
+    images on them). Must not block the job, nor fail it.""",
+)

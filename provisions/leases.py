@@ -118,6 +118,8 @@ class Heartbeat:
             while not self._stop.wait(settings.JOB_HEARTBEAT_SECONDS):
                 try:
                     if not renew(self.job_id, self.owner, self.model):
+                        if self._ended_by_owner():
+                            return  # the job ended between two beats: nothing was lost
                         self.lost = True
                         log.warning("job %s: lease lost by %s", self.job_id, self.owner)
                         return
@@ -125,6 +127,14 @@ class Heartbeat:
                     log.exception("job %s: lease renewal failed", self.job_id)
         finally:
             connection.close()
+
+    def _ended_by_owner(self) -> bool:
+        # ended() keeps the owner; a takeover clears it (sweep below).
+        return (
+            self.model.objects.filter(pk=self.job_id, lease_owner=self.owner)
+            .exclude(state=JobState.RUNNING)
+            .exists()
+        )
 
     def check(self) -> None:
         if self.lost:

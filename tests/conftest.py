@@ -96,6 +96,13 @@ def _metrics_written_only_when_flushed(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_image_staging(settings):
+    # Staging an exported image would SSH to every host of the cluster from inside the export
+    # (jobs run inline in tests); the tests of staging turn it on.
+    settings.IMAGE_STAGING = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per user fixture; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,7 +1,7 @@
 """vms' side of provisions.hooks: what provisions needs from vms (registered in ready())."""
 
 from provisions import hooks
-from vms import services
+from vms import services, staging
 from vms.choices import VMState
 from vms.models import VM
 
@@ -19,3 +19,4 @@ def register() -> None:
     hooks.end_cluster_vms.register(services.end_with_cluster)
     hooks.cluster_vm_count.register(cluster_vm_count)
     hooks.cluster_vm_names.register(cluster_vm_names)
+    hooks.hosts_joined.register(staging.stage_images_of)

@@ -140,12 +140,9 @@ def isolation(vm) -> dict:
 
 def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> None:
     public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
-    source = image_source(vm.image)
     env = {
         "VM": vm.container_name,
-        "IMAGE_URL": source.url,
-        "IMAGE_RESOLVE": source.curl_resolve(),
-        "IMAGE_SHA256": vm.image.sha256,
+        **image_env(vm.image),
         "NICS": nic_lines(nics),
         "IP": public.ip if public else "",
         "MEMORY_MB": vm.memory_mb,
@@ -157,6 +154,24 @@ def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> Non
         **isolation(vm),
     }
     _run(vm.host, "vm-deploy.sh", env, log)
+
+
+def image_env(image) -> dict:
+    """What a host script needs to fetch the image: its URL pinned to the addresses just
+    checked, and the checksum the download must match."""
+    source = image_source(image)
+    return {
+        "IMAGE_URL": source.url,
+        "IMAGE_RESOLVE": source.curl_resolve(),
+        "IMAGE_SHA256": image.sha256,
+    }
+
+
+def prepare_image(host, image, log=None) -> bool:
+    """Stage the image on the host (image-prepare.sh): downloaded, verified and unpacked as a
+    first deploy would, before any VM asks for it. False when the host had it already."""
+    stdout = _run(host, "image-prepare.sh", image_env(image), log)
+    return "IMAGE cached" not in stdout
 
 
 def action(vm, name: str, log=None) -> None:

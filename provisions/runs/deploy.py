@@ -6,7 +6,7 @@ from django.conf import settings
 
 from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
-from provisions import cloud_init, firewall_rules, hostconfig, secgroups
+from provisions import cloud_init, firewall_rules, hooks, hostconfig, secgroups
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
 from provisions.keys import md5_fingerprint
@@ -247,6 +247,8 @@ class DeployRun(Run):
         peers, vnis = self.evpn_plan([HostState.RUNNING, HostState.CONFIGURING])
 
         errors = [e for e in in_parallel(lambda h: self._configure_one(h, peers, vnis), hosts) if e]
+        joined = Host.objects.filter(pk__in=[h.pk for h in hosts], state=HostState.RUNNING)
+        hooks.hosts_joined(self.provision, list(joined))
         if errors:
             raise StepFailed("configure_hosts", "; ".join(errors))
 

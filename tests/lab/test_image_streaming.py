@@ -4,10 +4,12 @@ or a broken transfer leaves nothing behind, and the caller is told which it was 
 never fall back; other: download and unpack the usual way). Runs the host function for real:
 root, user namespaces (lxc-usernsexec) and a local HTTP server."""
 
+import fcntl
 import hashlib
 import io
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -84,3 +86,51 @@ def test_a_broken_transfer_leaves_no_tree_and_asks_for_the_usual_way(tmp_path, m
     status = run.stdout.split("STATUS ")[1].split()
     assert status[1] not in ("0", "4"), run.stdout + run.stderr
     assert trees(tmp_path) == []
+
+
+def fetch(base, url: str, sha: str) -> subprocess.Popen:
+    """rootfs.sh's one_image_fetch in a host script of its own, as a deploy or the portal's
+    staging (image-prepare.sh) runs it."""
+    script = f"""
+set -euo pipefail
+BASE={base}
+IMAGES={base}/images
+mkdir -p "$IMAGES"
+source {SCRIPTS.parent.parent / "provisions/hostconfig/isolation.sh"}
+source {SCRIPTS / "rootfs.sh"}
+IMAGE_URL={url} IMAGE_RESOLVE= IMAGE_SHA256={sha} one_image_fetch
+echo "CACHED $CACHED"
+"""
+    return subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_fetches_of_one_image_take_turns_and_download_it_once(tmp_path, mirror):
+    """A deploy that starts while another deploy or the staging fetches the image waits for
+    that transfer instead of making its own: held here by taking the image's lock first, so
+    both fetches are waiting when it is released."""
+    server, body = mirror
+    sha = hashlib.sha256(body).hexdigest()
+    (tmp_path / "images").mkdir()
+    with open(tmp_path / "images" / f".{sha}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        first, second = (fetch(tmp_path, server.url("/a.tar.gz"), sha) for _ in range(2))
+        time.sleep(0.3)  # both start and wait for the lock: nothing may be fetched meanwhile
+        assert server.seen == []
+    outputs = [p.communicate(timeout=60) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    stdout = "".join(out for out, _ in outputs)
+    assert server.seen == ["/a.tar.gz"]  # one download for both
+    assert stdout.count("IMAGE downloaded and verified") == 1
+    assert stdout.count("IMAGE cached") == 1  # the other found it, waiting or not
+    assert (tmp_path / "images" / f"{sha}.tar").read_bytes() == body
+    assert trees(tmp_path) == [f"{sha}-{ROOT_ID}"]
+
+
+def test_a_fetch_refuses_a_checksum_that_is_not_one(tmp_path, mirror):
+    server, _ = mirror
+    run = fetch(tmp_path, server.url("/a.tar.gz"), "../../etc/passwd")
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 2 and "IMAGE_SHA256 must be 64 hex digits" in stderr
+    assert server.seen == []

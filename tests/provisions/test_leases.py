@@ -112,6 +112,20 @@ def test_a_worker_that_lost_its_lease_is_told_to_stop(running_job, settings):
             beat.check()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_ended_between_two_beats_lost_nothing(running_job, settings, caplog):
+    # ended() ran just before the heartbeat's next renewal: no "lease lost" warning, no stop.
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    Job.objects.filter(pk=running_job.pk).update(lease_owner="me")
+    running_job.refresh_from_db()
+    with leases.Heartbeat(running_job, "me") as beat:
+        assert leases.ended(running_job, "me", state=JobState.SUCCESS)
+        beat._thread.join(timeout=5)  # the next renewal finds the job ended, and stops
+        assert not beat._thread.is_alive()
+        beat.check()
+    assert "lease lost" not in caplog.text
+
+
 def test_run_job_does_not_run_a_job_another_worker_holds(running_job):
     Job.objects.filter(pk=running_job.pk).update(lease_expires_at=timezone.now())
     assert jobs.run_job(running_job.pk).startswith("not claimed")

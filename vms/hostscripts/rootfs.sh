@@ -1,5 +1,6 @@
-# Container root filesystems, included (by the portal) into vm-deploy.sh and vm-action.sh.
-# Needs BASE set and isolation.sh included.
+# Images and container root filesystems, included (by the portal) into vm-deploy.sh,
+# vm-action.sh and image-prepare.sh. Needs BASE set (and IMAGES, for one_image_fetch) and
+# isolation.sh included.
 #
 # An image is unpacked once per host and id map ("prepared", under $BASE/images/rootfs/) and
 # every container of it gets an overlayfs on top: its own writable layer ($DIR/delta), the
@@ -107,6 +108,72 @@ one_prepare_streamed() {
             echo "ROOTFS prepared image ${SHA:0:12} for root id $ROOT_ID while downloading"
         fi
     ) 8>"$ONE_PREPARED/.$2-$3.lock"
+}
+
+one_image_fetch() {
+    # The image of IMAGE_URL (IMAGE_RESOLVE, IMAGE_SHA256, PRIVILEGED as for vm-deploy.sh) kept
+    # at $IMAGES/<sha256>.tar, verified; sets CACHED to that path. The first fetch of an image
+    # on a host also prepares its tree (unpacked while it downloads, where it can be). Fetches
+    # of one image take turns (a lock per image): a deploy that starts while another deploy or
+    # the portal's staging (image-prepare.sh) fetches the image waits for that transfer instead
+    # of making its own.
+    [[ "$IMAGE_SHA256" =~ ^[0-9a-f]{64}$ ]] || {
+        echo "ERROR IMAGE_SHA256 must be 64 hex digits" >&2
+        return 2
+    }
+    CACHED="$IMAGES/$IMAGE_SHA256.tar"
+    if [ -f "$CACHED" ]; then
+        echo "IMAGE cached"
+        return 0
+    fi
+    (
+        flock 7
+        if [ -f "$CACHED" ]; then
+            echo "IMAGE cached (fetched meanwhile by another deploy or the portal's staging)"
+            exit 0
+        fi
+        TMP="$IMAGES/.download-$IMAGE_SHA256-$$"
+        # http(s) only, no redirect (its target was never checked), no proxy (it would resolve
+        # the name itself), and the host name pinned to the checked addresses.
+        CURL=(curl -fsS --proto =http,https -L --max-redirs 0 --noproxy '*')
+        [ -z "${IMAGE_RESOLVE:-}" ] || CURL+=(--resolve "$IMAGE_RESOLVE")
+        VERIFIED=no
+        OPTION=$(one_tar_option "$IMAGE_URL")
+        read -r ID_START ID_COUNT < <(one_idmap)
+        if [ -n "$OPTION" ] && [ "${PRIVILEGED:-0}" != 1 ] \
+            && [ ! -d "$ONE_PREPARED/$IMAGE_SHA256-$ID_START" ] && one_overlay_available; then
+            # Unpacked while it downloads; with no retry: a retried transfer would append to
+            # the stream. Anything but a checksum mismatch falls back to the usual way.
+            set +e
+            "${CURL[@]}" "$IMAGE_URL" \
+                | one_prepare_streamed "$TMP" "$IMAGE_SHA256" "$ID_START" "$ID_COUNT" "$OPTION"
+            STATUS=("${PIPESTATUS[@]}")
+            set -e
+            if [ "${STATUS[0]}" = 0 ] && [ "${STATUS[1]}" = 4 ]; then
+                rm -f "$TMP"
+                echo "ERROR image checksum mismatch: expected $IMAGE_SHA256" >&2
+                exit 4
+            fi
+            if [ "${STATUS[0]}${STATUS[1]}" = 00 ]; then
+                VERIFIED=yes
+            else
+                rm -f "$TMP"
+                echo "IMAGE unpacking while downloading failed (curl ${STATUS[0]}, unpack" \
+                    "${STATUS[1]}): downloading it again"
+            fi
+        fi
+        if [ "$VERIFIED" = no ]; then
+            "${CURL[@]}" --retry 3 -o "$TMP" "$IMAGE_URL"
+            GOT=$(sha256sum "$TMP" | cut -d' ' -f1)
+            if [ "$GOT" != "$IMAGE_SHA256" ]; then
+                rm -f "$TMP"
+                echo "ERROR image checksum mismatch: expected $IMAGE_SHA256, got $GOT" >&2
+                exit 4
+            fi
+        fi
+        mv "$TMP" "$CACHED"
+        echo "IMAGE downloaded and verified"
+    ) 7>"$IMAGES/.$IMAGE_SHA256.lock"
 }
 
 ONE_ROOTFS_HOOK="$BASE/bin/one-rootfs-hook"

@@ -24,52 +24,7 @@ exec 9>"$LXCPATH/.$VM.lock"
 flock 9
 
 step "image"
-CACHED="$IMAGES/$IMAGE_SHA256.tar"
-if [ ! -f "$CACHED" ]; then
-    TMP="$IMAGES/.download-$VM-$$"
-    # http(s) only, no redirect (its target was never checked), no proxy (it would resolve the
-    # name itself), and the host name pinned to the checked addresses.
-    CURL=(curl -fsS --proto =http,https -L --max-redirs 0 --noproxy '*')
-    [ -z "${IMAGE_RESOLVE:-}" ] || CURL+=(--resolve "$IMAGE_RESOLVE")
-    VERIFIED=no
-    OPTION=$(one_tar_option "$IMAGE_URL")
-    read -r ID_START ID_COUNT < <(one_idmap)
-    if [ -n "$OPTION" ] && [ "${PRIVILEGED:-0}" != 1 ] \
-        && [ ! -d "$ONE_PREPARED/$IMAGE_SHA256-$ID_START" ] && one_overlay_available; then
-        # Unpacked while it downloads (rootfs.sh); with no retry: a retried transfer would
-        # append to the stream. Anything but a checksum mismatch falls back to the usual way.
-        set +e
-        "${CURL[@]}" "$IMAGE_URL" \
-            | one_prepare_streamed "$TMP" "$IMAGE_SHA256" "$ID_START" "$ID_COUNT" "$OPTION"
-        STATUS=("${PIPESTATUS[@]}")
-        set -e
-        if [ "${STATUS[0]}" = 0 ] && [ "${STATUS[1]}" = 4 ]; then
-            rm -f "$TMP"
-            echo "ERROR image checksum mismatch: expected $IMAGE_SHA256" >&2
-            exit 4
-        fi
-        if [ "${STATUS[0]}${STATUS[1]}" = 00 ]; then
-            VERIFIED=yes
-        else
-            rm -f "$TMP"
-            echo "IMAGE unpacking while downloading failed (curl ${STATUS[0]}, unpack" \
-                "${STATUS[1]}): downloading it again"
-        fi
-    fi
-    if [ "$VERIFIED" = no ]; then
-        "${CURL[@]}" --retry 3 -o "$TMP" "$IMAGE_URL"
-        GOT=$(sha256sum "$TMP" | cut -d' ' -f1)
-        if [ "$GOT" != "$IMAGE_SHA256" ]; then
-            rm -f "$TMP"
-            echo "ERROR image checksum mismatch: expected $IMAGE_SHA256, got $GOT" >&2
-            exit 4
-        fi
-    fi
-    mv "$TMP" "$CACHED"
-    echo "IMAGE downloaded and verified"
-else
-    echo "IMAGE cached"
-fi
+one_image_fetch
 
 step "rootfs"
 if [ ! -f "$DIR/config" ]; then
