@@ -69,8 +69,16 @@ one_prepare_image() {
 one_tar_option() {
     # $1 image URL: tar's decompression option for its name (what unpacking from a pipe needs:
     # tar recognises compression only in a file), or nothing where the name does not say.
+    # gzip by pigz where the host has it (cloud-init installs it): it inflates in one thread
+    # too, but reads, writes and checks in others, close to twice gzip's speed, and a first
+    # deploy waits for it.
     case "${1%%[?#]*}" in
-        *.tar.gz | *.tgz) echo -z ;;
+        *.tar.gz | *.tgz)
+            if command -v pigz >/dev/null 2>&1; then
+                echo --use-compress-program=pigz
+            else
+                echo -z
+            fi ;;
         *.tar.xz | *.txz) echo -J ;;
         *.tar.zst | *.tzst) echo --zstd ;;
     esac
