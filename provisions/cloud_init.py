@@ -20,8 +20,9 @@ from provisions.models import Provision
 # Debian/Ubuntu package names. FRR is needed only with private networks, but knowing that at
 # boot would tie the droplets to the networks of the day; installing it costs little on the
 # droplet's own time.
-# pigz: a host's first deploy of an image unpacks it faster (rootfs.sh uses it where present).
-BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz"]
+# pigz and openssl: a host's first deploy of an image unpacks and checks it faster (rootfs.sh
+# uses them where present; openssl comes with the distribution's images already).
+BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl"]
 
 # Host configuration reads this to know the packages came from cloud-init.
 MARKER = "/var/lib/one-edge/cloud-init.done"

@@ -84,6 +84,18 @@ one_tar_option() {
     esac
 }
 
+one_sha256() {
+    # $1 a file: its sha256, in hex. OpenSSL's where the host has it (Debian and Ubuntu do): it
+    # uses the CPU's SHA instructions, about 5 times sha256sum's speed on a 60 MB image, and a
+    # first deploy waits for the checksum.
+    local OUT=""
+    if command -v openssl >/dev/null 2>&1; then
+        OUT=$(openssl dgst -sha256 -r "$1" 2>/dev/null) || OUT=""
+    fi
+    [ -n "$OUT" ] || OUT=$(sha256sum "$1") || return 1
+    echo "${OUT%% *}"
+}
+
 one_prepare_streamed() {
     # stdin: an image as it downloads; $1 the file to keep it in, $2 its sha256, $3 root id
     # (not 0), $4 id count, $5 tar's decompression option. The download is written to $1 and
@@ -108,8 +120,8 @@ one_prepare_streamed() {
             tee "$KEEP" | one_untar_mapped "$UNPACK" "$ROOT_ID" "$COUNT" "$OPTION" -f -
             [ "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00 ] || exit 5
         fi
-        GOT=$(sha256sum "$KEEP") || exit 5
-        [ "${GOT%% *}" = "$SHA" ] || exit 4
+        GOT=$(one_sha256 "$KEEP") || exit 5
+        [ "$GOT" = "$SHA" ] || exit 4
         if [ ! -d "$PREPARED" ]; then
             mv -T "$UNPACK" "$PREPARED" || exit 5
             trap - EXIT
@@ -172,7 +184,7 @@ one_image_fetch() {
         fi
         if [ "$VERIFIED" = no ]; then
             "${CURL[@]}" --retry 3 -o "$TMP" "$IMAGE_URL"
-            GOT=$(sha256sum "$TMP" | cut -d' ' -f1)
+            GOT=$(one_sha256 "$TMP")
             if [ "$GOT" != "$IMAGE_SHA256" ]; then
                 rm -f "$TMP"
                 echo "ERROR image checksum mismatch: expected $IMAGE_SHA256, got $GOT" >&2
