@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from bench import common, labworld
 
@@ -150,10 +151,14 @@ def stage_in_background(image, host) -> dict | None:
     """What an export's staging does for one host (vms/staging.py: image-prepare.sh over the
     worker's warm SSH session), timed: the wait it takes off the host's first VM. None where
     this commit has no staging."""
-    try:
-        from vms import staging
-    except ImportError:
+    import vms
+
+    # Looked for beside this commit's vms package: an import would fall through to the
+    # editable install's finder, which finds this checkout's module for an older commit.
+    if not (Path(vms.__file__).parent / "staging.py").exists():
         return None
+    from vms import staging
+
     started = time.perf_counter()
     outcome = staging.stage_image(image.pk, [host.pk])
     return {"host": host.name, "seconds": time.perf_counter() - started, "outcome": outcome}
