@@ -7,9 +7,14 @@ root, user namespaces (lxc-usernsexec) and a local HTTP server."""
 import fcntl
 import hashlib
 import io
+import os
+import signal
+import socket
 import subprocess
 import tarfile
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -88,7 +93,7 @@ def test_a_broken_transfer_leaves_no_tree_and_asks_for_the_usual_way(tmp_path, m
     assert trees(tmp_path) == []
 
 
-def fetch(base, url: str, sha: str) -> subprocess.Popen:
+def fetch(base, url: str, sha: str, new_session=False) -> subprocess.Popen:
     """rootfs.sh's one_image_fetch in a host script of its own, as a deploy or the portal's
     staging (image-prepare.sh) runs it."""
     script = f"""
@@ -102,7 +107,11 @@ IMAGE_URL={url} IMAGE_RESOLVE= IMAGE_SHA256={sha} one_image_fetch
 echo "CACHED $CACHED"
 """
     return subprocess.Popen(
-        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ["bash", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,  # its own process group, for killpg
     )
 
 
@@ -134,3 +143,59 @@ def test_a_fetch_refuses_a_checksum_that_is_not_one(tmp_path, mirror):
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 2 and "IMAGE_SHA256 must be 64 hex digits" in stderr
     assert server.seen == []
+
+
+@contextmanager
+def stalled_mirror(body: bytes):
+    """An image server that sends half of the file, then nothing more until the test ends: a
+    transfer a fetch is killed in the middle of."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve_one():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            connection.sendall(head + body[: len(body) // 2])
+            done.wait(30)
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/a.tar.gz"
+    finally:
+        done.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def leftovers(base) -> list[str]:
+    found = [p.name for p in (base / "images").glob(".download-*")]
+    if (base / "images" / "rootfs").is_dir():
+        found += [p.name for p in (base / "images" / "rootfs").glob(".unpack-*")]
+    return sorted(found)
+
+
+def test_what_a_killed_fetch_left_is_removed_by_the_next(tmp_path, mirror):
+    """A fetch SIGKILLed mid-transfer (its worker lost with the SSH session) leaves its partial
+    download and tree; the next fetch of that image, holding the locks they were made under,
+    removes them before its own."""
+    server, body = mirror
+    sha = hashlib.sha256(body).hexdigest()
+    with stalled_mirror(body) as url:
+        killed = fetch(tmp_path, url, sha, new_session=True)
+        deadline = time.monotonic() + 30
+        while len(leftovers(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until its download file and its tree exist
+        assert len(leftovers(tmp_path)) == 2, leftovers(tmp_path)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.communicate(timeout=10)  # reaped, its pipes closed
+    assert len(leftovers(tmp_path)) == 2  # nothing ran its clean-up: SIGKILL
+
+    again = fetch(tmp_path, server.url("/a.tar.gz"), sha)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert "IMAGE downloaded and verified" in out
+    assert leftovers(tmp_path) == []
+    assert trees(tmp_path) == [f"{sha}-{ROOT_ID}"]

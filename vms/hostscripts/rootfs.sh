@@ -57,8 +57,9 @@ one_prepare_image() {
     (
         flock 8
         [ -d "$PREPARED" ] && exit 0
+        # Whatever is there was left by a script killed half-way (this lock was its own).
+        rm -rf "$ONE_PREPARED/.unpack-$2-$3-"*
         TMP="$ONE_PREPARED/.unpack-$2-$3-$$"
-        rm -rf "$TMP"
         mkdir "$TMP"
         one_unpack "$IMAGE" "$TMP" "$3" "$4"
         mv -T "$TMP" "$PREPARED"
@@ -115,7 +116,10 @@ one_prepare_streamed() {
         else
             UNPACK="$ONE_PREPARED/.unpack-$SHA-$ROOT_ID-$$"
             trap 'rm -rf "$UNPACK"' EXIT
-            rm -rf "$UNPACK" && mkdir "$UNPACK" && chown "$ROOT_ID:$ROOT_ID" "$UNPACK" || exit 5
+            # Trees of a script killed half-way (its SSH session lost) go first: the lock
+            # held here was theirs.
+            rm -rf "$ONE_PREPARED/.unpack-$SHA-$ROOT_ID-"* || exit 5
+            mkdir "$UNPACK" && chown "$ROOT_ID:$ROOT_ID" "$UNPACK" || exit 5
             one_traversable "$UNPACK" "$ROOT_ID" || exit 5
             tee "$KEEP" | one_untar_mapped "$UNPACK" "$ROOT_ID" "$COUNT" "$OPTION" -f -
             [ "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00 ] || exit 5
@@ -152,6 +156,8 @@ one_image_fetch() {
             echo "IMAGE cached (fetched meanwhile by another deploy or the portal's staging)"
             exit 0
         fi
+        # Downloads of a script killed half-way: only a holder of this lock writes them.
+        rm -f "$IMAGES/.download-$IMAGE_SHA256-"*
         TMP="$IMAGES/.download-$IMAGE_SHA256-$$"
         # http(s) only, no redirect (its target was never checked), no proxy (it would resolve
         # the name itself), and the host name pinned to the checked addresses.
