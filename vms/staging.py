@@ -43,7 +43,8 @@ def stage(image: Image, hosts=None) -> None:
             host_ids,
             task_name=f"stage-image-{image.pk}-{'-'.join(map(str, host_ids))}"[:100],
             sync=settings.JOBS_SYNC,
-        )
+        ),
+        robust=True,  # a broker that cannot take it is logged: never the export's or job's error
     )
 
 

@@ -57,3 +57,19 @@ def test_a_host_that_fails_is_an_outcome_not_an_error(template, cluster, monkeyp
     outcome = staging.stage_image(template.image.pk, [first.pk, second.pk])
     assert outcome == {first.name: f"failed: {first.name}: no route to host"}
     assert staging.stage_image(10**9, [first.pk]) == {}  # the image was deleted meanwhile
+
+
+def test_a_broker_that_refuses_the_task_fails_neither_export_nor_job(
+    owner, cluster, app, monkeypatch, settings, django_capture_on_commit_callbacks, caplog
+):
+    settings.IMAGE_STAGING = True
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(staging, "async_task", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        image, template = market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")
+        hooks.hosts_joined(cluster, list(cluster.hosts.all()))
+    assert template.image == image
+    assert "broker down" in caplog.text
