@@ -24,6 +24,18 @@ def _stale_before():
     return timezone.now() - timedelta(seconds=STALE_BEATS * settings.CONSOLE_BEAT_SECONDS)
 
 
+def end_lost(sessions=None) -> int:
+    """Open sessions not marked alive for STALE_BEATS beats belong to a process that died
+    without ending them (a SIGKILLed web process, a lost machine): ended at their last sign of
+    life, LOST. Every worker's supervisor tick runs this (monitoring/supervisor.py), so the
+    audit and the open-session lists are true within a few beats, not only at the owner's next
+    open. Returns how many it ended."""
+    sessions = ConsoleSession.objects.open() if sessions is None else sessions
+    return sessions.filter(seen_at__lt=_stale_before()).update(
+        ended_at=F("seen_at"), end_reason=EndReason.LOST
+    )
+
+
 def open_session(user, target, address: str | None, via: str) -> ConsoleSession:
     """A new open session row, or LimitReached when the user holds CONSOLE_MAX_PER_USER.
 
@@ -34,10 +46,8 @@ def open_session(user, target, address: str | None, via: str) -> ConsoleSession:
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         mine = ConsoleSession.objects.open().filter(owner=user)
-        # Sessions of a dead process end here, at their last sign of life, and stop counting.
-        mine.filter(seen_at__lt=_stale_before()).update(
-            ended_at=F("seen_at"), end_reason=EndReason.LOST
-        )
+        # Sessions of a dead process stop counting now, not a supervisor tick later.
+        end_lost(mine)
         held = mine.count()
         if held >= limit:
             raise LimitReached(

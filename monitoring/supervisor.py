@@ -15,6 +15,7 @@ from django.db import IntegrityError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from consoles import services as consoles
 from monitoring.cycle import run_cycle
 from monitoring.models import WorkerHeartbeat, WorkerLease
 from provisions import leases
@@ -84,6 +85,9 @@ class Supervisor:
         resumed_vm = leases.sweep(enqueue_vm_job, VMJob)
         if resumed_vm:
             log.warning("resumed VM job(s) %s whose worker was lost", resumed_vm)
+        lost = consoles.end_lost()
+        if lost:
+            log.warning("ended %d console session(s) whose server process was lost", lost)
         return resumed + resumed_vm
 
     def tick(self) -> None:

@@ -41,3 +41,23 @@ def test_tick_sweeps_lost_jobs_and_only_the_lease_holder_monitors(cluster, monke
     second.tick()
     assert len(cycles) == 1 and first.cycles == 1 and second.cycles == 0
     assert [j.pk for j in enqueued] == [job.pk]
+
+
+def test_the_sweep_ends_the_console_sessions_of_a_dead_process(owner, settings):
+    # Its web process was SIGKILLed: the row is ended by any worker's next tick (which sweeps),
+    # not only when its owner next opens a console.
+    from consoles.choices import EndReason
+    from consoles.models import ConsoleSession
+
+    settings.CONSOLE_BEAT_SECONDS = 5
+    dead, alive = (
+        ConsoleSession.objects.create(owner=owner, username="alice", target=t, via="CLI")
+        for t in ("dead", "alive")
+    )
+    last_beat = timezone.now() - timedelta(seconds=16)  # more than 3 beats ago
+    ConsoleSession.objects.filter(pk=dead.pk).update(seen_at=last_beat)
+    supervisor.Supervisor().sweep()
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.end_reason == EndReason.LOST and dead.ended_at == dead.seen_at
+    assert alive.ended_at is None and alive.end_reason == ""
