@@ -149,6 +149,21 @@ def summary(text: str) -> None:
     sys.stdout.flush()
 
 
+def on_postgres(name: str, title: str, headers: list[str], labels: list[str], run) -> int:
+    """A bench that needs PostgreSQL: run(database) in its Django environment, or its table
+    saying why it was skipped (no DATABASE_URL)."""
+    try:
+        env = django_env(name, need_postgres=True)
+        database = env.__enter__()
+    except Skipped as exc:
+        skipped(title, str(exc), headers, labels)
+        return 0
+    try:
+        return run(database)
+    finally:
+        env.__exit__(*sys.exc_info())
+
+
 def skipped(title: str, reason: str, headers: list[str], labels: list[str]) -> None:
     """The script's usual table with every figure "skipped", so the results file keeps its
     shape and says why."""

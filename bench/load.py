@@ -39,16 +39,7 @@ def free_port() -> int:
 
 
 def main() -> int:
-    try:
-        env = common.django_env("load", need_postgres=True)
-        database = env.__enter__()
-    except common.Skipped as exc:
-        common.skipped(TITLE, str(exc), HEADERS, [label for label, _ in PAGES])
-        return 0
-    try:
-        return run(database)
-    finally:
-        env.__exit__(*sys.exc_info())
+    return common.on_postgres("load", TITLE, HEADERS, [label for label, _ in PAGES], run)
 
 
 def run(database: str) -> int:

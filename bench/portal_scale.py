@@ -132,16 +132,7 @@ def measure(client, path, headers) -> tuple[list[float], int]:
 
 
 def main() -> int:
-    try:
-        env = common.django_env("portal_scale", need_postgres=True)
-        database = env.__enter__()
-    except common.Skipped as exc:
-        common.skipped(TITLE, str(exc), HEADERS, [label for label, _ in PAGES])
-        return 0
-    try:
-        return run(database)
-    finally:
-        env.__exit__(*sys.exc_info())
+    return common.on_postgres("portal_scale", TITLE, HEADERS, [label for label, _ in PAGES], run)
 
 
 def run(database: str) -> int:
