@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from portal.tenancy import CHANGE
 from provisions.models import Host
+from vms import lxc
 from vms.choices import VMState
 from vms.models import VM, VMJob
 
@@ -46,11 +47,7 @@ def attach_command(vm: VM, term: str) -> str:
     env = {**CONTAINER_ENV, "TERM": term}
     set_vars = " ".join(f"--set-var {shlex.quote(f'{k}={v}')}" for k, v in env.items())
     shell = 'cd "$HOME" 2>/dev/null; exec /bin/sh -l'
-    return (
-        'lxc-attach -P "${ONE_EDGE_BASE:-/var/lib/one-edge}/lxc" -n '
-        + shlex.quote(vm.container_name)
-        + f" --clear-env {set_vars} -- /bin/sh -c {shlex.quote(shell)}"
-    )
+    return lxc.attach_prefix(vm) + f" --clear-env {set_vars} -- /bin/sh -c {shlex.quote(shell)}"
 
 
 def vm_target(user, pk: int, term: str) -> Target:

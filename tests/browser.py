@@ -51,3 +51,32 @@ def logged_in_page(live_server, client, user, timeout_ms: int = 20_000):
                 browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@contextmanager
+def lab_page(timeout_ms: int, **page_options):
+    """A Chromium page for the lab's browser tests (a live portal on the simulator and lab
+    hosts): with EDGE_LAB_REQUIRED=1 a missing chromium fails the test instead of skipping it."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        message = "the browser test needs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("EDGE_LAB_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip("BROWSER TEST SKIPPED: " + message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(**page_options)
+                page.set_default_timeout(timeout_ms)
+                yield page
+            finally:
+                browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

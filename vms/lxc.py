@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+import shlex
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -178,16 +179,17 @@ def action(vm, name: str, log=None) -> None:
     _run(vm.host, "vm-action.sh", {"VM": vm.container_name, "ACTION": name}, log)
 
 
+def attach_prefix(vm) -> str:
+    """The host command that enters the VM's container (`lxc-attach`), up to its options;
+    the container name, derived from the ID, quoted all the same."""
+    return 'lxc-attach -P "${ONE_EDGE_BASE:-/var/lib/one-edge}/lxc" -n ' + shlex.quote(
+        vm.container_name
+    )
+
+
 def execute(vm, argv: list[str], timeout: float = 120.0):
     """Run a command inside the container (`onevm ssh NAME -- cmd`)."""
-    import shlex
-
-    command = (
-        'lxc-attach -P "${ONE_EDGE_BASE:-/var/lib/one-edge}/lxc" -n '
-        + shlex.quote(vm.container_name)
-        + " -- "
-        + " ".join(shlex.quote(a) for a in argv)
-    )
+    command = attach_prefix(vm) + " -- " + " ".join(shlex.quote(a) for a in argv)
     try:
         with warm_session(vm.host, wait=10) as session:
             return session.run(command, timeout=timeout, check=False)

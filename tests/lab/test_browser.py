@@ -2,13 +2,11 @@
 live portal, the simulator and the lab: provider from YAML, provision wizard, marketplace
 export, instantiate, the VM page with its forwarded ports, terminate, delete."""
 
-import os
-
 import pytest
 
 from marketplace import sync
 from marketplace.models import Marketplace
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import lab_page
 from tests.lab.conftest import require_lab
 from tests.providers.samples import CORRECTED_YAML
 from vms.models import VM
@@ -19,23 +17,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def page(lab_world):
     require_lab()
-    if not os.path.exists(CHROMIUM):
-        message = "the browser test needs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("EDGE_LAB_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip("BROWSER TEST SKIPPED: " + message)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
+    with lab_page(timeout_ms=60_000) as page:
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_self_service_flow_in_a_browser(page, lab_world, live_server, owner):

@@ -2,7 +2,6 @@
 portal served over ASGI (WebSockets) and a real lab VM: connect, run a command, resize the
 window and see the remote terminal's size follow."""
 
-import os
 import re
 import time
 
@@ -10,7 +9,7 @@ import pytest
 
 from consoles.choices import Via
 from consoles.models import ConsoleSession
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import lab_page
 from tests.lab.conftest import require_lab
 from tests.lab.console_fixtures import alpine_test, asgi_url  # noqa: F401 - fixtures
 
@@ -20,21 +19,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def page(lab_world):
     require_lab()
-    if not os.path.exists(CHROMIUM):
-        message = "the browser test needs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("EDGE_LAB_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip("BROWSER TEST SKIPPED: " + message)
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls between browser steps
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(30_000)
+    with lab_page(timeout_ms=30_000, viewport={"width": 1280, "height": 900}) as page:
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def screen_text(page) -> str:
