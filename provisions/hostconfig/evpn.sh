@@ -59,11 +59,12 @@ stop_daemon() {
 }
 
 vty_group() {
-    # FRR's vty group: frrvty where the package made it, else frr (read from /etc/group: the
-    # package's groups are local ones).
-    local name rest group=frr
-    while IFS=: read -r name rest; do [ "$name" = frrvty ] && group=frrvty; done < /etc/group
-    echo "$group"
+    # FRR's vty group into VTY_GROUP: frrvty where the package made it, else frr (read from
+    # /etc/group: the package's groups are local ones).
+    local name rest
+    VTY_GROUP=frr
+    while IFS=: read -r name rest; do [ "$name" = frrvty ] && VTY_GROUP=frrvty; done < /etc/group
+    return 0
 }
 
 start_daemon() {
@@ -79,13 +80,29 @@ start_daemon() {
 }
 
 our_devices() {
-    # The devices this script names (vxlan<vni>, onevx<vni>), from /sys: no process per look.
+    # The devices this script names (vxlan<vni>, onevx<vni>) into OUR_DEVICES, from /sys: no
+    # process per look, nor for the answer.
     local path name
+    OUR_DEVICES=()
     for path in /sys/class/net/vxlan* /sys/class/net/onevx*; do
         name="${path##*/}"
-        [[ "$name" =~ ^(vxlan|onevx)[0-9]+$ ]] && [ -e "$path" ] && echo "$name"
+        [[ "$name" =~ ^(vxlan|onevx)[0-9]+$ ]] && [ -e "$path" ] && OUR_DEVICES+=("$name")
     done
     return 0
+}
+
+has_local_address() {
+    # $1 is one of this host's own IPv4 addresses: the kernel's local routing table lists it
+    # as "/32 host LOCAL" under its "|-- a.b.c.d" line in /proc/net/fib_trie (this network
+    # namespace's), read by bash instead of a run of `ip addr`.
+    local line last=""
+    while IFS= read -r line; do
+        case "$line" in
+            *"|-- "*) last="${line##*|-- }" ;;
+            *"/32 host LOCAL"*) [ "$last" = "$1" ] && return 0 ;;
+        esac
+    done < /proc/net/fib_trie
+    return 1
 }
 
 if [ "$ACTION" = teardown ]; then
@@ -99,7 +116,8 @@ if [ "$ACTION" = teardown ]; then
         sed -i 's/^bgpd=yes/bgpd=no/' /etc/frr/daemons
     fi
     step "VXLAN devices and bridges"
-    for dev in $(our_devices); do
+    our_devices
+    for dev in "${OUR_DEVICES[@]}"; do
         ip link del "$dev" 2>/dev/null || true
         echo "VXLAN removed $dev"
     done
@@ -125,18 +143,29 @@ if [ ! -x "$DAEMONS/bgpd" ] || ! command -v vtysh >/dev/null 2>&1; then
         exit 3
     fi
 fi
-# The version, asked of bgpd once per installed binary (kept beside the state, not in $FRRDIR,
-# which teardown removes).
+# The version, known once per installed binary (kept beside the state, not in $FRRDIR, which
+# teardown removes): read from zebra's own log where this script starts it (zebra logs it as it
+# starts, below), else asked of bgpd, whose start alone costs a few ms of CPU.
 FRR_VERSION=""
 if [ -f "$BASE/frr.version" ] && [ ! "$DAEMONS/bgpd" -nt "$BASE/frr.version" ]; then
     read -r FRR_VERSION < "$BASE/frr.version" || true
+    FRR_VERSION=${FRR_VERSION##* }  # "8.4.4" (earlier runs kept "bgpd version 8.4.4")
 fi
-if [ -z "$FRR_VERSION" ]; then
-    FRR_VERSION=$("$DAEMONS/bgpd" --version)
-    FRR_VERSION=${FRR_VERSION%%$'\n'*}
+frr_version_known() {  # $1 the version, or empty to ask bgpd; kept for the next run
+    FRR_VERSION="$1"
+    if [ -z "$FRR_VERSION" ]; then
+        FRR_VERSION=$("$DAEMONS/bgpd" --version)  # "bgpd version 8.4.4" and more lines
+        FRR_VERSION=${FRR_VERSION%%$'\n'*}
+        FRR_VERSION=${FRR_VERSION##* }
+    fi
     echo "$FRR_VERSION" > "$BASE/frr.version"
+    echo "FRR $FRR_VERSION mode=$MODE"
+}
+if [ -n "$FRR_VERSION" ]; then
+    echo "FRR $FRR_VERSION mode=$MODE"
+elif [ "$MODE" = service ]; then
+    frr_version_known ""
 fi
-echo "FRR $FRR_VERSION mode=$MODE"
 
 step "VXLAN devices"
 # ip's batch input is split on blanks: every value in it is checked here first.
@@ -145,17 +174,17 @@ step "VXLAN devices"
     echo "ERROR bad VXLAN input: address $PRIVATE_IP, port $PORT, MTU $MTU, VNIs $VNIS" >&2
     exit 2
 }
-ADDRESSES=$(ip -4 -o addr show)
-[[ "$ADDRESSES" == *" inet $PRIVATE_IP/"* ]] || {
+has_local_address "$PRIVATE_IP" || {
     echo "ERROR: $PRIVATE_IP (the VPC address) is not on this host; it has" \
-        "$(awk '$2 != "lo" {printf "%s %s; ", $2, $4}' <<<"$ADDRESSES")" >&2
+        "$(ip -4 -o addr show | awk '$2 != "lo" {printf "%s %s; ", $2, $4}')" >&2
     exit 4
 }
 # Device changes are collected and made by one `ip -batch`; an existing VXLAN device's details
 # come from one listing of them all (a line each), read once the first is needed.
 VXLANS=""
 BATCH=""
-for dev in $(our_devices); do
+our_devices
+for dev in "${OUR_DEVICES[@]}"; do
     vni="${dev#vxlan}"; vni="${vni#onevx}"
     case " $VNIS " in
         *" $vni "*) ;;
@@ -188,14 +217,18 @@ done
 [ -z "$BATCH" ] || ip -batch - <<<"${BATCH%$'\n'}"
 
 step "configuration of FRR ($MODE)"
-[ -d "$FRRDIR" ] || mkdir -p -m 750 "$FRRDIR"
-CONF="$(printf '%s' "$ONE_FRR_CONF")"  # trailing newlines dropped, as one_replace_file reads
+if [ "$MODE" = standalone ]; then
+    [ -d "$RUNDIR" ] || mkdir -p -m 750 "$FRRDIR" "$RUNDIR"  # one process for both
+else
+    [ -d "$FRRDIR" ] || mkdir -p -m 750 "$FRRDIR"
+fi
+CONF="$ONE_FRR_CONF"
+while [[ "$CONF" == *$'\n' ]]; do CONF=${CONF%$'\n'}; done  # as one_replace_file compares
 CHANGED=no
 one_replace_file "$FRRDIR/frr.conf" "$CONF" && CHANGED=yes
 
 if [ "$MODE" = standalone ]; then
-    [ -d "$RUNDIR" ] || mkdir "$RUNDIR"
-    VTY_GROUP=$(vty_group)
+    vty_group
     hostname_line="hostname edge-host"
     while IFS= read -r line; do
         [[ "$line" == "hostname "* ]] && { hostname_line=$line; break; }
@@ -205,6 +238,18 @@ if [ "$MODE" = standalone ]; then
         stop_daemon zebra
         start_daemon zebra "$FRRDIR/zebra.conf"
         CHANGED=yes
+        ZEBRA_STARTED=yes
+    fi
+    if [ -z "$FRR_VERSION" ]; then
+        # The zebra this run started logged "... zebra 8.4.4 starting: vty@0" last; any other
+        # zebra may predate the installed binary, so bgpd is asked instead.
+        FOUND=""
+        if [ "${ZEBRA_STARTED:-}" = yes ]; then
+            while IFS= read -r line; do
+                [[ "$line" =~ \ zebra\ ([^ ]+)\ starting: ]] && FOUND=${BASH_REMATCH[1]}
+            done < "$FRRDIR/zebra.log"
+        fi
+        frr_version_known "$FOUND"
     fi
     if [ "$CHANGED" = yes ] || ! pid_alive "$RUNDIR/bgpd.pid"; then
         stop_daemon bgpd
@@ -237,9 +282,10 @@ else
     fi
 fi
 # A helper for operators: the right vtysh for this host's FRR.
-HELPER="$(printf '#!/bin/sh\nexec'; printf ' %q' "${VTYSH[@]}"; printf ' "$@"')"
-if one_replace_file "$FRRDIR/vtysh" "$HELPER" || [ ! -x "$FRRDIR/vtysh" ]; then
-    chmod 755 "$FRRDIR/vtysh"
+printf -v HELPER ' %q' "${VTYSH[@]}"
+HELPER=$'#!/bin/sh\nexec'"$HELPER"' "$@"'
+if [ ! -x "$FRRDIR/vtysh" ] || [ "$(< "$FRRDIR/vtysh")" != "$HELPER" ]; then
+    install -m 755 /dev/stdin "$FRRDIR/vtysh" <<<"$HELPER"  # one process: content and mode
 fi
 
 step "BGP up"

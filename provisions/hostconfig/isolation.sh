@@ -61,10 +61,11 @@ one_cgroup_parent() {
         echo "$CG_PIDS_MAX" > "$ROOT/$CG_PARENT/pids.max"
         echo "$CG_CPU_WEIGHT" > "$ROOT/$CG_PARENT/cpu.weight"
     else
-        local ROOT=/sys/fs/cgroup
+        local ROOT=/sys/fs/cgroup MISSING=()
         for C in memory pids cpu; do
-            [ -d "$ROOT/$C/$CG_PARENT" ] || mkdir -p "$ROOT/$C/$CG_PARENT"
+            [ -d "$ROOT/$C/$CG_PARENT" ] || MISSING+=("$ROOT/$C/$CG_PARENT")
         done
+        [ ${#MISSING[@]} = 0 ] || mkdir -p "${MISSING[@]}"  # one process for all three
         echo 1 > "$ROOT/memory/$CG_PARENT/memory.use_hierarchy" 2>/dev/null || true
         echo "$CG_MEMORY_MAX" > "$ROOT/memory/$CG_PARENT/memory.limit_in_bytes"
         echo "$CG_PIDS_MAX" > "$ROOT/pids/$CG_PARENT/pids.max"

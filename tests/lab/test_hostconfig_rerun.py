@@ -82,16 +82,23 @@ def test_setup_again_adds_only_what_is_missing_and_keeps_the_vms_forwards(host):
     assert sorted(our_rules(host)) == sorted(again)
     assert (first.cpu, first.memory_mb) == (third.cpu, third.memory_mb)
     assert "TIMES " in third.output
+    version = host.run("lxc-start --version").stdout.strip()
+    assert f"LXC_VERSION {version}" in first.output and f"LXC_VERSION {version}" in third.output
 
 
 def test_private_networking_again_keeps_frr_and_follows_the_vnis(host, monkeypatch):
     hostconfig.configure(host)
     out = apply(host, monkeypatch, [100])
     assert "FRR bgpd (re)started" in out and "FRR up (zebra, bgpd) VNIs 100" in out
+    version = host.run("/usr/lib/frr/bgpd --version").stdout.split()[2]
+    assert f"FRR {version} mode=standalone" in out  # read from the log of the zebra it started
+    helper = host.run("$ONE_EDGE_BASE/frr/vtysh -c 'show bgp l2vpn evpn vni'", check=False)
+    assert helper.exit_status == 0, helper
     started = pids(host)
 
     out = apply(host, monkeypatch, [100, 200])
     assert "(re)started" not in out and pids(host) == started
+    assert f"FRR {version} mode=standalone" in out  # from the file the first run kept
     links = host.run("ip -d -o link show type vxlan").stdout
     assert "vxlan100" in links and "vxlan200" in links and "nolearning" in links
     assert "master onevx200" in host.run("ip -o link show vxlan200").stdout
@@ -114,3 +121,13 @@ def test_private_networking_again_keeps_frr_and_follows_the_vnis(host, monkeypat
     assert "FRR bgpd (re)started" in out
     assert after[0] == before[0] and after[1] != before[1]
     assert "neighbor 10.60.0.22" in host.run("cat $ONE_EDGE_BASE/frr/frr.conf").stdout
+
+
+def test_private_networking_refuses_an_address_the_host_does_not_have(host, monkeypatch):
+    hostconfig.configure(host)
+    me = evpn.Peer("rerun", "10.60.0.99")
+    with pytest.raises(hostconfig.HostConfigError) as refused:
+        evpn.apply(host, me, [me], [100])
+    assert "10.60.0.99 (the VPC address) is not on this host" in str(refused.value)
+    assert f"{PRIVATE}/20" in str(refused.value)  # what it has, to fix it by
+    assert "vxlan100" not in host.run("ip -o link").stdout  # and nothing was changed
