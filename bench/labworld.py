@@ -76,6 +76,16 @@ def host_cpu_seconds(sim, droplet_ids) -> list[float]:
     return [s for s in seconds if s is not None]
 
 
+def host_boot_cpu_seconds(sim, droplet_ids) -> list[float]:
+    """What each lab host's boot cost it (its sshd's start and the lab's readiness probe,
+    before the portal's first connection); empty where not recorded."""
+    hosts = sim.server.lab_hosts
+    if hosts is None:
+        return []
+    seconds = [hosts.boot_cpu_seconds(d) for d in droplet_ids if d is not None]
+    return [s for s in seconds if s is not None]
+
+
 def provider_for(user, name="bench-sim"):
     from providers.models import Provider
 

@@ -3,11 +3,12 @@ app exported to it, then VMs instantiated from the template, each until RUNNING 
 container with its port forwarding, on a real lab host over SSH).
 
 Figures: time to RUNNING of the first VM on a host (the host downloads, verifies and unpacks
-the image), of the first VM on the other host once the image was staged there as an export
-stages it (vms/staging.py), of cached VMs one after another, and the throughput of 20 VMs
-instantiated at once and run by as many concurrent jobs as django-q2 has workers. Whether a
-VM's image was cached is read from its log ("IMAGE cached" / "IMAGE downloaded and verified"),
-not assumed.
+the image; three times, the host made to forget the image in between, as one such figure is
+mostly the disk's mood of the moment: ext4 looking for free inodes), of the first VM on the
+other host once the image was staged there as an export stages it (vms/staging.py), of
+cached VMs one after another, and the throughput of 20 VMs instantiated at once and run by as
+many concurrent jobs as django-q2 has workers. Whether a VM's image was cached is read from
+its log ("IMAGE cached" / "IMAGE downloaded and verified"), not assumed.
 A second table says where a deploy's time goes on the host (the deploy script's own TIMES
 line, per step, milliseconds) and how many SSH connections the VM work opened per host.
 Targets (issue 18): a cached VM RUNNING in <= 0.8 s median, the first on a host in <= 1.5 s,
@@ -27,6 +28,7 @@ from bench import common, labworld
 TITLE = "vm_deploy: time to RUNNING in the lab"
 PROVISION = "vmbench"
 HOSTS = 2
+COLD = 3  # first VMs on a host with nothing of the image: one alone is mostly disk noise
 SEQUENTIAL = 5  # cached VMs one at a time: the latency a user sees
 BATCH = 20  # VMs instantiated at once: the throughput
 TARGET_CACHED = 0.8
@@ -36,7 +38,7 @@ STEPS = ("image", "rootfs", "start", "ports")  # vm-deploy.sh's steps, in its TI
 LAB_GATEWAY = "198.18.0.1"  # this machine on the lab bridge (lab.hosts' default gateway)
 HEADERS = ["measurement", "VMs", "RUNNING", "median s", "max s", "total s", "VMs/min", "image"]
 LABELS = [
-    "first VM (image not cached)",
+    f"first VM (image not cached), {COLD} times",
     "first VM on the 2nd host (image staged at export)",
     f"cached, {SEQUENTIAL} one at a time",
     f"{BATCH} at once",
@@ -115,14 +117,19 @@ def deploy_all(app_name: str, image_port: int, workers: int, ssh) -> dict[str, l
     image, template = export_app(user, app.pk, "alpine", f"{PROVISION}-image")
 
     ssh.reset()  # from here on: the VM work's connections only, not host configuration's
-    first = timed_instantiate(user, template, "first")
+    cold = []
+    for i in range(COLD):
+        if cold:  # the host forgets the image: the next VM is a first one again
+            forget_image(user, cold[-1])
+        cold.append(timed_instantiate(user, template, f"first-{i}"))
+    first = cold[-1]
     other = provision.hosts.exclude(name=first["host"]).order_by("id").first()
     staged = stage_in_background(image, other)
     second = timed_instantiate(user, template, "second")
     runs = {
         "labels": [LABELS[0], LABELS[1] if staged else UNSTAGED, *LABELS[2:]],
         "staging": staged,
-        LABELS[0]: [first],
+        LABELS[0]: cold,
         LABELS[1] if staged else UNSTAGED: [second],
         LABELS[2]: [timed_instantiate(user, template, f"seq-{i}") for i in range(SEQUENTIAL)],
     }
@@ -145,6 +152,18 @@ def deploy_all(app_name: str, image_port: int, workers: int, ssh) -> dict[str, l
     # Deleting the provision removes the droplets; a lab host stops its containers as it goes.
     provisions.delete_provision(user, provision, cleanup=True)
     return runs
+
+
+def forget_image(user, run: dict) -> None:
+    """Terminate the VM of `run` and remove every image its host keeps (downloads and prepared
+    trees, $ONE_EDGE_BASE/images: a lab host's base), over the worker's warm session."""
+    from vms import lxc, services
+    from vms.models import VM
+
+    vm = VM.objects.get(pk=run["pk"])
+    services.act(user, vm, "terminate")  # JOBS_SYNC: the container is gone when this returns
+    with lxc.warm_session(vm.host, wait=10) as session:
+        session.run('rm -rf "${ONE_EDGE_BASE:-/var/lib/one-edge}/images"')
 
 
 def stage_in_background(image, host) -> dict | None:
@@ -179,6 +198,7 @@ def timed_instantiate(user, template, name: str) -> dict:
         vm.refresh_from_db()
         messages = vm.log.values_list("message", flat=True)
         result.update(
+            pk=vm.pk,
             state=vm.state,
             host=vm.host.name if vm.host else "",
             cached=any("IMAGE cached" in m for m in messages),
@@ -245,7 +265,9 @@ def report(runs: dict, workers: int, database: str) -> int:
                 f"{common.median(times):.2f}",
                 f"{max(times):.2f}",
                 f"{total:.1f}",
-                f"{60 * len(ok) / total:.1f}" if len(vms) > 1 and total else "",
+                f"{60 * len(ok) / total:.1f}"
+                if len(vms) > 1 and total and label != LABELS[0]
+                else "",
                 "cached" if cached == len(vms) else f"{len(vms) - cached} downloaded",
             ]
         )
@@ -281,7 +303,8 @@ def report(runs: dict, workers: int, database: str) -> int:
     batch = runs[LABELS[3]]
     batch_ok = sum(r["state"] == "RUNNING" for r in batch)
     batch_rate = 60 * batch_ok / batch[0]["batch_seconds"]
-    first = runs[LABELS[0]][0]
+    first_ok = [r["seconds"] for r in runs[LABELS[0]] if r["state"] == "RUNNING"]
+    first = common.median(first_ok) if first_ok else None
     parts = []
     if cached_times:
         cached = common.median(cached_times)
@@ -289,11 +312,13 @@ def report(runs: dict, workers: int, database: str) -> int:
         parts.append(f"cached VM RUNNING in {cached:.2f} s median (target <= 0.8 s: {verdict})")
     else:
         parts.append("no cached VM reached RUNNING (target <= 0.8 s: MISSED)")
-    first_ok = first["state"] == "RUNNING" and first["seconds"] <= TARGET_FIRST
-    parts.append(
-        f"first VM (not cached) {first['seconds']:.2f} s (target <= 1.5 s: "
-        f"{common.verdict(first_ok)})"
-    )
+    if first is None:
+        parts.append("no first VM reached RUNNING (target <= 1.5 s: MISSED)")
+    else:
+        parts.append(
+            f"first VM (not cached) {first:.2f} s median of {len(first_ok)} (target <= 1.5 s: "
+            f"{common.verdict(first <= TARGET_FIRST)})"
+        )
     staging = runs["staging"]
     if staging:
         second = runs[LABELS[1]][0]

@@ -139,6 +139,11 @@ class LabHosts:
             self._write_ssh_files(directory, droplet_id, name, authorized_keys, user_data)
             self._sshd[droplet_id] = self._start_sshd(directory, droplet_id)
             self._wait_ready(str(public.ip), directory, ready_timeout)
+            # What the host's boot cost it (its sshd's start, the readiness probe above): the
+            # benchmarks count configuration from here, as a droplet's boot is not part of it.
+            booted = cgroups.cpu_seconds(droplet_id)
+            if booted is not None:
+                (directory / "cpu.booted").write_text(f"{booted:.6f}\n")
         except (net.NetError, OSError, subprocess.SubprocessError) as exc:
             self.destroy(droplet_id)
             raise LabHostError(f"lab host {droplet_id} ({name}) failed: {exc}") from None
@@ -248,6 +253,13 @@ class LabHosts:
         commands and daemons; not its LXC containers, which LXC moves to their own cgroups);
         None when this machine offers no CPU accounting."""
         return cgroups.cpu_seconds(int(droplet_id))
+
+    def boot_cpu_seconds(self, droplet_id: int) -> float | None:
+        """What cpu_seconds said once the host first answered SSH (None: not recorded)."""
+        try:
+            return float((self.host_dir(int(droplet_id)) / "cpu.booted").read_text())
+        except (OSError, ValueError):
+            return None
 
     # -- the cloud firewall in front of the host ------------------------------------------
     def apply_firewall(self, droplet_id: int, rules: list[cloudfw.InboundRule] | None) -> None:

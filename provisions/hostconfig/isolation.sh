@@ -85,16 +85,20 @@ one_traversable() {
     # are; where one is not (the lab's private temporary directories), grant search (x, not
     # read) to others on that directory. One check of the deepest directory answers for the
     # whole path (reaching it needs search on every one above); only if it fails is each
-    # directory looked at.
-    local DIR="$1" UID_="$2" D
+    # directory looked at, all of them by one shell run as that uid (the paths its arguments).
+    local DIR="$1" UID_="$2" D ABOVE=() BLOCKED=()
     D="${DIR%/*}"
     setpriv --reuid="$UID_" --regid="$UID_" --clear-groups test -x "$D" 2>/dev/null && return 0
     while [ -n "$D" ]; do
-        if ! setpriv --reuid="$UID_" --regid="$UID_" --clear-groups test -x "$D" 2>/dev/null; then
-            chmod o+x "$D"
-            echo "TRAVERSE granted search on $D to the containers' root"
-        fi
+        ABOVE+=("$D")
         D="${D%/*}"
+    done
+    # shellcheck disable=SC2016  # $d is the inner shell's
+    mapfile -t BLOCKED < <(setpriv --reuid="$UID_" --regid="$UID_" --clear-groups \
+        sh -c 'for d; do [ -x "$d" ] || printf "%s\n" "$d"; done' sh "${ABOVE[@]}")
+    [ ${#BLOCKED[@]} = 0 ] || chmod o+x "${BLOCKED[@]}"
+    for D in "${BLOCKED[@]}"; do
+        echo "TRAVERSE granted search on $D to the containers' root"
     done
 }
 
