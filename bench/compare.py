@@ -10,6 +10,12 @@ simulator, the lab hosts and how their CPU is counted) is the same for both runs
 differs is the product, the portal's code and the scripts it ships to hosts. Both runs use
 this virtualenv; each bench runs in its own process on its own throwaway database, exactly as
 `make bench` runs it (bench/run_all.py).
+
+Before each run the machine is left alone for `--settle` seconds (90 by default): a bench's
+clean-up frees many inodes at once (an old commit's containers each had a whole unpacked
+tree), and where the lab's disk is an ext4 without a journal, as this machine's root may be,
+the kernel checks every new inode against those freed in the last minute or more, which made
+the next run's first unpacking several times slower: the second run paid for the first.
 """
 
 import argparse
@@ -17,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +65,9 @@ def main() -> int:
     parser.add_argument("old", help="the commit to compare with (before)")
     parser.add_argument("benches", nargs="+", choices=run_all.SCRIPTS)
     parser.add_argument("--out", type=Path, help="also write the comparison here (markdown)")
+    parser.add_argument(
+        "--settle", type=float, default=90.0, help="seconds of quiet before each run (90)"
+    )
     options = parser.parse_args()
     old = git("rev-parse", "--verify", f"{options.old}^{{commit}}")
 
@@ -68,6 +78,7 @@ def main() -> int:
         runs = [("before", tree, describe(tree)), ("after", common.ROOT, describe(common.ROOT))]
         for name in options.benches:
             for label, cwd, what in runs:
+                time.sleep(options.settle)
                 output, code = run_all.run(name, cwd=cwd)
                 failed += code != 0
                 sections.append(f"## {name}: {label} ({what})\n\n{output}")
@@ -79,7 +90,8 @@ def main() -> int:
         f"# Before and after: {', '.join(options.benches)}\n\n"
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {common.machine()}. "
         "The old commit ran with this checkout's bench/ and lab/ (bench/compare.py); "
-        "the two runs were back to back.\n\n" + "\n".join(sections)
+        f"the two runs were back to back, each after {options.settle:.0f} s of quiet.\n\n"
+        + "\n".join(sections)
     )
     if options.out:
         options.out.write_text(report)
