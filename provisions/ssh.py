@@ -67,6 +67,15 @@ def _public_key(openssh_line: str) -> paramiko.PKey:
     return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
 
 
+# A script on stdin, read whole and run. `bash -s` reads a script from a pipe one byte at a time
+# (it must not read past the command it runs next): 15,000 read calls for a 15 KB script, about
+# 5 ms of the host's CPU on every run of every host script. `$(</dev/stdin)` reads it in blocks
+# without a process (`cat` where stdin cannot be opened by name, a socket).
+RUN_STDIN = "bash -c " + shlex.quote(
+    '{ ONE_SCRIPT=$(</dev/stdin); } 2>/dev/null || ONE_SCRIPT=$(cat); eval "$ONE_SCRIPT"'
+)
+
+
 def env_prefix(env: dict[str, object]) -> str:
     """`K=v ...` with every value quoted: values may come from users."""
     parts = []
@@ -199,7 +208,7 @@ class HostSession:
     ) -> CommandResult:
         """Ship a whole script over stdin to bash: one command, not hundreds."""
         prefix = env_prefix(env or {})
-        return self.run(f"{prefix} bash -s".strip(), stdin=script, timeout=timeout, check=check)
+        return self.run(f"{prefix} {RUN_STDIN}".strip(), stdin=script, timeout=timeout, check=check)
 
     def close(self) -> None:
         if self.client is not None:
