@@ -66,23 +66,16 @@ def simulator(*, lab: bool, **faults):
         sim.stop()  # with lab hosts: removes every one of them
 
 
-def host_cpu_seconds(sim, droplet_ids) -> list[float]:
+def host_cpu_seconds(sim, droplet_ids, *, at_boot: bool = False) -> list[float]:
     """CPU seconds each lab host has used since it was made (lab.hosts' per-host cgroup:
-    its sshd, sessions, commands and daemons); empty without lab hosts or CPU accounting."""
+    its sshd, sessions, commands and daemons), or with `at_boot` what its boot had cost it
+    (its sshd's start and the lab's readiness probe, before the portal's first connection);
+    empty without lab hosts or CPU accounting."""
     hosts = sim.server.lab_hosts
     if hosts is None:
         return []
-    seconds = [hosts.cpu_seconds(d) for d in droplet_ids if d is not None]
-    return [s for s in seconds if s is not None]
-
-
-def host_boot_cpu_seconds(sim, droplet_ids) -> list[float]:
-    """What each lab host's boot cost it (its sshd's start and the lab's readiness probe,
-    before the portal's first connection); empty where not recorded."""
-    hosts = sim.server.lab_hosts
-    if hosts is None:
-        return []
-    seconds = [hosts.boot_cpu_seconds(d) for d in droplet_ids if d is not None]
+    read = hosts.boot_cpu_seconds if at_boot else hosts.cpu_seconds
+    seconds = [read(d) for d in droplet_ids if d is not None]
     return [s for s in seconds if s is not None]
 
 

@@ -50,7 +50,7 @@ def deploy_once(user, provider, sim, ssh, n: int) -> dict:
     # Read before the delete below removes the hosts (and their accounting with them).
     droplets = list(provision.hosts.values_list("droplet_id", flat=True))
     host_cpu = labworld.host_cpu_seconds(sim, droplets)
-    boot_cpu = labworld.host_boot_cpu_seconds(sim, droplets)
+    boot_cpu = labworld.host_cpu_seconds(sim, droplets, at_boot=True)
     if len(boot_cpu) != len(host_cpu):
         boot_cpu = [0.0] * len(host_cpu)  # not recorded: counted from the host's start
     configuring = [total - boot for total, boot in zip(host_cpu, boot_cpu, strict=True)]

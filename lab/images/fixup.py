@@ -72,17 +72,20 @@ def _strip_kernel(rootfs: Path) -> list[str]:
     for directory in (rootfs / "boot", rootfs / "lib" / "modules"):
         if not directory.is_dir() or directory.is_symlink():
             continue
+        entries = list(directory.iterdir())
+        if not entries:
+            continue
         removed = 0
-        for entry in directory.iterdir():
+        for entry in entries:
             if entry.is_dir() and not entry.is_symlink():
-                removed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+                files = (f for f in entry.rglob("*") if f.is_file() and not f.is_symlink())
+                removed += sum(f.lstat().st_size for f in files)
                 shutil.rmtree(entry)
             else:
-                removed += entry.lstat().st_size if not entry.is_symlink() else 0
+                removed += 0 if entry.is_symlink() else entry.lstat().st_size
                 entry.unlink()
-        if removed:
-            name = "/" + directory.relative_to(rootfs).as_posix()
-            changes.append(f"{name}: emptied (the kernel's, {removed / 1e6:.1f} MB)")
+        name = "/" + directory.relative_to(rootfs).as_posix()
+        changes.append(f"{name}: emptied (the kernel's, {removed / 1e6:.1f} MB)")
     world = rootfs / "etc" / "apk" / "world"
     if world.is_file():
         lines = world.read_text().splitlines()

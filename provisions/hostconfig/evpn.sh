@@ -146,11 +146,8 @@ fi
 # The version, known once per installed binary (kept beside the state, not in $FRRDIR, which
 # teardown removes): read from zebra's own log where this script starts it (zebra logs it as it
 # starts, below), else asked of bgpd, whose start alone costs a few ms of CPU.
-FRR_VERSION=""
-if [ -f "$BASE/frr.version" ] && [ ! "$DAEMONS/bgpd" -nt "$BASE/frr.version" ]; then
-    read -r FRR_VERSION < "$BASE/frr.version" || true
-    FRR_VERSION=${FRR_VERSION##* }  # "8.4.4" (earlier runs kept "bgpd version 8.4.4")
-fi
+one_read_cached "$BASE/frr.version" "$DAEMONS/bgpd"
+FRR_VERSION=${ONE_CACHED##* }  # "8.4.4" (earlier runs kept "bgpd version 8.4.4")
 frr_version_known() {  # $1 the version, or empty to ask bgpd; kept for the next run
     FRR_VERSION="$1"
     if [ -z "$FRR_VERSION" ]; then

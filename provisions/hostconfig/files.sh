@@ -1,5 +1,14 @@
 # File writes for host scripts, included (by the portal) where a script keeps state in files.
 
+one_read_cached() {
+    # $1 a file kept beside the state, $2 the binary it was learned from: its first line into
+    # ONE_CACHED, or nothing where the file is missing or older than the binary (an upgrade).
+    ONE_CACHED=""
+    if [ -f "$1" ] && [ ! "$2" -nt "$1" ]; then
+        read -r ONE_CACHED < "$1" || true
+    fi
+}
+
 one_replace_file() {
     # $1 file, $2 its wanted content (a newline is added): written only where it differs, to a
     # temporary file renamed into place so that a reader never sees half of it; a file not

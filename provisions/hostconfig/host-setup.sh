@@ -47,10 +47,8 @@ if ! command -v lxc-start >/dev/null 2>&1; then
 fi
 # The version, asked of lxc-start once per installed binary (its path from bash's own lookup).
 hash lxc-start
-LXC_VERSION=""
-if [ -f "$BASE/lxc.version" ] && [ ! "${BASH_CMDS[lxc-start]}" -nt "$BASE/lxc.version" ]; then
-    read -r LXC_VERSION < "$BASE/lxc.version" || true
-fi
+one_read_cached "$BASE/lxc.version" "${BASH_CMDS[lxc-start]}"
+LXC_VERSION=$ONE_CACHED
 if [ -z "$LXC_VERSION" ]; then
     LXC_VERSION=$(lxc-start --version)
     echo "$LXC_VERSION" > "$BASE/lxc.version"

@@ -45,6 +45,9 @@ def test_fixup_strips_the_kernel_a_container_cannot_use(tmp_path):
     assert (tmp_path / "etc/apk/world").read_text() == "busybox\nopenrc\n"
     assert "/etc/apk/world: dropped linux-virt" in changes
     assert any(c.startswith("/boot: emptied") for c in changes)
+    assert any(c.startswith("/lib/modules: emptied") for c in changes)
+    (tmp_path / "boot/boot").symlink_to(".")  # only a link left: still said, and removed
+    assert fix_for_lxc(tmp_path) == ["/boot: emptied (the kernel's, 0.0 MB)"]
     assert fix_for_lxc(tmp_path) == []  # already done: nothing changes
 
 
