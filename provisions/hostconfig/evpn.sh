@@ -61,10 +61,9 @@ stop_daemon() {
 vty_group() {
     # FRR's vty group into VTY_GROUP: frrvty where the package made it, else frr (read from
     # /etc/group: the package's groups are local ones).
-    local name rest
     VTY_GROUP=frr
-    while IFS=: read -r name rest; do [ "$name" = frrvty ] && VTY_GROUP=frrvty; done < /etc/group
-    return 0
+    one_read_whole /etc/group
+    [[ $'\n'"$ONE_TEXT" != *$'\n'frrvty:* ]] || VTY_GROUP=frrvty
 }
 
 start_daemon() {
@@ -94,15 +93,11 @@ our_devices() {
 has_local_address() {
     # $1 is one of this host's own IPv4 addresses: the kernel's local routing table lists it
     # as "/32 host LOCAL" under its "|-- a.b.c.d" line in /proc/net/fib_trie (this network
-    # namespace's), read by bash instead of a run of `ip addr`.
-    local line last=""
-    while IFS= read -r line; do
-        case "$line" in
-            *"|-- "*) last="${line##*|-- }" ;;
-            *"/32 host LOCAL"*) [ "$last" = "$1" ] && return 0 ;;
-        esac
-    done < /proc/net/fib_trie
-    return 1
+    # namespace's), read by bash instead of a run of `ip addr`: whole, and matched by one
+    # regular expression (the address's line, then its entries, one of them that one).
+    local pattern=$'[|]-- '"${1//./[.]}"$'\n( +/[^\n]*\n)* +/32 host LOCAL'
+    one_read_whole /proc/net/fib_trie
+    [[ "$ONE_TEXT" =~ $pattern ]]
 }
 
 if [ "$ACTION" = teardown ]; then

@@ -1,5 +1,13 @@
 # File writes for host scripts, included (by the portal) where a script keeps state in files.
 
+one_read_whole() {
+    # $1 a file: all of it into ONE_TEXT ("" if it cannot be read), in one read call. A
+    # `while read` loop over a /proc file costs more: bash reads a line's worth, then seeks back
+    # to the line's end, and each seek makes the kernel generate the file anew.
+    ONE_TEXT=""
+    { IFS= read -r -d '' ONE_TEXT < "$1"; } 2>/dev/null || true
+}
+
 one_read_cached() {
     # $1 a file kept beside the state, $2 the binary it was learned from: its first line into
     # ONE_CACHED, or nothing where the file is missing or older than the binary (an upgrade).

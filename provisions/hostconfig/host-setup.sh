@@ -71,11 +71,9 @@ LEN=${BASH_REMATCH[5]}
 ADDR=$(( BASH_REMATCH[1] << 24 | BASH_REMATCH[2] << 16 | BASH_REMATCH[3] << 8 | BASH_REMATCH[4] ))
 NET=$(( ADDR & ~((1 << (32 - LEN)) - 1) & 0xFFFFFFFF ))
 SUBNET="$(( NET >> 24 )).$(( NET >> 16 & 255 )).$(( NET >> 8 & 255 )).$(( NET & 255 ))/$LEN"
-{
-    [ -d "/sys/class/net/$BRIDGE" ] || echo "link add $BRIDGE type bridge"
-    echo "addr replace $BRIDGE_CIDR dev $BRIDGE"
-    echo "link set $BRIDGE up"
-} | ip -batch -
+BATCH=""
+[ -d "/sys/class/net/$BRIDGE" ] || BATCH="link add $BRIDGE type bridge"$'\n'
+ip -batch - <<<"${BATCH}addr replace $BRIDGE_CIDR dev $BRIDGE"$'\n'"link set $BRIDGE up"
 
 step "forwarding"
 echo 1 > /proc/sys/net/ipv4/ip_forward
@@ -85,14 +83,16 @@ step "iptables chains"
 # is declared only when absent: declaring one that exists empties it (ONE-PORTFWD holds the
 # VMs' forwards). Rules are compared in iptables-save's own spelling.
 SAVED=$'\n'"$(iptables-save)"$'\n'
-one_table() {  # $1 table: its section of SAVED (empty when the table is not there yet)
-    local T
+one_table() {  # $1 table: its section of SAVED into TABLE, "" where it is not there yet
+    TABLE=""  # set, not printed: a $(...) would fork the shell for each table
     [[ "$SAVED" == *$'\n'"*$1"$'\n'* ]] || return 0
-    T=${SAVED#*$'\n'"*$1"$'\n'}
-    printf '\n%s\n' "${T%%$'\n'COMMIT$'\n'*}"
+    TABLE=${SAVED#*$'\n'"*$1"$'\n'}
+    TABLE=$'\n'"${TABLE%%$'\n'COMMIT$'\n'*}"$'\n'
 }
-NAT=$(one_table nat)$'\n'
-FILTER=$(one_table filter)$'\n'
+one_table nat
+NAT=$TABLE
+one_table filter
+FILTER=$TABLE
 CHANGES=""
 one_chain() {  # $1 saved table, $2 chain
     [[ "$1" == *$'\n'":$2 "* ]] || CHANGES+=":$2 - [0:0]"$'\n'
@@ -129,10 +129,8 @@ SUBID_COUNT="${ONE_SUBID_COUNT:-65536}"
 }
 # Registered for root (who runs LXC) so that no account added later is given ids inside it.
 one_has_line() {  # $1 file, $2 line: is it there, read by bash (no grep per check)
-    local LINE
-    [ -f "$1" ] || return 1
-    while IFS= read -r LINE || [ -n "$LINE" ]; do [ "$LINE" = "$2" ] && return 0; done < "$1"
-    return 1
+    one_read_whole "$1"
+    [[ $'\n'"$ONE_TEXT"$'\n' == *$'\n'"$2"$'\n'* ]]
 }
 for FILE in /etc/subuid /etc/subgid; do
     one_has_line "$FILE" "root:$SUBID_START:$SUBID_COUNT" \
@@ -186,13 +184,14 @@ echo "$VERSION" > "$BASE/hostconfig.version"
 step "capacity"
 # CPUs this host's processes may use, as nproc counts them (the affinity list), read by bash.
 CPUS=0
-while read -r KEY VALUE; do
-    [ "$KEY" = Cpus_allowed_list: ] || continue
-    IFS=, read -ra RANGES <<<"$VALUE"
+one_read_whole /proc/self/status
+PATTERN=$'\n''Cpus_allowed_list:[[:blank:]]*([0-9,-]+)'
+if [[ "$ONE_TEXT" =~ $PATTERN ]]; then
+    IFS=, read -ra RANGES <<<"${BASH_REMATCH[1]}"
     for RANGE in "${RANGES[@]}"; do
         CPUS=$(( CPUS + ${RANGE#*-} - ${RANGE%-*} + 1 ))
     done
-done < /proc/self/status
+fi
 [ "$CPUS" -gt 0 ] || CPUS=$(nproc)
 echo "CAPACITY cpu=$CPUS memory_mb=$TOTAL_MB"
 steps_done
