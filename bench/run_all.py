@@ -19,6 +19,7 @@ from bench import common
 SCRIPTS = (
     "provision_scaling",
     "vm_deploy",
+    "image_streaming",
     "portal_scale",
     "port_allocation",
     "monitoring",
