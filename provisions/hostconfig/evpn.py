@@ -78,9 +78,9 @@ def _vni_list(vnis) -> str:
     return " ".join(str(v) for v in values)
 
 
-def apply(session: HostSession, me: Peer, hosts: list[Peer], vnis, log=None) -> str:
-    """Configure FRR and the VXLAN devices on a connected host; returns the route reflector."""
-    env = {
+def apply_env(me: Peer, hosts: list[Peer], vnis) -> dict:
+    """evpn.sh's input for configuring `me` among `hosts` with the networks `vnis`."""
+    return {
         "ONE_EVPN_ACTION": "apply",
         "ONE_PRIVATE_IP": _checked(me.private_ip),
         "ONE_VNIS": _vni_list(vnis),
@@ -88,17 +88,22 @@ def apply(session: HostSession, me: Peer, hosts: list[Peer], vnis, log=None) -> 
         "ONE_VXLAN_MTU": VXLAN_MTU,
         "ONE_FRR_CONF": render_frr(me, hosts),
     }
-    _run(session, env, log)
+
+
+def apply(session: HostSession, me: Peer, hosts: list[Peer], vnis, log=None) -> str:
+    """Configure FRR and the VXLAN devices on a connected host; returns the route reflector."""
+    run(session, apply_env(me, hosts, vnis), log)
     rr = route_reflector(hosts)
     return rr.name if rr else ""
 
 
 def teardown(session: HostSession, log=None) -> None:
     """Stop FRR and remove every VXLAN device, bridge and FRR file the portal made."""
-    _run(session, {"ONE_EVPN_ACTION": "teardown"}, log)
+    run(session, {"ONE_EVPN_ACTION": "teardown"}, log)
 
 
-def _run(session: HostSession, env: dict, log) -> str:
+def run(session: HostSession, env: dict, log=None) -> str:
+    """evpn.sh with `env` on a connected host; its output, or HostConfigError."""
     try:
         result = session.run_script(script(EVPN_SCRIPT), env, timeout=600)
     except CommandFailed as exc:

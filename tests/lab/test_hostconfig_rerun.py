@@ -131,3 +131,89 @@ def test_private_networking_refuses_an_address_the_host_does_not_have(host, monk
     assert "10.60.0.99 (the VPC address) is not on this host" in str(refused.value)
     assert f"{PRIVATE}/20" in str(refused.value)  # what it has, to fix it by
     assert "vxlan100" not in host.run("ip -o link").stdout  # and nothing was changed
+
+
+FAKE_SYSTEMCTL = """#!/bin/bash
+# systemctl as the FRR service path uses it, recording each call.
+echo "systemctl $*" >> "$FAKE/calls"
+case "$1" in
+    enable) mkdir -p "$ONE_SYSTEMD_ETC/multi-user.target.wants"
+            ln -sf /lib/systemd/system/frr.service \\
+                "$ONE_SYSTEMD_ETC/multi-user.target.wants/frr.service" ;;
+    is-active) [ -e "$FAKE/active" ] ;;
+    restart|reload) touch "$FAKE/active" ;;
+esac
+"""
+FAKE_VTYSH = """#!/bin/bash
+echo "vtysh $*" >> "$FAKE/calls"
+printf 'VNI        Type VxLAN IF              # MACs   # ARPs   # Remote VTEPs  Tenant VRF\\n'
+printf '100        L2   vxlan100              0        0        0               default\\n'
+"""
+
+
+def test_the_service_path_changes_and_asks_only_when_something_changed(host, tmp_path):
+    """The droplets' path (FRR as the distribution's systemd service), against fake systemctl
+    and vtysh that record their calls and the service's files in a directory of the test's."""
+    fake, etc, bin_ = tmp_path, tmp_path / "etc-frr", tmp_path / "bin"
+    etc.mkdir()
+    bin_.mkdir()
+    (etc / "daemons").write_text("zebra=yes\nbgpd=no\nospfd=no\n")
+    (etc / "frr.conf").write_text("frr defaults traditional\n")
+    for name, text in (("systemctl", FAKE_SYSTEMCTL), ("vtysh", FAKE_VTYSH)):
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(0o755)
+    me = evpn.Peer("rerun", PRIVATE)
+    service = {
+        "ONE_FRR_MODE": "service",
+        "ONE_FRR_ETC": etc,
+        "ONE_SYSTEMD_ETC": fake / "systemd",
+        "FAKE": fake,
+        "PATH": f"{bin_}:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+    calls = fake / "calls"
+
+    def apply(peers=()):
+        calls.write_text("")
+        out = evpn.run(host, {**evpn.apply_env(me, [me, *peers], [100]), **service})
+        return out, calls.read_text().splitlines()
+
+    out, made = apply()
+    assert made == [
+        "systemctl enable frr",
+        "systemctl is-active -q frr",
+        "systemctl restart frr",
+        "vtysh -c show bgp l2vpn evpn summary -c show evpn vni",
+    ]
+    assert "FRR service restarted" in out and "FRR vnis=100" in out
+    assert "bgpd=yes" in (etc / "daemons").read_text().splitlines()
+    assert (etc / "frr.conf").read_text() == evpn.render_frr(me, [me]).rstrip("\n") + "\n"
+
+    # Again, nothing changed: one question to systemd, no enable, no vtysh, no file written.
+    written = (etc / "frr.conf").stat().st_mtime_ns
+    out, made = apply()
+    assert made == ["systemctl is-active -q frr"]
+    assert "FRR up (service, unchanged) VNIs 100" in out
+    assert (etc / "frr.conf").stat().st_mtime_ns == written
+
+    # A new peer: the file is rewritten and the service reloaded, then asked.
+    out, made = apply(peers=[evpn.Peer("other", "10.60.0.22")])
+    assert made[1:] == ["systemctl reload frr", made[-1]] and made[-1].startswith("vtysh")
+    assert "neighbor 10.60.0.22" in (etc / "frr.conf").read_text()
+
+    # The service stopped behind the portal's back: restarted.
+    (fake / "active").unlink()
+    out, made = apply(peers=[evpn.Peer("other", "10.60.0.22")])
+    assert "systemctl restart frr" in made and "FRR service restarted" in out
+
+    # A daemons file without a bgpd line at all gets one, once.
+    (etc / "daemons").write_text("zebra=yes\n")
+    apply(peers=[evpn.Peer("other", "10.60.0.22")])
+    _, made = apply(peers=[evpn.Peer("other", "10.60.0.22")])
+    assert (etc / "daemons").read_text() == "zebra=yes\nbgpd=yes\n"
+    assert made == ["systemctl is-active -q frr"]
+
+
+def test_an_unknown_frr_mode_is_refused(host):
+    me = evpn.Peer("rerun", PRIVATE)
+    with pytest.raises(hostconfig.HostConfigError, match="ONE_FRR_MODE must be standalone or"):
+        evpn.run(host, {**evpn.apply_env(me, [me], [100]), "ONE_FRR_MODE": "systemd"})
