@@ -77,7 +77,7 @@ READ_AND_RUN = '{ ONE_SCRIPT=$(</dev/stdin); } 2>/dev/null || ONE_SCRIPT=$(cat);
 def script_command(env: dict[str, object]) -> str:
     """The command that runs a script sent on stdin with `env` (values quoted) under bash.
     sshd hands the command to the account's login shell: where that is bash (root's on the
-    distributions droplets run), the script runs in it, otherwise in a bash it execs. Starting
+    distributions droplets run on), the script runs in it, otherwise in a bash it execs. Starting
     a second bash for every script would cost the host about 1.5 ms of CPU on each VM deploy,
     action and configuration run; POSIX-mode bash (`sh`) gets its own bash all the same."""
     assigned = env_prefix(env)

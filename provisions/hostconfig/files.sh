@@ -1,9 +1,10 @@
-# File writes for host scripts, included (by the portal) where a script keeps state in files.
+# File reads and writes for host scripts, included (by the portal) where a script reads files
+# or keeps state in them.
 
 one_read_whole() {
-    # $1 a file: all of it into ONE_TEXT ("" if it cannot be read), in one read call. A
-    # `while read` loop over a /proc file costs more: bash reads a line's worth, then seeks back
-    # to the line's end, and each seek makes the kernel generate the file anew.
+    # $1 a file: all of it into ONE_TEXT ("" if it cannot be read), read in blocks to its end.
+    # A `while read` loop costs more on a /proc file: bash reads a block, then seeks back to
+    # the line's end, and each seek makes the kernel generate the file anew.
     ONE_TEXT=""
     { IFS= read -r -d '' ONE_TEXT < "$1"; } 2>/dev/null || true
 }
