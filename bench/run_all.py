@@ -18,6 +18,7 @@ from bench import common
 
 SCRIPTS = (
     "provision_scaling",
+    "host_config_cpu",
     "vm_deploy",
     "image_streaming",
     "portal_scale",
