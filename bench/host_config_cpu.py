@@ -15,6 +15,7 @@ lab (root) the table says why it was skipped.
 """
 
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -47,18 +48,22 @@ def measure(hosts: int) -> list[dict[str, float]]:
     from provisions.hostconfig import evpn
     from provisions.ssh import HostSession
 
-    keys = Path(tempfile.mkdtemp(prefix="bench-hostcpu-"))
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keys / "id"], check=True)
-    private, public = (keys / "id").read_text(), (keys / "id.pub").read_text()
-    lab = LabHosts(keys / "lab")
+    work = Path(tempfile.mkdtemp(prefix="bench-hostcpu-"))  # the portal's key, the lab's hosts
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", work / "id"], check=True)
+    private, public = (work / "id").read_text(), (work / "id.pub").read_text()
+    lab = LabHosts(work / "lab")
     runs = []
     for index in range(hosts):
         droplet = FIRST_ID + index
-        name, private_ip = f"cpu-{index}", f"10.99.0.{10 + index}"
+        name, address, private_ip = (
+            f"cpu-{index}",
+            f"198.18.9.{10 + index}",
+            f"10.99.0.{10 + index}",
+        )
         lab.create(
             droplet_id=droplet,
             name=name,
-            public_ip=f"198.18.9.{10 + index}",
+            public_ip=address,
             private_ip=private_ip,
             private_prefix=24,
             vpc_uuid="5ca1ab1e-0000-4000-8000-000000000001",
@@ -71,7 +76,7 @@ def measure(hosts: int) -> list[dict[str, float]]:
             if marks[0] is None:
                 raise RuntimeError("no CPU accounting for lab hosts on this machine")
             me = evpn.Peer(name=name, private_ip=private_ip)
-            session = HostSession(f"198.18.9.{10 + index}", private_key=private, host_key=host_key)
+            session = HostSession(address, private_key=private, host_key=host_key)
             session.connect()
             marks.append(cgroups.cpu_seconds(droplet))
             for _ in range(2):
@@ -89,6 +94,7 @@ def measure(hosts: int) -> list[dict[str, float]]:
         spans = [(b - a) * 1000 for a, b in zip(marks[:-1], marks[1:], strict=True)]
         del spans[-2]  # the kill: not the host's work
         runs.append(dict(zip(PHASES, spans, strict=True)))
+    shutil.rmtree(work, ignore_errors=True)
     return runs
 
 
@@ -164,7 +170,16 @@ def main() -> int:
         common.summary(f"SKIPPED: {reason}")
         return 0
     with common.django_env("host_config_cpu"):
-        runs = measure(HOSTS)
+        from lab.hosts import LabHostError
+        from provisions.hostconfig import HostConfigError
+        from provisions.ssh import SSHError
+
+        try:
+            runs = measure(HOSTS)
+        except (LabHostError, HostConfigError, SSHError, RuntimeError, OSError) as exc:
+            common.table(TITLE, HEADERS, [[p, "failed", "", "", ""] for p in PHASES], [str(exc)])
+            common.summary(f"FAILED: {exc}")
+            return 1
     return report(runs)
 
 
