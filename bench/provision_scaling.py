@@ -210,7 +210,7 @@ def report(runs, lab, reason, database) -> int:
     ratio = runs[-1]["seconds"] / base
     over = [r for r in runs if r["calls"] > r["n"] + API_BUDGET]
     common.summary(
-        f"T(16)/T(1) = {ratio:.2f} (target <= {TARGET_RATIO}: "
+        f"T(16)/T(1) = {ratio:.3f} (target <= {TARGET_RATIO}: "
         f"{common.verdict(ratio <= TARGET_RATIO)}); "
         f"API calls {', '.join(str(r['calls']) for r in runs)} for N = "
         f"{', '.join(str(r['n']) for r in runs)} (target <= N + {API_BUDGET}: "
