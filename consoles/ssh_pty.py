@@ -6,6 +6,11 @@ callback and waits until it is sent (a slow client then slows the host's output 
 filling the portal's memory), and a writer that feeds keystrokes and resizes to the channel in
 order, so the event loop never waits on a host. The tests replace `open_pty`: it is the one
 place a console reaches a host.
+
+A console is a channel on the web process's warm connection to the host (provisions.ssh_pool,
+as VM work in a worker): a second console, or `onevm ssh -- CMD`, to the same host opens no new
+SSH connection. The pool counts the console as a user while it lasts, so the connection is not
+closed as idle under it; past MAX_CHANNELS at once a console gets a connection of its own.
 """
 
 import queue
@@ -14,17 +19,15 @@ import threading
 import paramiko
 
 from provisions.ssh import HostUnreachable, SSHError
-from vms.lxc import session_for
+from vms import lxc
 
 READ_CHUNK = 32 * 1024
-# SSH keepalives notice a host that vanished (no FIN, no RST) within about a minute and a half.
-KEEPALIVE_SECONDS = 30
 CONNECT_TIMEOUT = 10.0
 
 
 class PtyBridge:
-    def __init__(self, session, channel):
-        self._session = session
+    def __init__(self, lease, channel):
+        self._lease = lease  # the warm connection, held (ssh_pool.session) until close
         self._channel = channel
         self._outbox: queue.Queue = queue.Queue()
         self._closed = threading.Event()
@@ -43,13 +46,14 @@ class PtyBridge:
         self._outbox.put(("resize", cols, rows))
 
     def close(self) -> None:
-        """End the channel and the connection (the remote shell gets SIGHUP); idempotent."""
+        """End the channel (the remote shell gets SIGHUP) and give the connection back to the
+        pool; idempotent."""
         if self._closed.is_set():
             return
         self._closed.set()
         self._outbox.put(None)
         self._channel.close()
-        self._session.close()
+        self._lease.__exit__(None, None, None)
 
     def _read(self) -> None:
         try:
@@ -80,15 +84,17 @@ class PtyBridge:
 
 
 def open_pty(host, command: str | None, cols: int, rows: int, term: str) -> PtyBridge:
-    """Connect to the host (pinned key, the provision's key pair), make a PTY of cols x rows and
-    run `command` in it (None: the login shell). Raises SSHError subclasses: HostUnreachable for
-    a host that does not answer, HostKeyMismatch / SSHAuthFailed for one that is not itself."""
-    session = session_for(host)
-    session.connect_timeout = CONNECT_TIMEOUT
-    session.connect(wait=0)
+    """On the warm connection to the host (pinned key, the provision's key pair; opened if
+    there is none), make a PTY of cols x rows and run `command` in it (None: the login shell).
+    Raises SSHError subclasses: HostUnreachable for a host that does not answer,
+    HostKeyMismatch / SSHAuthFailed for one that is not itself."""
+    # Entered here and left in PtyBridge.close: a console outlives this call by hours.
+    lease = lxc.warm_session(host, wait=0)
+    session = lease.__enter__()
     try:
-        transport = session.client.get_transport()
-        transport.set_keepalive(KEEPALIVE_SECONDS)
+        transport = session.client.get_transport() if session.client is not None else None
+        if transport is None:  # closed between the pool's check and now
+            raise paramiko.SSHException("the connection was closed")
         channel = transport.open_session(timeout=CONNECT_TIMEOUT)
         channel.get_pty(term=term, width=cols, height=rows)
         if command is None:
@@ -96,9 +102,10 @@ def open_pty(host, command: str | None, cols: int, rows: int, term: str) -> PtyB
         else:
             channel.exec_command(command)
     except (OSError, EOFError, paramiko.SSHException) as exc:
-        session.close()
-        raise HostUnreachable(f"host {host.name} did not open a terminal: {exc}") from None
-    return PtyBridge(session, channel)
+        error = HostUnreachable(f"host {host.name} did not open a terminal: {exc}")
+        lease.__exit__(HostUnreachable, error, None)  # an SSHError: the pool drops it
+        raise error from None
+    return PtyBridge(lease, channel)
 
 
 __all__ = ["PtyBridge", "SSHError", "open_pty"]

@@ -12,7 +12,7 @@ from portal import outbound
 from provisions import hostconfig, ssh_pool
 from provisions.choices import NetworkKind
 from provisions.hostconfig import evpn
-from provisions.ssh import CommandFailed, HostSession, SSHError
+from provisions.ssh import CommandFailed, SSHError
 
 SCRIPTS = Path(__file__).parent / "hostscripts"
 
@@ -25,13 +25,6 @@ def script_text(name: str) -> str:
     """A host script with its included functions (rootfs.sh here; isolation.sh and steps.sh
     shared with host configuration)."""
     return hostconfig.with_includes((SCRIPTS / name).read_text(), SCRIPTS)
-
-
-def session_for(host) -> HostSession:
-    provision = host.provision
-    return HostSession(
-        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
-    )
 
 
 def warm_session(host, wait: float):
