@@ -15,6 +15,7 @@ closed as idle under it; past MAX_CHANNELS at once a console gets a connection o
 
 import queue
 import threading
+from contextlib import ExitStack
 
 import paramiko
 
@@ -26,8 +27,8 @@ CONNECT_TIMEOUT = 10.0
 
 
 class PtyBridge:
-    def __init__(self, lease, channel):
-        self._lease = lease  # the warm connection, held (ssh_pool.session) until close
+    def __init__(self, lease: ExitStack, channel):
+        self._lease = lease  # holds the warm connection (ssh_pool.session) until close
         self._channel = channel
         self._outbox: queue.Queue = queue.Queue()
         self._closed = threading.Event()
@@ -53,7 +54,7 @@ class PtyBridge:
         self._closed.set()
         self._outbox.put(None)
         self._channel.close()
-        self._lease.__exit__(None, None, None)
+        self._lease.close()
 
     def _read(self) -> None:
         try:
@@ -88,24 +89,23 @@ def open_pty(host, command: str | None, cols: int, rows: int, term: str) -> PtyB
     there is none), make a PTY of cols x rows and run `command` in it (None: the login shell).
     Raises SSHError subclasses: HostUnreachable for a host that does not answer,
     HostKeyMismatch / SSHAuthFailed for one that is not itself."""
-    # Entered here and left in PtyBridge.close: a console outlives this call by hours.
-    lease = lxc.warm_session(host, wait=0)
-    session = lease.__enter__()
-    try:
-        transport = session.client.get_transport() if session.client is not None else None
-        if transport is None:  # closed between the pool's check and now
-            raise paramiko.SSHException("the connection was closed")
-        channel = transport.open_session(timeout=CONNECT_TIMEOUT)
-        channel.get_pty(term=term, width=cols, height=rows)
-        if command is None:
-            channel.invoke_shell()
-        else:
-            channel.exec_command(command)
-    except (OSError, EOFError, paramiko.SSHException) as exc:
-        error = HostUnreachable(f"host {host.name} did not open a terminal: {exc}")
-        lease.__exit__(HostUnreachable, error, None)  # an SSHError: the pool drops it
-        raise error from None
-    return PtyBridge(lease, channel)
+    with ExitStack() as stack:
+        session = stack.enter_context(lxc.warm_session(host, wait=0))
+        try:
+            transport = session.client.get_transport() if session.client is not None else None
+            if transport is None:  # closed between the pool's check and now
+                raise paramiko.SSHException("the connection was closed")
+            channel = transport.open_session(timeout=CONNECT_TIMEOUT)
+            channel.get_pty(term=term, width=cols, height=rows)
+            if command is None:
+                channel.invoke_shell()
+            else:
+                channel.exec_command(command)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            # An SSHError leaving the pool's session: it drops the connection.
+            raise HostUnreachable(f"host {host.name} did not open a terminal: {exc}") from None
+        # The console outlives this call by hours: PtyBridge.close gives the connection back.
+        return PtyBridge(stack.pop_all(), channel)
 
 
 __all__ = ["PtyBridge", "SSHError", "open_pty"]
