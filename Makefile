@@ -22,7 +22,7 @@ run: migrate
 	$(PY) manage.py ensure_operator
 	$(PY) manage.py runportal
 
-# The production processes on one machine (README "Production"): uvicorn + WORKER_PROCESSES (2)
+# The production processes on one machine (docs/operator-guide.md): uvicorn + WORKER_PROCESSES (2)
 # job workers, against DATABASE_URL (PostgreSQL) and REDIS_URL, which it refuses to run without.
 run-prod: migrate
 	$(PY) manage.py collectstatic --no-input --verbosity 0
@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (bench/README.md): prints each table and writes bench/results/latest.md.
+# Benchmarks (docs/performance.md): prints each table and writes bench/results/latest.md.
 # Lab parts need root (else they say so and skip); PostgreSQL parts need DATABASE_URL.
 bench: $(STAMP)
 	$(PY) -m bench.run_all

@@ -68,7 +68,7 @@ def header() -> str:
         [
             "# Benchmark results",
             "",
-            "Written by `make bench` (bench/run_all.py); bench/README.md explains each table.",
+            "Written by `make bench` (bench/run_all.py); docs/performance.md explains each table.",
             "",
             f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"- machine: {os.cpu_count()} CPU ({_cpu_model()}), {_memory()} memory, "

@@ -1,8 +1,8 @@
-"""README's production steps, run as written: the block between `<!-- production-steps -->`
-marks, in bash, on a database made for it, with deploy/edge-portal.env.example's environment
-(its every variable, the values a test machine needs put in). Passes when the block's own last
-line (curl until /readyz answers 200) does, and the portal then serves a page with its hashed
-static files."""
+"""The operator guide's production steps (docs/operator-guide.md), run as written: the block
+between `<!-- production-steps -->` marks, in bash, on a database made for it, with
+deploy/edge-portal.env.example's environment (its every variable, the values a test machine
+needs put in). Passes when the block's own last line (curl until /readyz answers 200) does, and
+the portal then serves a page with its hashed static files."""
 
 import os
 import re
@@ -27,9 +27,12 @@ STEPS = re.compile(
 )
 
 
-def readme_steps() -> str:
-    found = STEPS.search((ROOT / "README.md").read_text())
-    assert found, "README.md has no <!-- production-steps --> block"
+GUIDE = ROOT / "docs" / "operator-guide.md"
+
+
+def production_steps() -> str:
+    found = STEPS.search(GUIDE.read_text())
+    assert found, f"{GUIDE.relative_to(ROOT)} has no <!-- production-steps --> block"
     return found.group(1)
 
 
@@ -45,7 +48,7 @@ def fresh_database():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: CI's PostgreSQL pass runs it (DATABASE_URL)")
     url = os.environ["DATABASE_URL"]
-    name = f"readme_{os.getpid()}"
+    name = f"production_steps_{os.getpid()}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -71,7 +74,7 @@ def redis_url():
 
 def environment_file(tmp_path, database_url, redis_url, bind) -> Path:
     """deploy/edge-portal.env.example, with this machine's database, Redis, address, data
-    directory and secrets (made as README says) in place of its placeholders."""
+    directory and secrets (made as the operator guide says) in place of its placeholders."""
     (tmp_path / "secret_key").write_text(os.urandom(32).hex())
     (tmp_path / "fernet_keys").write_text(Fernet.generate_key().decode())
     values = {
@@ -97,13 +100,15 @@ def environment_file(tmp_path, database_url, redis_url, bind) -> Path:
     return path
 
 
-def test_the_readmes_production_steps_make_a_ready_portal(tmp_path, fresh_database, redis_url):
+def test_the_operator_guides_production_steps_make_a_ready_portal(
+    tmp_path, fresh_database, redis_url
+):
     bind = f"127.0.0.1:{free_port()}"
     env_file = environment_file(tmp_path, fresh_database, redis_url, bind)
     # A fresh machine's environment: nothing of this test process's settings.
     clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     script = tmp_path / "steps.sh"
-    script.write_text("set -euo pipefail\n" + readme_steps())
+    script.write_text("set -euo pipefail\n" + production_steps())
     log = tmp_path / "steps.log"
     with log.open("wb") as output:  # a file: the servers it leaves running keep it open
         process = subprocess.Popen(
