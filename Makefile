@@ -48,8 +48,9 @@ lab-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(shell cat .ci/apt-packages.txt)
 
+# LAB_DROPLETS=vm: droplets made from debian-12-x64 boot as QEMU guests (lab/droplets).
 lab-up: $(STAMP)
-	$(PY) -m lab up
+	$(PY) -m lab up $(if $(LAB_DROPLETS),--droplets $(LAB_DROPLETS))
 
 lab-down: $(STAMP)
 	$(PY) -m lab down

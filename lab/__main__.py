@@ -1,5 +1,7 @@
-"""`python -m lab up|down|status`: the simulator (with lab hosts) and the image server, in the
-background, for running the portal against (see README, "Running against the lab")."""
+"""`python -m lab up [--droplets vm]|down|status`: the simulator (with lab hosts) and the image
+server, in the background, for running the portal against (see README, "Running against the
+lab"). `--droplets vm` (or LAB_DROPLETS=vm): droplets made from debian-12-x64 boot as QEMU
+guests (lab.droplets), the rest stay namespace hosts."""
 
 import argparse
 import os
@@ -30,7 +32,7 @@ def _pid(name):
     return pid
 
 
-def up() -> int:
+def up(droplets: str = "namespace") -> int:
     if os.geteuid() != 0:
         print("lab: lab hosts need root (network namespaces); run as root", file=sys.stderr)
         return 1
@@ -39,7 +41,15 @@ def up() -> int:
 
     info = ensure_alpine_rootfs()
     print(f"lab: image {info.name} ({info.version}) sha256 {info.sha256[:12]}…")
-    for name, argv in SERVICES.items():
+    services = dict(SERVICES)
+    if droplets == "vm":
+        from lab.droplets.image import ensure_base_image
+
+        print("lab: vm droplets: the Debian 12 base image (built once, a few minutes)…")
+        base = ensure_base_image()
+        print(f"lab: vm droplet image {base.directory}")
+        services["docsim"] = [*services["docsim"], "--vm-droplets"]
+    for name, argv in services.items():
         if _pid(name):
             print(f"lab: {name} already running (pid {_pid(name)})")
             continue
@@ -67,8 +77,10 @@ def down() -> int:
             print(f"lab: {name} stopped")
         (RUN / f"{name}.pid").unlink(missing_ok=True)
     if os.geteuid() == 0:
+        from lab.droplets.vm import VmDroplets
         from lab.hosts import LabHosts
 
+        VmDroplets().destroy_all()
         LabHosts().destroy_all()
         print("lab: lab hosts removed")
     return 0
@@ -84,7 +96,16 @@ def status() -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab")
     parser.add_argument("command", choices=["up", "down", "status"])
-    return {"up": up, "down": down, "status": status}[parser.parse_args(argv).command]()
+    parser.add_argument(
+        "--droplets",
+        choices=["namespace", "vm"],
+        default=os.environ.get("LAB_DROPLETS") or "namespace",
+        help="what a debian-12-x64 droplet is (up): a namespace host, or a QEMU guest",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up(args.droplets)
+    return {"down": down, "status": status}[args.command]()
 
 
 if __name__ == "__main__":

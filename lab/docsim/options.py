@@ -10,6 +10,8 @@ class Options:
     tokens: list[str] = field(default_factory=lambda: ["lab-token"])
     email: str = "lab@example.com"
     lab: bool = False
+    # With lab: droplets made from the Debian 12 image boot as QEMU guests (lab.droplets).
+    vm_droplets: bool = False
     # Serve HTTPS with a self-signed certificate (clients that refuse plain HTTP, like pydo).
     tls: bool = False
     # Faults and timings, changeable at run time through POST /_sim/faults.

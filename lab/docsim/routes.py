@@ -258,6 +258,7 @@ def droplet_action(h, cloud, query, body, droplet_id):
             + ", ".join(sorted(ACTION_TYPES))
         )
     action = cloud.new_action(body["type"], droplet["id"], droplet["region"]["slug"])
+    h.server.lab_power(droplet, action)
     return 201, {"action": cloud.public(action)}
 
 

@@ -239,6 +239,10 @@ class SimServer(ThreadingHTTPServer):
             from lab.hosts import LabHosts
 
             self.lab_hosts = LabHosts()
+            if options.vm_droplets:
+                from lab.droplets.fleet import LabFleet
+
+                self.lab_hosts = LabFleet(self.lab_hosts)
         self.cloud = Cloud(options, self.lab_hosts)
         self.lab_firewalls = (
             LabFirewalls(self.cloud, self.lab_hosts) if self.lab_hosts is not None else None
@@ -278,6 +282,10 @@ class SimServer(ThreadingHTTPServer):
             "vpc_uuid": droplet["vpc_uuid"],
             "authorized_keys": list(droplet["_ssh_keys"]),
             "user_data": droplet["_user_data"],
+            "image": droplet["image"]["slug"],
+            "region": droplet["region"]["slug"],
+            "vcpus": droplet["vcpus"],
+            "memory": droplet["memory"],
         }
 
         def boot():
@@ -304,6 +312,29 @@ class SimServer(ThreadingHTTPServer):
             self.lab_hosts.destroy(args["droplet_id"])
 
         threading.Thread(target=boot, name=f"lab-host-{droplet['id']}", daemon=True).start()
+
+    def lab_power(self, droplet, action):
+        """A power action on a droplet that has power of its own (a vm droplet): done to
+        the guest in the background; the action completes, and the droplet's status follows,
+        when the guest is off or answers SSH again. Called under the cloud's lock."""
+        handles = getattr(self.lab_hosts, "handles_power", None)
+        if handles is None or not handles(droplet["id"]):
+            return
+        action["_lab"] = True
+        if action["type"] in ("power_cycle", "reboot", "power_off"):
+            droplet["status"] = "off"
+        droplet_id, action_id, kind = droplet["id"], action["id"], action["type"]
+
+        def act():
+            try:
+                status = self.lab_hosts.power(droplet_id, kind)
+            except Exception as exc:  # noqa: BLE001 - reported in the action and the state
+                sys.stderr.write(f"docsim: {kind} on droplet {droplet_id} failed: {exc}\n")
+                status = None
+            with self.cloud.lock:
+                self.cloud.lab_action_done(action_id, status)
+
+        threading.Thread(target=act, name=f"lab-power-{droplet_id}", daemon=True).start()
 
     def stop_lab_host(self, droplet_id):
         if self.lab_hosts is not None:

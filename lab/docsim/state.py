@@ -279,6 +279,8 @@ class Cloud:
             if droplet is not None and droplet["status"] == "new":
                 return
             action["status"] = "completed"
+        elif action.get("_lab"):
+            return  # done to a vm droplet's guest: lab_action_done() completes it
         elif now - action["_started"] < self.options.action_delay:
             return
         elif self.options.errored_actions:
@@ -292,6 +294,17 @@ class Cloud:
                     droplet["status"] = "active"
         action["completed_at"] = now_iso()
         self.running_actions.discard(action["id"])
+
+    def lab_action_done(self, action_id: int, status: str | None) -> None:
+        """A power action the lab did to a guest ended: `status` is what the droplet is now
+        ("off", "active"), None when the action failed."""
+        action = self.actions[action_id]
+        droplet = self.droplets.get(action["resource_id"])
+        action["status"] = "completed" if status else "errored"
+        action["completed_at"] = now_iso()
+        self.running_actions.discard(action_id)
+        if droplet is not None and status:
+            droplet["status"] = status
 
     def delete_droplet(self, droplet_id):
         droplet = self.droplet(droplet_id)

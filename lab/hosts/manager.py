@@ -92,7 +92,13 @@ class LabHosts:
         authorized_keys: list[str],
         user_data: str | None = None,
         ready_timeout: float = 15.0,
+        image: str | None = None,
+        region: str | None = None,
+        vcpus: int | None = None,
+        memory: int | None = None,
     ) -> None:
+        # image, region and size: a namespace host has this machine's own, whatever the
+        # droplet asked for (lab.droplets' vm droplets use them).
         droplet_id = int(droplet_id)
         public = ipaddress.ip_interface(f"{public_ip}/{int(public_prefix)}")
         private = ipaddress.ip_interface(f"{private_ip}/{int(private_prefix)}")

@@ -1,0 +1,473 @@
+"""Vm droplets: each a QEMU guest (TCG: /dev/kvm cannot run a Debian kernel on this machine
+kind) booting the cached Debian 12 image through a qcow2 overlay of its own.
+
+Network, per droplet, all inside a namespace `edgevm-<id>` (nothing is routed in this
+machine's own tables):
+- br0: the guest's eth0 (tap0) and a veth to the lab bridge `edgelab0`, so the guest holds its
+  public address on the lab network as a namespace host does; br0 itself carries
+  169.254.169.254, where the metadata service answers. ebtables keep link-local traffic
+  between the guest and br0: every vm droplet has its own 169.254.169.254, and on the shared
+  bridge they would answer each other's guests.
+- br1: the guest's eth1 (tap1) and a veth to the VPC's bridge (the one namespace hosts use).
+The guest learns its addresses, keys, hostname and user data from the metadata service, as a
+droplet does: its SMBIOS manufacturer is DigitalOcean, so cloud-init picks that datasource.
+
+Status: `create` returns once the guest answers SSH (the simulator then makes it active);
+power actions (`power`) stop, start or restart QEMU and return once the guest is off or
+answers SSH again. State lives in `<base>/vms/<id>/` (overlay, console log, QMP socket).
+"""
+
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from lab.droplets import metadata
+from lab.droplets.image import ensure_base_image
+from lab.hosts import net
+from lab.hosts.manager import BRIDGE, DEFAULT_BASE, _vpc_bridge
+
+log = logging.getLogger(__name__)
+
+NETNS_PREFIX = "edgevm-"
+DEBIAN_IMAGE = "debian-12-x64"
+# The guest's memory and vCPUs, at most: an emulated guest gains little from more, and the
+# machine must hold several at once (each costs about its memory plus 100 MB of QEMU).
+MAX_MEMORY_MB = int(os.environ.get("EDGE_LAB_VM_MAX_MEMORY", "1024"))
+MAX_VCPUS = max(1, min(int(os.environ.get("EDGE_LAB_VM_MAX_VCPUS", "2")), os.cpu_count() or 1))
+BOOT_TIMEOUT = float(os.environ.get("EDGE_LAB_VM_BOOT_TIMEOUT", "600"))
+KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"
+
+
+class VmDropletError(Exception):
+    pass
+
+
+def macs(droplet_id: int) -> tuple[str, str]:
+    """The guest's public and private MACs, from its ID (locally administered, stable)."""
+    tail = ":".join(f"{b:02x}" for b in int(droplet_id).to_bytes(4, "big"))
+    return f"52:54:{tail}", f"52:55:{tail}"
+
+
+def scaled(vcpus: int | None, memory_mb: int | None) -> tuple[int, int]:
+    return (
+        max(1, min(int(vcpus or 1), MAX_VCPUS)),
+        max(512, min(int(memory_mb or 1024), MAX_MEMORY_MB)),
+    )
+
+
+def _qmp(sock_path: Path, command: str, timeout: float = 5.0) -> dict:
+    """One QMP command on the guest's monitor socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(sock_path))
+        reader = conn.makefile("r")
+        reader.readline()  # the greeting
+        for execute in ("qmp_capabilities", command):
+            conn.sendall(json.dumps({"execute": execute}).encode() + b"\n")
+            while True:
+                answer = json.loads(reader.readline())
+                if "return" in answer or "error" in answer:
+                    break  # events ("event": ...) may come first
+        return answer
+
+
+class VmDroplets:
+    def __init__(self, base_dir: str | os.PathLike | None = None, lock=None):
+        self.base = Path(base_dir or os.environ.get("EDGE_LAB_DIR", DEFAULT_BASE))
+        # Bridges are shared with the namespace hosts: one lock for both when given.
+        self.lock = lock or threading.Lock()
+        self._qemu: dict[int, subprocess.Popen] = {}
+        self._metadata: dict[int, subprocess.Popen] = {}
+        self._power_lock: dict[int, threading.Lock] = {}
+
+    def vm_dir(self, droplet_id: int) -> Path:
+        return self.base / "vms" / str(int(droplet_id))
+
+    def has(self, droplet_id: int) -> bool:
+        return (self.vm_dir(droplet_id) / "vm.json").exists()
+
+    # -- create ---------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        droplet_id: int,
+        name: str,
+        public_ip: str,
+        public_prefix: int = 15,
+        gateway: str = "198.18.0.1",
+        private_ip: str,
+        private_prefix: int,
+        vpc_uuid: str,
+        authorized_keys: list[str],
+        user_data: str | None = None,
+        region: str = "nyc3",
+        vcpus: int | None = None,
+        memory: int | None = None,
+        ready_timeout: float | None = None,
+        **_ignored,
+    ) -> None:
+        droplet_id = int(droplet_id)
+        public = ipaddress.ip_interface(f"{public_ip}/{int(public_prefix)}")
+        ipaddress.ip_interface(f"{private_ip}/{int(private_prefix)}")
+        ipaddress.ip_address(gateway)
+        self.destroy(droplet_id)  # a leftover from a crashed run must not get in the way
+        image = ensure_base_image()
+        directory = self.vm_dir(droplet_id)
+        directory.mkdir(parents=True)
+        cpus, memory_mb = scaled(vcpus, memory)
+        if (cpus, memory_mb) != (vcpus, memory):
+            log.warning(
+                "vm droplet %s: size %s vCPU / %s MiB runs as %s vCPU / %s MiB on this machine",
+                droplet_id,
+                vcpus,
+                memory,
+                cpus,
+                memory_mb,
+            )
+        public_mac, private_mac = macs(droplet_id)
+        doc = metadata.document(
+            droplet_id=droplet_id,
+            hostname=name,
+            region=region,
+            public_keys=authorized_keys,
+            user_data=user_data,
+            public_ip=str(public.ip),
+            public_prefix=public.network.prefixlen,
+            gateway=gateway,
+            public_mac=public_mac,
+            private_ip=private_ip,
+            private_prefix=private_prefix,
+            private_mac=private_mac,
+            # Nothing answers DNS in the lab: the gateway refuses at once, where an address
+            # that drops would make every lookup wait for its timeout.
+            nameservers=[gateway],
+        )
+        metadata.write_tree(directory / "metadata", doc)
+        spec = {
+            "droplet_id": droplet_id,
+            "name": name,
+            "public_ip": str(public.ip),
+            "private_ip": private_ip,
+            "vpc_uuid": str(vpc_uuid),
+            "vcpus": cpus,
+            "memory_mb": memory_mb,
+            "public_mac": public_mac,
+            "private_mac": private_mac,
+            "image": str(image.directory),
+        }
+        try:
+            subprocess.run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    str(image.disk),
+                    str(directory / "disk.qcow2"),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            (directory / "vm.json").write_text(json.dumps(spec, indent=2) + "\n")
+            self._network(droplet_id, public, gateway, str(vpc_uuid))
+            self._start_metadata(droplet_id)
+            started = time.monotonic()
+            self._start_qemu(droplet_id)
+            self._wait_ssh(droplet_id, ready_timeout or BOOT_TIMEOUT)
+            (directory / "booted").write_text(f"{time.monotonic() - started:.1f}\n")
+        except (net.NetError, OSError, subprocess.SubprocessError, VmDropletError) as exc:
+            self.destroy(droplet_id)
+            raise VmDropletError(f"vm droplet {droplet_id} ({name}) failed: {exc}") from None
+
+    def _network(self, droplet_id: int, public, gateway: str, vpc_uuid: str) -> None:
+        netns = f"{NETNS_PREFIX}{droplet_id}"
+        vpc_bridge = _vpc_bridge(vpc_uuid)
+        with self.lock:
+            net.ensure_bridge(BRIDGE, f"{gateway}/{public.network.prefixlen}")
+            net.ensure_bridge(vpc_bridge)
+            net.run("ip", "netns", "add", netns)
+            for outside, inside, bridge in (
+                (f"evp{droplet_id}", "eth0", BRIDGE),
+                (f"evq{droplet_id}", "eth1", vpc_bridge),
+            ):
+                net.run(
+                    "ip", "link", "add", outside, "type", "veth", "peer", "name", inside,
+                    "netns", netns,
+                )  # fmt: skip
+                net.run("ip", "link", "set", outside, "master", bridge, "up")
+        # A droplet made again gets the address of the one deleted: forget the old MAC.
+        net.run("ip", "neigh", "flush", "to", str(public.ip), "dev", BRIDGE, check=False)
+        inside = [
+            ("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"),
+            ("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"),
+            ("ip", "link", "set", "lo", "up"),
+        ]
+        for bridge, port, tap in (("br0", "eth0", "tap0"), ("br1", "eth1", "tap1")):
+            inside += [
+                ("ip", "link", "add", bridge, "type", "bridge"),
+                ("ip", "tuntap", "add", tap, "mode", "tap"),
+                ("ip", "link", "set", port, "master", bridge, "up"),
+                ("ip", "link", "set", tap, "master", bridge, "up"),
+                ("ip", "link", "set", bridge, "up"),
+            ]
+        inside.append(("ip", "addr", "add", f"{metadata.ADDRESS}/16", "dev", "br0"))
+        link_local = "169.254.0.0/16"
+        for chain, match in (
+            ("INPUT", ["-i", "eth0"]),
+            ("OUTPUT", ["-o", "eth0"]),
+            ("FORWARD", []),
+        ):
+            for proto, field in (
+                ("ARP", "--arp-ip-dst"),
+                ("ARP", "--arp-ip-src"),
+                ("IPv4", "--ip-dst"),
+                ("IPv4", "--ip-src"),
+            ):
+                drop = ("-p", proto, field, link_local, "-j", "DROP")
+                inside.append(("ebtables", "-A", chain, *match, *drop))
+        for argv in inside:
+            net.run(*argv, netns=netns)
+
+    def _start_metadata(self, droplet_id: int) -> None:
+        directory = self.vm_dir(droplet_id)
+        log_file = open(directory / "metadata.log", "ab")  # noqa: SIM115 - the child's
+        process = subprocess.Popen(
+            [
+                "nsenter",
+                f"--net=/run/netns/{NETNS_PREFIX}{droplet_id}",
+                sys.executable,
+                "-m",
+                "http.server",
+                "80",
+                "--bind",
+                metadata.ADDRESS,
+                "--directory",
+                str(directory / "metadata"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+        log_file.close()
+        self._metadata[droplet_id] = process
+        (directory / "metadata.pid").write_text(str(process.pid))
+
+    def _start_qemu(self, droplet_id: int) -> None:
+        directory = self.vm_dir(droplet_id)
+        spec = json.loads((directory / "vm.json").read_text())
+        image = Path(spec["image"])
+        (directory / "qmp.sock").unlink(missing_ok=True)
+        argv = [
+            "nsenter",
+            f"--net=/run/netns/{NETNS_PREFIX}{droplet_id}",
+            "qemu-system-x86_64",
+            "-name", f"droplet-{droplet_id}",
+            "-machine", "pc",
+            "-accel", "tcg,tb-size=128",
+            "-cpu", "max",
+            "-smp", str(spec["vcpus"]),
+            "-m", str(spec["memory_mb"]),
+            "-nodefaults",
+            "-display", "none",
+            "-kernel", str(image / "vmlinuz"),
+            "-initrd", str(image / "initrd.img"),
+            "-append", KERNEL_ARGS,
+            "-drive", f"file={directory / 'disk.qcow2'},if=virtio,format=qcow2,cache=unsafe",
+            "-netdev", "tap,id=public,ifname=tap0,script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev=public,mac={spec['public_mac']}",
+            "-netdev", "tap,id=private,ifname=tap1,script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev=private,mac={spec['private_mac']}",
+            "-object", "rng-random,id=rng,filename=/dev/urandom",
+            "-device", "virtio-rng-pci,rng=rng",
+            "-smbios",
+            f"type=1,manufacturer=DigitalOcean,product=Droplet,serial={droplet_id}",
+            "-chardev", f"file,id=console,path={directory / 'console.log'},append=on",
+            "-serial", "chardev:console",
+            "-qmp", f"unix:{directory / 'qmp.sock'},server=on,wait=off",
+        ]  # fmt: skip
+        log_file = open(directory / "qemu.log", "ab")  # noqa: SIM115 - the child's
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+        log_file.close()
+        previous = self._qemu.get(droplet_id)
+        if previous is not None:
+            previous.poll()  # reaped: it ended before this one started
+        self._qemu[droplet_id] = process
+        (directory / "qemu.pid").write_text(str(process.pid))
+
+    def _wait_ssh(self, droplet_id: int, timeout: float) -> None:
+        directory = self.vm_dir(droplet_id)
+        address = json.loads((directory / "vm.json").read_text())["public_ip"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running(droplet_id):
+                raise VmDropletError(f"QEMU ended: {self._tail(directory / 'qemu.log')}")
+            try:
+                with socket.create_connection((address, 22), timeout=2) as conn:
+                    conn.settimeout(5)
+                    if conn.recv(64).startswith(b"SSH-2.0"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise VmDropletError(
+            f"no SSH on {address} after {timeout:.0f} s; console: "
+            + self._tail(directory / "console.log")
+        )
+
+    @staticmethod
+    def _tail(path: Path, size: int = 800) -> str:
+        try:
+            return path.read_text(errors="replace")[-size:]
+        except OSError:
+            return f"no {path.name}"
+
+    # -- the guest's power ----------------------------------------------------------------
+    def running(self, droplet_id: int) -> bool:
+        process = self._qemu.get(int(droplet_id))
+        return process is not None and process.poll() is None
+
+    def power(self, droplet_id: int, action: str, timeout: float | None = None) -> str:
+        """Do a droplet action to the guest; returns the status it leaves: "off" or
+        "active" (the guest answers SSH again)."""
+        droplet_id = int(droplet_id)
+        timeout = timeout or BOOT_TIMEOUT
+        lock = self._power_lock.setdefault(droplet_id, threading.Lock())
+        with lock:
+            if action == "power_off":
+                self._stop(droplet_id, graceful=False)
+                return "off"
+            if action == "shutdown":
+                self._stop(droplet_id, graceful=True)
+                return "off"
+            if action == "power_on":
+                if not self.running(droplet_id):
+                    self._start_qemu(droplet_id)
+            elif action in ("power_cycle", "reboot"):
+                self._stop(droplet_id, graceful=action == "reboot")
+                self._start_qemu(droplet_id)
+            else:
+                raise VmDropletError(f"unknown action {action!r}")
+            self._wait_ssh(droplet_id, timeout)
+            return "active"
+
+    def _stop(self, droplet_id: int, graceful: bool, grace: float = 120.0) -> None:
+        process = self._qemu.get(droplet_id)
+        if process is None or process.poll() is not None:
+            return
+        if graceful:
+            # ACPI power button: systemd shuts the guest down and QEMU exits.
+            try:
+                _qmp(self.vm_dir(droplet_id) / "qmp.sock", "system_powerdown")
+                process.wait(timeout=grace)
+                return
+            except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+                log.warning("vm droplet %s: no clean shutdown (%s), killing", droplet_id, exc)
+        process.kill()
+        process.wait(timeout=30)
+
+    # -- the cloud firewall -----------------------------------------------------------------
+    def apply_firewall(self, droplet_id: int, rules) -> None:
+        """Not enforced on vm droplets yet: their traffic is bridged, not routed, in their
+        namespace (the namespace hosts' mangle rules would never see it)."""
+        if rules is not None:
+            log.warning("vm droplet %s: cloud firewall not enforced", droplet_id)
+
+    def cpu_seconds(self, droplet_id: int) -> float | None:
+        return None
+
+    def boot_cpu_seconds(self, droplet_id: int) -> float | None:
+        return None
+
+    # -- destroy --------------------------------------------------------------------------
+    def destroy(self, droplet_id: int) -> None:
+        droplet_id = int(droplet_id)
+        netns = f"{NETNS_PREFIX}{droplet_id}"
+        process = self._qemu.pop(droplet_id, None)
+        if netns in net.namespaces():
+            self._kill_namespace(netns)
+            net.run("ip", "netns", "del", netns, check=False)
+        directory = self.vm_dir(droplet_id)
+        for pid_file in ("qemu.pid", "metadata.pid"):
+            # A QEMU from another process's run (lab down after lab up) is not in our table.
+            try:
+                os.kill(int((directory / pid_file).read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        # Our own children: reap them, or they linger as zombies.
+        for child in (process, self._metadata.pop(droplet_id, None)):
+            if child is not None:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(timeout=10)
+        with self.lock:
+            for outside in (f"evp{droplet_id}", f"evq{droplet_id}"):
+                net.delete_link(outside)
+            result = net.run("ip", "-o", "link", "show", "type", "bridge", check=False)
+            for line in result.stdout.splitlines():
+                name = line.split(":")[1].strip()
+                if name.startswith("elv-") and not net.bridge_ports(name):
+                    net.delete_link(name)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    @staticmethod
+    def _kill_namespace(netns: str) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = net.namespace_pids(netns)
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and net.namespace_pids(netns):
+                time.sleep(0.05)
+
+    def destroy_all(self) -> None:
+        ids = {
+            int(ns[len(NETNS_PREFIX) :])
+            for ns in net.namespaces()
+            if ns.startswith(NETNS_PREFIX) and ns[len(NETNS_PREFIX) :].isdigit()
+        }
+        vms_dir = self.base / "vms"
+        if vms_dir.is_dir():
+            ids |= {int(p.name) for p in vms_dir.iterdir() if p.name.isdigit()}
+        for droplet_id in sorted(ids):
+            self.destroy(droplet_id)
+
+    def list(self) -> list[dict]:
+        found = []
+        vms_dir = self.base / "vms"
+        for directory in sorted(vms_dir.iterdir()) if vms_dir.is_dir() else []:
+            try:
+                spec = json.loads((directory / "vm.json").read_text())
+            except (OSError, ValueError):
+                continue
+            spec["kind"] = "vm"
+            spec["running"] = self.running(int(directory.name))
+            found.append(spec)
+        return found
