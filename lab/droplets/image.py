@@ -222,6 +222,12 @@ def _build(directory: Path) -> BaseImage:
         (staged / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")
         shutil.rmtree(directory, ignore_errors=True)
         staged.rename(directory)
+        # Images of older recipes (800 MiB each) go: a droplet booted from one runs on (QEMU
+        # holds its files open) until it is powered off; new droplets boot from this one.
+        for old in directory.parent.glob("debian-12-*"):
+            if old != directory:
+                log.info("vm image: %s removed (an older recipe)", old.name)
+                shutil.rmtree(old, ignore_errors=True)
         log.info(
             "vm image: built in %.0f s, %.0f MiB",
             seconds,
