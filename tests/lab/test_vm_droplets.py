@@ -143,6 +143,43 @@ def test_base_image_is_keyed_by_its_recipe():
     assert vm_image.image_dir().name == f"debian-12-{vm_image.recipe_hash()}"
 
 
+def test_metadata_has_what_cloud_inits_digitalocean_datasource_reads():
+    from lab.droplets import metadata
+
+    doc = metadata.document(
+        droplet_id=7,
+        hostname="vm-a",
+        region="ams3",
+        public_keys=["ssh-ed25519 AAAA portal"],
+        user_data="#cloud-config\n",
+        public_ip="198.18.0.9",
+        public_prefix=15,
+        gateway="198.18.0.1",
+        public_mac="52:54:00:00:00:07",
+        private_ip="10.96.0.2",
+        private_prefix=20,
+        private_mac="52:55:00:00:00:07",
+        nameservers=["198.18.0.1"],
+    )
+    public, private = doc["interfaces"]["public"], doc["interfaces"]["private"]
+    assert public[0]["ipv4"] == {
+        "ip_address": "198.18.0.9",
+        "netmask": "255.254.0.0",
+        "gateway": "198.18.0.1",
+    }
+    # cloud-init 22.4 fails on an empty private list and on a missing dns.nameservers.
+    assert private and private[0]["ipv4"]["netmask"] == "255.255.240.0"
+    assert doc["dns"]["nameservers"] == ["198.18.0.1"]
+    assert "disable_root: false" in doc["vendor_data"]
+
+
+def test_a_size_larger_than_the_machine_gives_is_scaled_down():
+    from lab.droplets.vm import MAX_MEMORY_MB, MAX_VCPUS, scaled
+
+    assert scaled(1, 512) == (1, 512)
+    assert scaled(64, 1 << 20) == (MAX_VCPUS, MAX_MEMORY_MB)
+
+
 @pytest.mark.lab
 def test_cloud_init_applies_the_portals_user_data_from_the_metadata_service(vm_droplet):
     started = time.monotonic()
