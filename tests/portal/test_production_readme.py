@@ -1,5 +1,5 @@
 """README's production steps, run as written: the block between `<!-- production-steps -->`
-marks, in bash, on a database made for it, with deploy/edge-portal.env.example's environment
+marks, in bash, on a database made for it, with deploy/edge-core.env.example's environment
 (its every variable, the values a test machine needs put in). Passes when the block's own last
 line (curl until /readyz answers 200) does, and the portal then serves a page with its hashed
 static files."""
@@ -70,7 +70,7 @@ def redis_url():
 
 
 def environment_file(tmp_path, database_url, redis_url, bind) -> Path:
-    """deploy/edge-portal.env.example, with this machine's database, Redis, address, data
+    """deploy/edge-core.env.example, with this machine's database, Redis, address, data
     directory and secrets (made as README says) in place of its placeholders."""
     (tmp_path / "secret_key").write_text(os.urandom(32).hex())
     (tmp_path / "fernet_keys").write_text(Fernet.generate_key().decode())
@@ -85,7 +85,7 @@ def environment_file(tmp_path, database_url, redis_url, bind) -> Path:
         "Q_WORKERS": "2",
     }
     lines, seen = [], set()
-    for line in (ROOT / "deploy" / "edge-portal.env.example").read_text().splitlines():
+    for line in (ROOT / "deploy" / "edge-core.env.example").read_text().splitlines():
         name = line.split("=", 1)[0]
         if not line.startswith("#") and "=" in line and name in values:
             line = f"{name}={values[name]}"
