@@ -56,10 +56,10 @@ def main() -> int:
 
 
 def running_vm(app_name: str, image_port: int):
+    from core.models import ApiToken
     from marketplace import sync
     from marketplace.models import Marketplace, MarketplaceApp
     from marketplace.services import export_app
-    from portal.models import ApiToken
     from provisions import services as provisions
     from vms import services
 
@@ -85,7 +85,7 @@ def running_vm(app_name: str, image_port: int):
 def _open(url: str, vm_id: int, token: str):
     from websockets.sync.client import connect
 
-    from consoles.protocol import VM_PATH
+    from core.console_protocol import VM_PATH
 
     return connect(
         url.replace("http://", "ws://") + VM_PATH.format(id=vm_id) + "?cols=80&rows=24",

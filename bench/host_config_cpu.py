@@ -4,7 +4,7 @@ provision_scaling reports the same cost per host, but from whole provisions: up 
 configure at once on this machine's cores, beside the portal's job and the simulator, and what
 they pay there moves by a third from run to run. A droplet configures on its own vCPU, so this
 bench gives each lab host the machine to itself: HOSTS fresh hosts, one after the other, each
-connected to and configured by the portal's own code (provisions.ssh, provisions.hostconfig,
+connected to and configured by the portal's own code (hostexec.ssh, provisions.hostconfig,
 its private networking), no simulator and no job around it. Each phase's figure is the host's
 cgroup CPU (its sshd, the scripts and every command they start, FRR's daemons) across it.
 
@@ -56,10 +56,10 @@ def measure(hosts: int) -> list[dict[str, float]]:
 
 def measure_host(lab, index: int, private: str, public: str) -> dict[str, float]:
     """A fresh lab host, made, configured alone and removed: ms of its own CPU per phase."""
+    from hostexec.ssh import HostSession
     from lab.hosts import cgroups
     from provisions import hostconfig
     from provisions.hostconfig import evpn
-    from provisions.ssh import HostSession
 
     droplet = FIRST_ID + index
     name, address, private_ip = f"cpu-{index}", f"198.18.9.{10 + index}", f"10.99.0.{10 + index}"
@@ -171,9 +171,9 @@ def main() -> int:
         common.summary(f"SKIPPED: {reason}")
         return 0
     with common.django_env("host_config_cpu"):
+        from hostexec.ssh import SSHError
         from lab.hosts import LabHostError
         from provisions.hostconfig import HostConfigError
-        from provisions.ssh import SSHError
 
         try:
             runs = measure(HOSTS)

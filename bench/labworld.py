@@ -13,7 +13,7 @@ from bench import common
 
 class SSHCounter:
     """Counts SSH connection attempts and established connections per address, by wrapping
-    the one place the portal opens them (provisions.ssh.HostSession._connect_once)."""
+    the one place the portal opens them (hostexec.ssh.HostSession._connect_once)."""
 
     def __init__(self):
         self.attempts: Counter = Counter()
@@ -21,7 +21,7 @@ class SSHCounter:
         self._lock = threading.Lock()
 
     def install(self):
-        from provisions import ssh
+        from hostexec import ssh
 
         real = ssh.HostSession._connect_once
         counter = self

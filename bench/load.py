@@ -47,7 +47,7 @@ def run(database: str) -> int:
     from django.test import Client
 
     from bench.portal_scale import add_vms, build_world
-    from portal.models import ApiToken
+    from core.models import ApiToken
 
     user = common.bench_user()
     world = build_world(user)

@@ -378,7 +378,7 @@ def report_cycles(result, database) -> str:
         "the whole machine's busy CPU seconds (/proc/stat), which adds the lab hosts' sshd and "
         "probe scripts, run on each droplet's own CPU on DigitalOcean",
         "SSH conns/host: connections established per host in the cycle (min-max over the "
-        "hosts, counted at provisions.ssh.HostSession); SSH attempts/host: connection "
+        "hosts, counted at hostexec.ssh.HostSession); SSH attempts/host: connection "
         "attempts per host counted at paramiko.SSHClient.connect",
         "DO calls/token: DigitalOcean requests the cycle's drift check made per token (its own "
         "count); simulator requests: requests the simulator received during the cycle",

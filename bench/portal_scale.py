@@ -138,7 +138,7 @@ def main() -> int:
 def run(database: str) -> int:
     from django.test import Client
 
-    from portal.models import ApiToken
+    from core.models import ApiToken
 
     user = common.bench_user()
     world = build_world(user)

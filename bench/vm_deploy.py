@@ -166,9 +166,10 @@ def forget_image(user, run: dict) -> None:
 
     vm = VM.objects.get(pk=run["pk"])
     services.act(user, vm, "terminate")  # JOBS_SYNC: the container is gone when this returns
-    # _connected is the driver's session helper at every commit this bench compares with;
-    # warm_session (the worker's warm connection, issue 18) is newer than some of them.
-    with lxc._connected(vm.host, "forget the image", wait=10) as session:
+    # The driver's own session helper (a fresh connection), named _connected at older commits
+    # this bench may be compared with; the warm pool is newer than some of them.
+    connected = getattr(lxc, "connected", None) or lxc._connected
+    with connected(vm.host, "forget the image", wait=10) as session:
         session.run(
             'B="${ONE_EDGE_BASE:-/var/lib/one-edge}"; mv "$B/images" "$B/images.forgotten-$$"'
         )

@@ -19,8 +19,8 @@ from django.http.request import HttpHeaders
 from rest_framework import exceptions
 
 from consoles.choices import Via
-from portal.api_auth import ApiTokenAuthentication
-from portal.client_address import client_address
+from core.api.auth import ApiTokenAuthentication
+from core.client_address import client_address
 
 
 class _RequestLike:

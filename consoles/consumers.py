@@ -1,4 +1,4 @@
-"""The console WebSocket: one SSH channel with a PTY per connection (consoles.protocol says what
+"""The console WebSocket: one SSH channel with a PTY per connection (core.console_protocol says what
 the frames carry). The connection is accepted first, so that every refusal reaches the client as
 a message before the close (a refused handshake would only say 403)."""
 
@@ -12,10 +12,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from consoles import protocol, services, ssh_pty, targets
+from consoles import services, ssh_pty, targets
 from consoles.auth import scope_address
 from consoles.choices import EndReason
-from provisions.ssh import SSHError
+from core import console_protocol as protocol
+from hostexec.ssh import SSHError
 
 log = logging.getLogger(__name__)
 

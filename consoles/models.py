@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from consoles.choices import END_COLOURS, EndReason, Via
-from portal.tenancy import OwnedQuerySet
+from core.tenancy import OwnedQuerySet
 
 
 class ConsoleSessionQuerySet(OwnedQuerySet):

@@ -1,4 +1,4 @@
-"""The console WebSocket routes (consoles.protocol has the same paths for the clients)."""
+"""The console WebSocket routes (core.console_protocol has the same paths for the clients)."""
 
 from channels.routing import URLRouter
 from django.urls import path

@@ -27,7 +27,7 @@ def _stale_before():
 def end_lost(sessions=None) -> int:
     """Open sessions not marked alive for STALE_BEATS beats belong to a process that died
     without ending them (a SIGKILLed web process, a lost machine): ended at their last sign of
-    life, LOST. Every worker's supervisor tick runs this (monitoring/supervisor.py), so the
+    life, LOST. Every worker's supervisor tick runs this (portal/supervisor.py), so the
     audit and the open-session lists are true within a few beats, not only at the owner's next
     open. Returns how many it ended."""
     sessions = ConsoleSession.objects.open() if sessions is None else sessions

@@ -7,7 +7,7 @@ filling the portal's memory), and a writer that feeds keystrokes and resizes to 
 order, so the event loop never waits on a host. The tests replace `open_pty`: it is the one
 place a console reaches a host.
 
-A console is a channel on the web process's warm connection to the host (provisions.ssh_pool,
+A console is a channel on the web process's warm connection to the host (hostexec.ssh_pool,
 as VM work in a worker): a second console, or `onevm ssh -- CMD`, to the same host opens no new
 SSH connection. The pool counts the console as a user while it lasts, so the connection is not
 closed as idle under it; past MAX_CHANNELS at once a console gets a connection of its own.
@@ -19,7 +19,7 @@ from contextlib import ExitStack
 
 import paramiko
 
-from provisions.ssh import HostUnreachable, SSHError
+from hostexec.ssh import HostUnreachable, SSHError
 from vms import lxc
 
 READ_CHUNK = 32 * 1024

@@ -5,7 +5,7 @@ and a VM that does not exist give the same answer."""
 import shlex
 from dataclasses import dataclass
 
-from portal.tenancy import CHANGE
+from core.tenancy import CHANGE
 from provisions.models import Host
 from vms import lxc
 from vms.choices import VMState

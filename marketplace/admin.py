@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
+from core.admin import OUTBOUND_URL_FIELDS
 from marketplace import sync
 from marketplace.models import Marketplace, MarketplaceApp
-from portal.admin import OUTBOUND_URL_FIELDS
 
 
 @admin.register(Marketplace)

@@ -3,11 +3,11 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core import outbound
+from core.lookup import is_id
+from core.names import check_name
 from marketplace.choices import AppState
 from marketplace.models import MarketplaceApp
-from portal import outbound
-from portal.lookup import is_id
-from portal.names import check_name
 from provisions.choices import DatastoreKind, ProvisionState
 from provisions.models import Datastore
 from vms import services as vm_services

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 from django.db import transaction
 from django.utils import timezone
 
+from core import outbound
 from marketplace.choices import AppState, MarketplaceKind
 from marketplace.models import Marketplace, MarketplaceApp
-from portal import outbound
 
 CATALOG_FILE = Path(__file__).parent / "data" / "catalog.json"
 TIMEOUT = (5, 60)
@@ -22,7 +22,7 @@ class SyncError(Exception):
 
 
 def _get_json(url: str) -> dict:
-    # Through portal.outbound: the index URL is an operator's, the products path the index's.
+    # Through core.outbound: the index URL is an operator's, the products path the index's.
     try:
         return outbound.fetch(url, timeout=TIMEOUT).json()
     except outbound.FetchError as exc:

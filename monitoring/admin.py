@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from monitoring.models import HostSample, VMSample, WorkerHeartbeat, WorkerLease
-from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(HostSample)

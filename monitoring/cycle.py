@@ -10,13 +10,13 @@ import paramiko
 from django.conf import settings
 from django.utils import timezone
 
+from hostexec.ssh import SSHError
 from monitoring import drift, observe
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import ProbeError, probe
 from provisions.choices import HostProblem, HostState, ProvisionState
 from provisions.models import Host
 from provisions.progress import in_parallel
-from provisions.ssh import SSHError
 from vms.choices import VMState
 from vms.models import VM
 

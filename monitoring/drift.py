@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from jobs.states import JOB_LIVE
 from monitoring import firewall_upgrade, observe
 from providers.drivers import CloudError, NotFound
 from providers.drivers.digitalocean import DigitalOceanDriver
-from provisions import secgroups
 from provisions.choices import (
-    JOB_LIVE,
     HostProblem,
     HostState,
     ProvisionState,
@@ -31,6 +30,7 @@ from provisions.choices import (
     ResourceState,
 )
 from provisions.models import CloudResource, Host, Provision
+from provisions.secgroups import rules as secgroups
 from vms.models import VM
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,11 @@ import logging
 
 from django.core.exceptions import ValidationError
 
-from provisions import firewall_rules, secgroups, services
-from provisions.choices import JobKind, JobState, ProvisionState
+from jobs.states import JobState
+from provisions import firewall_rules, services
+from provisions.choices import JobKind, ProvisionState
 from provisions.models import CloudResource, Provision
+from provisions.secgroups import rules as secgroups
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def _upgrade(provision: Provision, row: CloudResource) -> str:
         # Once only: a job that failed is not started again every cycle.
         return f"firewall job #{failed.pk} failed to apply the portal's rules: {failed.error}"
     try:
-        job = services._start_job(provision, JobKind.FIREWALL, None, change=CHANGE)
+        job = services.start_job(provision, JobKind.FIREWALL, None, change=CHANGE)
     except ValidationError:
         return "a job started meanwhile; checked again next cycle"
     log.info(

@@ -48,8 +48,8 @@ class VMSample(models.Model):
 
 
 class WorkerLease(models.Model):
-    """A named lease (the monitoring supervisor): whoever holds an unexpired one does the work;
-    taken with a conditional UPDATE, so two workers never both hold it."""
+    """A named lease (the monitor, held by one worker's supervisor): whoever holds an unexpired
+    one does the work; taken with a conditional UPDATE, so two workers never both hold it."""
 
     name = models.CharField(max_length=32, unique=True)
     owner = models.CharField(max_length=80, blank=True)

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from provisions.ssh import HostSession
+from hostexec import scripts
+from hostexec.ssh import HostSession
 
-SCRIPT = (Path(__file__).parent / "hostscripts" / "probe.sh").read_text()
+SCRIPT = scripts.load("probe.sh", Path(__file__).parent / "hostscripts")
 
 
 class ProbeError(Exception):

@@ -1,14 +1,14 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from marketplace.api import AppViewSet, MarketplaceViewSet
-from monitoring.api import HostMonitoringView, VMMonitoringView, VMUsageView
-from portal.api_account import SSHKeyView
+from core.api.account import SSHKeyView
+from marketplace.api.views import AppViewSet, MarketplaceViewSet
+from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
 from providers.api.views import ProviderViewSet
 from provisions.api.networks import NetworkViewSet
-from provisions.api.secgroups import SecurityGroupViewSet
 from provisions.api.views import ProvisionViewSet
-from vms.api import ImageViewSet, TemplateViewSet, VMViewSet
+from provisions.secgroups.api import SecurityGroupViewSet
+from vms.api.views import ImageViewSet, TemplateViewSet, VMViewSet
 
 app_name = "api"
 router = DefaultRouter()

@@ -2,8 +2,7 @@ from django.apps import AppConfig
 
 
 class PortalConfig(AppConfig):
+    """The project: settings, URLs, the dashboard and the process commands (no models)."""
+
     name = "portal"
     verbose_name = "Portal"
-
-    def ready(self):
-        from portal import api_schema  # noqa: F401  (registers the OpenAPI auth extension)

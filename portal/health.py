@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from rest_framework import permissions
 from rest_framework.views import APIView
 
-from portal.metrics.collector import PortalCollector
+from portal.metrics_collector import PortalCollector
 
 BROKER_TIMEOUT = 2.0  # seconds: a probe must answer before the load balancer gives up
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 
-from portal.datadir import private_dir, private_file
-from portal.env import (
+from core.datadir import private_dir, private_file
+from core.env import (
     env_bool,
     env_float,
     env_int,
@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "axes",
+    "core",
     "portal",
     "providers",
     "provisions",
@@ -207,8 +208,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_MINUTES = env_float("AXES_COOLOFF_MINUTES", 15.0)  # 0: until an operator unlocks
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES > 0 else None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_LOCKOUT_CALLABLE = "portal.login_lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "core.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
 # Not AXES_RESET_ON_SUCCESS: a success deletes the address's failures too, so an attacker could
 # log in to their own account every few guesses and never be locked out.
 AXES_VERBOSE = False  # its start-up banner on every management command
@@ -216,7 +217,7 @@ AXES_VERBOSE = False  # its start-up banner on every management command
 AXES_SENSITIVE_PARAMETERS = []
 
 # API brute force: DRF checks authentication before throttles, so a wrong API token is refused
-# (401) before any throttle counts it. portal.api_token_failures counts them per address: after
+# (401) before any throttle counts it. core.api.token_failures counts them per address: after
 # API_TOKEN_FAILURE_LIMIT within API_TOKEN_FAILURE_WINDOW seconds the address gets 429 for the
 # next window, whatever token it sends.
 API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
@@ -224,26 +225,26 @@ API_TOKEN_FAILURE_WINDOW = env_int("API_TOKEN_FAILURE_WINDOW", 600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "portal.api_auth.ApiTokenAuthentication",
+        "core.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api_pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     # JSON only: the CLI sends JSON, and provider bodies nest (connection, inputs), which form
     # encodings cannot carry; the schema then advertises no body type that does not work.
-    "DEFAULT_PARSER_CLASSES": ["portal.api_json.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.json.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "portal.api_json.JSONRenderer",
+        "core.api.json.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.AutoSchema",
-    "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "portal.api_throttles.UserThrottle",
-        "portal.api_throttles.AnonThrottle",
+        "core.api.throttles.UserThrottle",
+        "core.api.throttles.AnonThrottle",
     ],
     # Per user (all their tokens and their browser session together) and, unauthenticated, per
     # address. 20 a second leaves room for the pages' chart polling beside several `--wait`
@@ -266,12 +267,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "portal.api_schema.add_rate_limited_responses",
+        "core.api.schema.add_rate_limited_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ProvisionStateEnum": "provisions.choices.ProvisionState",
         "HostStateEnum": "provisions.choices.HostState",
-        "JobStateEnum": "provisions.choices.JobState",
+        "JobStateEnum": "jobs.states.JobState",
         "ResourceStateEnum": "provisions.choices.ResourceState",
         "ResourceKindEnum": "provisions.choices.ResourceKind",
         "NetworkKindEnum": "provisions.choices.NetworkKind",
@@ -323,7 +324,7 @@ DIGITALOCEAN_CATALOG_TTL = env_int("DIGITALOCEAN_CATALOG_TTL", 3600)
 DIGITALOCEAN_PORTAL_TAG = env_str("DIGITALOCEAN_PORTAL_TAG", "edge-portal")
 
 # Outbound URLs (marketplace indexes, images) never reach loopback, link-local (the cloud's
-# metadata service), private or reserved addresses (portal.outbound), except in these networks:
+# metadata service), private or reserved addresses (core.outbound), except in these networks:
 # CIDRs, e.g. the lab's image server `198.18.0.1/32`. Empty by default.
 OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 
@@ -365,15 +366,15 @@ SSH_POOL_IDLE_SECONDS = env_float("SSH_POOL_IDLE_SECONDS", 300.0)
 SSH_POOL_CHECK_SECONDS = env_float("SSH_POOL_CHECK_SECONDS", 3.0)
 SSH_KEEPALIVE_SECONDS = env_int("SSH_KEEPALIVE_SECONDS", 15)
 
-# Job leases (provisions.leases): a running job's worker renews its lease every heartbeat; a
+# Job leases (jobs.leases): a running job's worker renews its lease every heartbeat; a
 # job whose lease expired is taken over and resumed by another worker.
 JOB_LEASE_SECONDS = env_float("JOB_LEASE_SECONDS", 60.0)
 JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 5.0)
 
-# Health and metrics (portal.health, portal.metrics): /readyz wants a worker seen within
+# Health and metrics (portal.health, core.metrics): /readyz wants a worker seen within
 # READY_WORKER_SECONDS (workers beat every min(MONITOR_INTERVAL, JOB_LEASE_SECONDS / 2));
 # counters are written to the database every METRICS_FLUSH_SECONDS by each process (0: only
-# when portal.metrics.flush() is called, as tests do).
+# when core.metrics.flush() is called, as tests do).
 READY_WORKER_SECONDS = env_float("READY_WORKER_SECONDS", 90.0)
 METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 1.0)
 

@@ -25,5 +25,5 @@ urlpatterns = [
 ]
 
 # JSON errors for /api/ URLs that match no route (and for crashes), HTML pages elsewhere.
-handler404 = "portal.api_errors.page_not_found"
-handler500 = "portal.api_errors.server_error"
+handler404 = "core.api.errors.page_not_found"
+handler500 = "core.api.errors.server_error"

@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import sshkeys
-from portal.forms import ApiTokenForm, SSHKeyForm, add_validation_error
-from portal.models import ApiToken
+from core import sshkeys
+from core.forms import ApiTokenForm, SSHKeyForm, add_validation_error
+from core.models import ApiToken
 from providers.models import Provider
 from provisions.models import Provision
 from vms.models import VM

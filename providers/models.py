@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from portal import crypto
-from portal.tenancy import OwnedQuerySet
+from core import crypto
+from core.tenancy import OwnedQuerySet
 from providers.choices import DIGITALOCEAN_REGIONS, ProviderType
 
 

@@ -9,7 +9,7 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from portal.tenancy import CHANGE
+from core.tenancy import CHANGE
 from providers import yaml_format
 from providers.drivers import DigitalOceanDriver
 from providers.models import Provider

@@ -6,8 +6,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.forms import add_validation_error
-from portal.tenancy import CHANGE
+from core.forms import add_validation_error
+from core.tenancy import CHANGE
 from providers import services, yaml_format
 from providers.drivers import CloudError
 from providers.filters import ProviderFilterSet

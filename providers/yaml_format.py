@@ -11,7 +11,7 @@ import unicodedata
 import yaml
 from django.core.exceptions import ValidationError
 
-from portal.names import name_error, shown
+from core.names import name_error, shown
 from providers.choices import DIGITALOCEAN_REGIONS, INPUT_TYPES, ProviderType, ProvisionType
 
 TOP_LEVEL_KEYS = {"name", "description", "provider", "plain", "connection", "inputs"}

@@ -1,11 +1,8 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from portal.admin import ReadOnlyAdmin
-from provisions import (
-    admin_secgroups,  # noqa: F401 (registers SecurityGroupAdmin)
-    services,
-)
+from core.admin import ReadOnlyAdmin
+from provisions import services
 from provisions.models import (
     CloudResource,
     Host,
@@ -15,6 +12,7 @@ from provisions.models import (
     Provision,
     ProvisionEvent,
 )
+from provisions.secgroups import admin as secgroups_admin  # noqa: F401 (registers its admin)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -70,19 +70,8 @@ class JobKind(models.TextChoices):
     ADD_HOST = "add_host"
     REMOVE_HOST = "remove_host"
     REPAIR = "repair"
-    # Reconciles the cloud firewall with the defaults + security groups (provisions.secgroups).
+    # Reconciles the cloud firewall with the defaults + security groups (secgroups.rules).
     FIREWALL = "firewall"
-
-
-class JobState(models.TextChoices):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-
-
-JOB_TERMINAL = {JobState.SUCCESS, JobState.FAILED}
-JOB_LIVE = {JobState.QUEUED, JobState.RUNNING}
 
 
 class EventSource(models.TextChoices):

@@ -15,6 +15,7 @@ Built with yaml.safe_dump, never by string pasting: the private key is multi-lin
 
 import yaml
 
+from hostexec import scripts
 from provisions.models import Provision
 
 # Debian/Ubuntu package names. FRR is needed only with private networks, but knowing that at
@@ -25,7 +26,7 @@ from provisions.models import Provision
 BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl"]
 
 # Host configuration reads this to know the packages came from cloud-init.
-MARKER = "/var/lib/one-edge/cloud-init.done"
+MARKER = f"{scripts.EDGE_BASE}/cloud-init.done"
 
 
 def user_data(provision: Provision) -> str:
@@ -37,6 +38,6 @@ def user_data(provision: Provision) -> str:
         },
         "package_update": True,
         "packages": BOOT_PACKAGES,
-        "runcmd": [["mkdir", "-p", "/var/lib/one-edge"], ["touch", MARKER]],
+        "runcmd": [["mkdir", "-p", scripts.EDGE_BASE], ["touch", MARKER]],
     }
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)

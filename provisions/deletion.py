@@ -2,9 +2,9 @@
 for cleanup, as OpenNebula's `oneprovision delete` without `--cleanup`), and, for a forced
 delete, that nothing of the provision is left in DigitalOcean."""
 
+from hostexec.keys import md5_fingerprint
 from providers.drivers import NotFound
 from provisions import hooks
-from provisions.keys import md5_fingerprint
 from provisions.models import Provision
 
 NAMED = 5  # live VMs a refusal names before "and N more"

@@ -2,9 +2,11 @@
 
 import logging
 
+from jobs import leases
+from jobs.states import JobState
 from providers.services import driver_for
-from provisions import leases, runs
-from provisions.choices import JobKind, JobState, ProvisionState
+from provisions import runs
+from provisions.choices import JobKind, ProvisionState
 from provisions.models import Job, Provision
 from provisions.progress import JobRecorder
 from provisions.services import transition
@@ -30,7 +32,7 @@ def run_job(job_id: int) -> str:
     whose lease is lost half-way (taken over after this worker stalled) stops at its next step
     and records nothing: the worker that took it over owns its outcome."""
     owner = leases.new_owner()
-    job = leases.claim(job_id, owner)
+    job = leases.claim(job_id, owner, Job.objects.select_related("provision__provider"))
     if job is None:
         return "not claimed (already running or finished)"
     with leases.Heartbeat(job, owner) as heartbeat:

@@ -5,8 +5,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 
-from portal import crypto
-from portal.tenancy import OwnedQuerySet
+from core import crypto
+from core.tenancy import OwnedQuerySet
+from jobs.base import LeasedJob
+from jobs.states import JobState
 from provisions.choices import (
     HOST_COLOURS,
     PROVISION_COLOURS,
@@ -15,13 +17,11 @@ from provisions.choices import (
     HostProblem,
     HostState,
     JobKind,
-    JobState,
     NetworkKind,
     ProvisionState,
     ResourceKind,
     ResourceState,
 )
-from provisions.job_base import LeasedJob
 
 # Provision names end up in droplet hostnames, DigitalOcean names and shell commands on hosts:
 # letters, digits and dashes only, so no quoting mistake can ever turn one into a command.
@@ -305,31 +305,6 @@ class JobLogLine(models.Model):
         return self.message[:80]
 
 
-class SecurityGroup(models.Model):
-    """A named set of inbound rules (OpenNebula's security group) added to the provision's
-    firewall on top of its defaults. `rules` holds them already checked by provisions.secgroups
-    and in DigitalOcean's shape ({"protocol", "ports", "sources": {"addresses": [...]}}), so
-    the reconcile job hands them over as they are."""
-
-    provision = models.ForeignKey(
-        Provision, on_delete=models.CASCADE, related_name="security_groups"
-    )
-    name = models.CharField(max_length=64)
-    description = models.CharField(max_length=200, blank=True)
-    rules = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["provision", "name"], name="secgroup_name_unique"),
-        ]
-
-    def __str__(self):
-        return self.name
-
-
 __all__ = [
     "CloudResource",
     "Cluster",
@@ -349,5 +324,9 @@ __all__ = [
     "ProvisionState",
     "ResourceKind",
     "ResourceState",
-    "SecurityGroup",
 ]
+
+# Security groups live in their own module of this app; imported here so Django registers them.
+from provisions.secgroups.models import SecurityGroup  # noqa: E402
+
+__all__ += ["SecurityGroup"]

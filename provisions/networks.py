@@ -3,7 +3,7 @@
 The rules live here and only here; provisions.services, the API and the pages call these.
 A private network is one VXLAN segment (one VNI) stretched over every host of its cluster: each
 host has a VXLAN device `vxlan<vni>` enslaved to a bridge `onevx<vni>`, and FRR learns the other
-hosts' VTEPs and MACs through EVPN. NICs lease addresses from the network's range (vms.leases).
+hosts' VTEPs and MACs through EVPN. NICs lease addresses from the network's range (vms.addresses).
 """
 
 import ipaddress
@@ -11,7 +11,7 @@ import ipaddress
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portal.names import check_name
+from core.names import check_name
 from provisions import hostconfig
 from provisions.choices import NetworkKind, ResourceKind
 from provisions.models import CloudResource, Network, Provision

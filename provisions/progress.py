@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections
 from django.utils import timezone
 
-from portal import metrics
-from provisions import leases
+from core import metrics
+from jobs import leases
 from provisions.models import Job, JobLogLine
 
 log = logging.getLogger("provisions.jobs")
@@ -16,7 +16,7 @@ log = logging.getLogger("provisions.jobs")
 class JobRecorder:
     def __init__(self, job: Job, heartbeat=None):
         self.job = job
-        # The job's lease heartbeat (provisions.leases), when run by a worker under a lease.
+        # The job's lease heartbeat (jobs.leases), when run by a worker under a lease.
         self.heartbeat = heartbeat
 
     def check_lease(self) -> None:

@@ -11,26 +11,26 @@ from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from portal import crypto
-from portal.lookup import find, is_id
-from portal.names import shown
-from portal.tenancy import CHANGE
+from core import crypto
+from core.lookup import find, is_id
+from core.names import shown
+from core.tenancy import CHANGE
+from hostexec.keys import generate_ed25519, sha256_fingerprint
+from jobs import leases
+from jobs.states import JOB_LIVE, JobState
 from providers import offerings
 from providers.drivers import CloudError
 from providers.models import Provider
 from providers.services import driver_for
-from provisions import deletion, hooks, leases, networks, template_format
+from provisions import deletion, hooks, networks, template_format
 from provisions.choices import (
-    JOB_LIVE,
     DatastoreKind,
     HostState,
     JobKind,
-    JobState,
     NetworkKind,
     ProvisionState,
     ResourceState,
 )
-from provisions.keys import generate_ed25519, sha256_fingerprint
 from provisions.models import (
     NAME_PATTERN,
     CloudResource,
@@ -130,14 +130,14 @@ def enqueue_job(job: Job) -> None:
     )
 
 
-def _start_job(provision: Provision, kind: str, user, **options) -> Job:
+def start_job(provision: Provision, kind: str, user, **options) -> Job:
     live = provision.jobs.filter(state__in=JOB_LIVE).first()
     if live is not None:
         raise ValidationError(
             f"provision {provision.name} already has a job running ({live.kind} #{live.pk}, "
             f"{live.state}); wait for it to finish"
         )
-    # While QUEUED, the lease's expiry is the pick-up deadline (provisions.leases.sweep).
+    # While QUEUED, the lease's expiry is the pick-up deadline (jobs.leases.sweep).
     job = Job.objects.create(
         provision=provision,
         kind=kind,
@@ -238,7 +238,7 @@ def create_provision(
                     for index in range(host_count)
                 ]
             )
-            _start_job(provision, JobKind.DEPLOY, user)
+            start_job(provision, JobKind.DEPLOY, user)
     except IntegrityError:
         raise ValidationError({"name": f"you already have a provision named {name!r}"}) from None
     log.info("provision %s (%s) created by %s: %s hosts", provision.pk, name, user, host_count)
@@ -311,7 +311,7 @@ def create_from_template(
         raise template_format.TemplateError(lines) from None
 
 
-def _changeable(user, provision: Provision) -> Provision:
+def changeable(user, provision: Provision) -> Provision:
     if not Provision.objects.for_user(user, CHANGE).filter(pk=provision.pk).exists():
         raise Http404(f"provision {provision.pk} not found")
     return provision
@@ -328,7 +328,7 @@ def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
     """Resume at the step that failed: from ERROR, or at once when the job's worker died (its
     job is taken over and resumed, as the lease sweep would a little later). Earlier steps find
     their work done in the ledger and pass through. `force` (operators) abandons a live job."""
-    _changeable(user, provision)
+    changeable(user, provision)
     lost = _lost_job(provision)
     if lost is not None and leases.take_over(lost, f"retry by {user}"):
         provision.jobs.filter(pk=lost.pk).update(created_by=user)
@@ -353,7 +353,7 @@ def retry_provision(user, provision: Provision, *, force: bool = False) -> Job:
         )
     last = provision.jobs.exclude(state=JobState.SUCCESS).first()
     kind = JobKind.DELETE if last is not None and last.kind == JobKind.DELETE else JobKind.DEPLOY
-    return _start_job(provision, kind, user, retry=True)
+    return start_job(provision, kind, user, retry=True)
 
 
 def configure_provision(user, provision: Provision, *, force: bool = False, host=None) -> Job:
@@ -361,7 +361,7 @@ def configure_provision(user, provision: Provision, *, force: bool = False, host
     `host`, go back to INIT and a deploy job, whose reconciler configures every host that is
     not RUNNING and passes through the cloud steps already done, configures them. The whole
     provision only from ERROR unless `force`; one host of a RUNNING or ERROR provision."""
-    _changeable(user, provision)
+    changeable(user, provision)
     allowed = {ProvisionState.ERROR}
     if force or host is not None:
         allowed.add(ProvisionState.RUNNING)
@@ -382,7 +382,7 @@ def configure_provision(user, provision: Provision, *, force: bool = False, host
         # Refused (a job running) rolls the hosts' state back with it.
         hosts.update(state=HostState.INIT)
         options = {"configure": True} | ({"host": host.pk} if host is not None else {})
-        return _start_job(provision, JobKind.DEPLOY, user, **options)
+        return start_job(provision, JobKind.DEPLOY, user, **options)
 
 
 def needs_repair(provision: Provision) -> list[str]:
@@ -399,7 +399,7 @@ def repair_provision(user, provision: Provision) -> Job:
     """Bring a drifted cluster back to what the ledger says: the same reconciler as a deploy,
     which re-creates the droplets gone from DigitalOcean, powers on those found off and
     configures every host that is not RUNNING."""
-    _changeable(user, provision)
+    changeable(user, provision)
     if provision.state not in {ProvisionState.RUNNING, ProvisionState.ERROR}:
         raise ValidationError(
             f"provision {provision.name} is {provision.state}; only a RUNNING or ERROR "
@@ -410,7 +410,7 @@ def repair_provision(user, provision: Provision) -> Job:
             f"provision {provision.name} has nothing to repair: no drift found and every "
             "host is RUNNING"
         )
-    return _start_job(provision, JobKind.REPAIR, user)
+    return start_job(provision, JobKind.REPAIR, user)
 
 
 def delete_provision(user, provision: Provision, *, cleanup: bool = False, force: bool = False):
@@ -420,7 +420,7 @@ def delete_provision(user, provision: Provision, *, cleanup: bool = False, force
     them). `force` (operators) is for a provision in ERROR whose cloud side is already gone:
     instead of a job, one verification listing, then the provision is DONE (see force_delete).
     """
-    _changeable(user, provision)
+    changeable(user, provision)
     if provision.state == ProvisionState.DONE:
         raise ValidationError(f"provision {provision.name} is already deleted")
     if force and not user.is_staff:
@@ -433,7 +433,7 @@ def delete_provision(user, provision: Provision, *, cleanup: bool = False, force
         leases.abandon(lost, "abandoned: its worker stopped answering")
     if force:
         return force_delete(user, provision)
-    return _start_job(provision, JobKind.DELETE, user, cleanup=cleanup)
+    return start_job(provision, JobKind.DELETE, user, cleanup=cleanup)
 
 
 def force_delete(user, provision: Provision) -> Job:
@@ -500,7 +500,7 @@ def force_delete(user, provision: Provision) -> Job:
 
 
 def add_host(user, provision: Provision) -> Job:
-    _changeable(user, provision)
+    changeable(user, provision)
     if provision.state != ProvisionState.RUNNING:
         raise ValidationError(
             f"provision {provision.name} is {provision.state}; hosts can be "
@@ -513,12 +513,12 @@ def add_host(user, provision: Provision) -> Job:
         index = provision.hosts.count()
         host = Host.objects.create(provision=provision, name=f"{provision.name}-host-{index}")
         Provision.objects.filter(pk=provision.pk).update(host_count=provision.host_count + 1)
-        job = _start_job(provision, JobKind.ADD_HOST, user, host=host.pk)
+        job = start_job(provision, JobKind.ADD_HOST, user, host=host.pk)
     return job
 
 
 def remove_host(user, provision: Provision, host: Host) -> Job:
-    _changeable(user, provision)
+    changeable(user, provision)
     if host.provision_id != provision.pk:
         raise Http404(f"host {host.pk} not found")
     if provision.state != ProvisionState.RUNNING:
@@ -531,7 +531,7 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
     running = _some_names(host.vms.exclude(state="DONE").values_list("name", flat=True))
     if running:
         raise ValidationError(f"host {host.name} still runs VM(s) {running}; terminate them first")
-    return _start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
+    return start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
 
 
 def _some_names(names, shown: int = 5) -> str:
@@ -549,7 +549,7 @@ def find_provision(user, ref) -> Provision:
 def create_network(user, provision: Provision, *, name: str, address_range: str | None = None):
     """Another private network (VXLAN segment) on a RUNNING cluster; a deploy job then gives
     every host its VXLAN device and bridge."""
-    _changeable(user, provision)
+    changeable(user, provision)
     if provision.state != ProvisionState.RUNNING:
         raise ValidationError(
             f"provision {provision.name} is {provision.state}; networks can be "
@@ -557,7 +557,7 @@ def create_network(user, provision: Provision, *, name: str, address_range: str 
         )
     with transaction.atomic():
         network = networks.new_private_network(provision, name, address_range)
-        _start_job(provision, JobKind.DEPLOY, user, network=network.pk)
+        start_job(provision, JobKind.DEPLOY, user, network=network.pk)
     log.info("network %s (%s) created on provision %s", network.pk, name, provision.pk)
     return network
 
@@ -570,7 +570,7 @@ def delete_network(user, network: Network) -> Job:
     """Remove a private network: refused while a live VM has a NIC on it; the hosts then drop
     its VXLAN device and bridge (evpn.sh removes every segment no longer listed)."""
     provision = network.provision
-    _changeable(user, provision)
+    changeable(user, provision)
     if network.kind != NetworkKind.PRIVATE:
         raise ValidationError(
             f"{network.name} is the cluster's public network; it goes with the provision"
@@ -588,6 +588,6 @@ def delete_network(user, network: Network) -> Job:
         )
     with transaction.atomic():
         Network.objects.filter(pk=network.pk).delete()  # leases of ended VMs go with it
-        job = _start_job(provision, JobKind.DEPLOY, user, deleted_network=network.name)
+        job = start_job(provision, JobKind.DEPLOY, user, deleted_network=network.name)
     log.info("network %s (%s) deleted from provision %s", network.pk, network.name, provision.pk)
     return job

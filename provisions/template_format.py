@@ -29,7 +29,7 @@ import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from portal.names import shown
+from core.names import shown
 from providers import yaml_format
 
 TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks"}

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from provisions import views, views_secgroups
+from provisions import views
+from provisions.secgroups import views as views_secgroups
 
 app_name = "provisions"
 urlpatterns = [

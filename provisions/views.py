@@ -7,16 +7,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from portal.forms import add_validation_error
+from core.forms import add_validation_error
+from jobs.states import JobState
 from providers.models import Provider
 from provisions import hooks, services, template_format
-from provisions.choices import PROVISION_TERMINAL, JobState, ProvisionState
+from provisions.choices import PROVISION_TERMINAL, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
 from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+from provisions.secgroups.views import secgroup_context
 from provisions.template_forms import TemplateInputsForm
-from provisions.views_secgroups import secgroup_context
 
 PAGE_SIZE = 50
 # Only offer Repair where services.repair_provision would accept it (it checks again).

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from portal.models import ApiToken
+from core.models import ApiToken
 
 TOKEN = "dop_v1_" + "a1b2c3d4" * 8  # looks like a real DigitalOcean token
 
@@ -88,8 +88,8 @@ def _empty_cache():
 @pytest.fixture(autouse=True)
 def _metrics_written_only_when_flushed(settings):
     # The portal writes its counters from a thread every second; a test writes them when it
-    # calls portal.metrics.flush(), and starts with none pending.
-    from portal.metrics import store
+    # calls core.metrics.flush(), and starts with none pending.
+    from core.metrics import store
 
     settings.METRICS_FLUSH_SECONDS = 0
     store.discard()
@@ -141,8 +141,9 @@ def cluster(owner):
     """A RUNNING 2-host provision 'dc' with no cloud behind it: its deploy marked done, its
     hosts RUNNING at 127.18.0.9 with 2 CPU and 2 GiB. VMs placed on it stay PENDING (their
     deploy jobs are queued on commit)."""
+    from jobs.states import JobState
     from provisions import services
-    from provisions.choices import HostState, JobState
+    from provisions.choices import HostState
     from provisions.models import Provision
     from tests.providers.test_api import make_provider
 

@@ -1,4 +1,4 @@
-"""Reading a job's log for who held it when: the lease notes (provisions.leases) say when a
+"""Reading a job's log for who held it when: the lease notes (jobs.leases) say when a
 worker started a job, when it ended it, and when it was declared lost and the job taken over.
 A job run twice at once shows as a second `started` before the first holder's end."""
 

@@ -9,7 +9,7 @@ import threading
 
 import paramiko
 
-from provisions.ssh import _load_private_key
+from hostexec.ssh import _load_private_key
 
 
 class _Session(paramiko.ServerInterface):

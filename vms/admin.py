@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.admin import OUTBOUND_URL_FIELDS, ReadOnlyAdmin
+from core.admin import OUTBOUND_URL_FIELDS, ReadOnlyAdmin
 from vms.models import (
     NIC,
     VM,

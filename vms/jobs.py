@@ -1,6 +1,6 @@
 """django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING) and actions.
 
-Every job the portal enqueues is a VMJob row run under a lease (provisions.leases): claimed
+Every job the portal enqueues is a VMJob row run under a lease (jobs.leases): claimed
 with a conditional UPDATE, renewed by a heartbeat, taken over by another worker's sweep when
 this worker dies. Its host scripts are idempotent, so a deploy taken over half-way converges.
 """
@@ -10,9 +10,9 @@ import logging
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from portal import metrics, sshkeys
-from provisions import leases
-from provisions.choices import JobState
+from core import metrics, sshkeys
+from jobs import leases
+from jobs.states import JobState
 from vms import lxc
 from vms.choices import VMState
 from vms.models import VM, PortBlock, VMJob

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from portal import outbound
-from provisions import hostconfig, ssh_pool
+from core import outbound
+from hostexec import scripts, ssh_pool
+from hostexec.ssh import CommandFailed, SSHError
+from provisions import hostconfig
 from provisions.choices import NetworkKind
 from provisions.hostconfig import evpn
-from provisions.ssh import CommandFailed, SSHError
 
 SCRIPTS = Path(__file__).parent / "hostscripts"
 
@@ -24,11 +25,11 @@ class LXCError(Exception):
 def script_text(name: str) -> str:
     """A host script with its included functions (rootfs.sh here; isolation.sh and steps.sh
     shared with host configuration)."""
-    return hostconfig.with_includes((SCRIPTS / name).read_text(), SCRIPTS)
+    return scripts.load(name, SCRIPTS, hostconfig.SCRIPT_DIR)
 
 
 def warm_session(host, wait: float):
-    """This process's warm connection to the host (provisions.ssh_pool): VM work opens a
+    """This process's warm connection to the host (hostexec.ssh_pool): VM work opens a
     channel on it instead of a new SSH connection for each deploy or action."""
     provision = host.provision
     return ssh_pool.session(
@@ -40,7 +41,7 @@ def warm_session(host, wait: float):
 
 
 @contextmanager
-def _connected(host, script: str, wait: float):
+def connected(host, script: str, wait: float):
     """A connected session to the host; failures become LXCError naming script and host."""
     try:
         with warm_session(host, wait) as session:
@@ -52,7 +53,7 @@ def _connected(host, script: str, wait: float):
 
 
 def _run(host, script: str, env: dict, log=None) -> str:
-    with _connected(host, script, wait=10) as session:
+    with connected(host, script, wait=10) as session:
         result = session.run_script(script_text(script), env)
     if log is not None:
         for line in result.stdout.splitlines():
@@ -66,7 +67,7 @@ def _run(host, script: str, env: dict, log=None) -> str:
 def destroy_on_host(host, vms, log=None) -> None:
     """Destroy several containers of one host over one SSH session (a cluster being deleted)."""
     script = script_text("vm-action.sh")
-    with _connected(host, "vm-action.sh", wait=0) as session:
+    with connected(host, "vm-action.sh", wait=0) as session:
         for vm in vms:
             session.run_script(script, {"VM": vm.container_name, "ACTION": "destroy"})
             if log is not None:
@@ -175,7 +176,7 @@ def action(vm, name: str, log=None) -> None:
 def attach_prefix(vm) -> str:
     """The host command that enters the VM's container (`lxc-attach`), up to its options;
     the container name, derived from the ID, quoted all the same."""
-    return 'lxc-attach -P "${ONE_EDGE_BASE:-/var/lib/one-edge}/lxc" -n ' + shlex.quote(
+    return f'lxc-attach -P "${{ONE_EDGE_BASE:-{scripts.EDGE_BASE}}}/lxc" -n ' + shlex.quote(
         vm.container_name
     )
 

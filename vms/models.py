@@ -2,9 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from portal.tenancy import OwnedQuerySet
+from core.tenancy import OwnedQuerySet
+from jobs.base import LeasedJob
 from provisions.choices import EventSource
-from provisions.job_base import LeasedJob
 from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
 
 
@@ -259,7 +259,7 @@ class UserQuota(models.Model):
 
 class VMJob(LeasedJob):
     """One background run on a VM (deploy, poweroff, resume, reboot, terminate) under a lease
-    (provisions.leases), so that a job lost with its worker is taken over and run again; the
+    (jobs.leases), so that a job lost with its worker is taken over and run again; the
     host scripts are idempotent, so a deploy resumed half-way converges."""
 
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="jobs")

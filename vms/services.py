@@ -15,14 +15,14 @@ from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from portal.lookup import find
-from portal.names import check_name
+from core.lookup import find
+from core.names import check_name
 from provisions import hostconfig
 from provisions.choices import EventSource, HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
-from vms import leases, lxc, ports
+from vms import addresses, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
 from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMJob, VMLogLine, VMTemplate
 
@@ -184,13 +184,13 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
                     NIC.objects.filter(pk=nic.pk).update(ip=_next_ip(host))
                     ports.allocate(host, nic)
                 else:
-                    lease = leases.allocate(network, nic)
+                    lease = addresses.allocate(network, nic)
                     vm_log(vm, f"NIC{index}: {lease.ip} on {network.name} ({nic.mac})")
             vm_log(vm, f"placed on {host.name} ({host.public_ip})")
             start_job(vm, "deploy")
     except IntegrityError:
         raise ValidationError({"name": f"you already have a VM named {name!r}"}) from None
-    except (ports.NoFreePorts, leases.NoFreeAddress) as exc:
+    except (ports.NoFreePorts, addresses.NoFreeAddress) as exc:
         raise ValidationError(str(exc)) from None
     return vm
 
@@ -316,7 +316,7 @@ def release(vm: VM, why: str) -> None:
     with transaction.atomic():
         for nic in vm.nics.all():
             ports.release(nic)
-            leases.release(nic)
+            addresses.release(nic)
         transition(vm, VMState.DONE, set(VMState) - {VMState.DONE}, reason=why)
     vm_log(vm, why)
 

@@ -3,7 +3,7 @@
 from django import template
 from django.conf import settings
 
-from consoles.protocol import VM_PATH
+from core.console_protocol import VM_PATH
 
 register = template.Library()
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from lab.droplets import metadata
 from lab.droplets.image import ensure_base_image
 from lab.hosts import net
-from lab.hosts.manager import BRIDGE, DEFAULT_BASE, _vpc_bridge
+from lab.hosts.manager import BRIDGE, DEFAULT_BASE, bridge_for_vpc
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class VmDroplets:
 
     def _network(self, droplet_id: int, public, gateway: str, vpc_uuid: str) -> None:
         netns = f"{NETNS_PREFIX}{droplet_id}"
-        vpc_bridge = _vpc_bridge(vpc_uuid)
+        vpc_bridge = bridge_for_vpc(vpc_uuid)
         with self.lock:
             net.ensure_bridge(BRIDGE, f"{gateway}/{public.network.prefixlen}")
             net.ensure_bridge(vpc_bridge)

@@ -23,7 +23,7 @@ class LabHostError(Exception):
     pass
 
 
-def _vpc_bridge(vpc_uuid: str) -> str:
+def bridge_for_vpc(vpc_uuid: str) -> str:
     return "elv-" + vpc_uuid.replace("-", "")[:10]
 
 
@@ -104,7 +104,7 @@ class LabHosts:
         private = ipaddress.ip_interface(f"{private_ip}/{int(private_prefix)}")
         ipaddress.ip_address(gateway)
         netns = f"{NETNS_PREFIX}{droplet_id}"
-        vpc_bridge = _vpc_bridge(str(vpc_uuid))
+        vpc_bridge = bridge_for_vpc(str(vpc_uuid))
         self.destroy(droplet_id)  # a leftover from a crashed run must not get in the way
         directory = self.host_dir(droplet_id)
         (directory / "one-edge").mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@
 #      (rx/tx as the container sees them: the host side of its veth pairs counts the reverse)
 # DONE
 set -uo pipefail
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 LXCPATH="$BASE/lxc"
 export LC_ALL=C
 

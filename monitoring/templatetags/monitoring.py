@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from django import template
 
+from core.units import human_bytes as _human_bytes
 from monitoring import series
-from portal.cli.output import human_bytes as _human_bytes
 
 register = template.Library()
 

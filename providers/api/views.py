@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from portal.tenancy import CHANGE
+from core.tenancy import CHANGE
 from providers import services, yaml_format
 from providers.api.serializers import (
     ConnectionTestSerializer,

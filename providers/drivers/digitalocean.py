@@ -23,7 +23,7 @@ from digitalocean.baseapi import DELETE, GET, POST, PUT, BaseAPI
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
-from portal import metrics
+from core import metrics
 from providers.drivers.errors import (
     AuthenticationError,
     NotFound,

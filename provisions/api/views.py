@@ -7,8 +7,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from portal.api_errors import ErrorSerializer
-from portal.api_params import int_param
+from core.api.errors import ErrorSerializer
+from core.api.params import int_param
 from provisions import services, template_format
 from provisions.api.serializers import (
     HostSerializer,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from provisions.ssh import CommandFailed, HostSession
+from hostexec import scripts
+from hostexec.ssh import CommandFailed, HostSession
 
 SCRIPT_DIR = Path(__file__).parent
 SETUP_SCRIPT = "host-setup.sh"
@@ -30,27 +31,8 @@ class HostFacts:
     output: str
 
 
-INCLUDE = re.compile(r"^# @include (?P<name>[\w-]+\.sh)\n", re.M)
-
-
 def script(name: str = SETUP_SCRIPT) -> str:
-    return with_includes((SCRIPT_DIR / name).read_text())
-
-
-def with_includes(text: str, *directories: Path) -> str:
-    """The script with each `# @include NAME.sh` line replaced by that file's functions, looked
-    up in `directories` and then here (isolation.sh, steps.sh): one file shipped, no state on
-    the host to keep in step with the portal's version."""
-    search = [*directories, SCRIPT_DIR]
-
-    def included(match: re.Match) -> str:
-        name = match["name"]
-        for directory in search:
-            if (directory / name).is_file():
-                return (directory / name).read_text()
-        raise FileNotFoundError(f"host script include {name} not found in {search}")
-
-    return INCLUDE.sub(included, text)
+    return scripts.load(name, SCRIPT_DIR)
 
 
 def isolation_env() -> dict:

@@ -11,8 +11,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from hostexec.ssh import CommandFailed, HostSession
 from provisions.hostconfig import HostConfigError, script
-from provisions.ssh import CommandFailed, HostSession
 
 EVPN_SCRIPT = "evpn.sh"
 VERSION = "1"

@@ -20,7 +20,7 @@
 # most of it, start once with their final configuration.
 set -euo pipefail
 VERSION=1
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 ACTION="${ONE_EVPN_ACTION:-apply}"
 FRRDIR="$BASE/frr"
 RUNDIR="$FRRDIR/run"

@@ -10,7 +10,7 @@
 # configured starts a handful of processes, not the eighty-odd one command per check would.
 set -euo pipefail
 VERSION=2
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 BRIDGE="${ONE_BRIDGE:-onebr0}"
 BRIDGE_CIDR="${ONE_BRIDGE_CIDR:-192.168.150.1/24}"
 PUBLIC_IF="${ONE_PUBLIC_IF:-eth0}"
@@ -158,7 +158,7 @@ KEEP_MB=$(( TOTAL_MB / 10 > 256 ? TOTAL_MB / 10 : 256 ))
 [ "$KEEP_MB" -lt "$TOTAL_MB" ] || KEEP_MB=$(( TOTAL_MB / 2 ))
 # One parent cgroup per host; lab hosts share one machine's hierarchy, so the name carries a
 # digest of the base directory unless it is the default one.
-if [ "$BASE" = /var/lib/one-edge ]; then
+if [ "$BASE" = "$ONE_EDGE_DEFAULT_BASE" ]; then
     PARENT=one-edge
 else
     # FNV-1a (64 bits) of the path, by bash: no sha1sum and subshell on every run.

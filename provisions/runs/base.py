@@ -10,13 +10,13 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
+from hostexec.ssh import HostSession, SSHError
 from providers.drivers import CloudError, TransientError
 from provisions import hostconfig, networks
 from provisions.choices import HostState, ResourceState
 from provisions.hostconfig import evpn
 from provisions.models import CloudResource, Host, Provision
 from provisions.progress import JobRecorder, in_parallel
-from provisions.ssh import HostSession, SSHError
 
 # Tests set this to a step name to simulate the worker being killed right after that step.
 # Run.run reads it at call time, so set it here (provisions.runs.base), the only copy.

@@ -5,15 +5,15 @@ import time
 
 from django.conf import settings
 
+from hostexec.keys import md5_fingerprint
+from hostexec.ssh import SSHError
 from providers.drivers import NotFound, PermanentError
 from provisions import hooks, hostconfig
 from provisions.choices import HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
-from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
-from provisions.ssh import SSHError
 
 
 class DeleteRun(Run):

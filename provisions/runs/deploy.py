@@ -4,17 +4,18 @@ import time
 
 from django.conf import settings
 
+from hostexec.keys import md5_fingerprint
+from hostexec.ssh import SSHError
 from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
-from provisions import cloud_init, firewall_rules, hooks, hostconfig, secgroups
+from provisions import cloud_init, firewall_rules, hooks, hostconfig
 from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
-from provisions.keys import md5_fingerprint
 from provisions.models import CloudResource, Host, HostEvent
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
 from provisions.runs.firewall import reconcile_rules
-from provisions.ssh import SSHError
+from provisions.secgroups import rules as secgroups
 
 
 def portal_tag() -> str:

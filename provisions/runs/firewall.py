@@ -6,9 +6,10 @@ and those is someone else's change (the console, another tool): it is logged as 
 undone. A firewall gone from DigitalOcean is a Repair's job (it re-creates it with the rules).
 """
 
-from provisions import firewall_rules, secgroups
+from provisions import firewall_rules
 from provisions.choices import ResourceKind, ResourceState
 from provisions.runs.base import Run, StepFailed
+from provisions.secgroups import rules as secgroups
 
 
 class FirewallRun(Run):

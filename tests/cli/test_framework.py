@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from portal.cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm, onevnet
+from cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm, onevnet
 from vms import services as vms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_jobs")]
@@ -108,7 +108,7 @@ def test_failure_exits_1(cli_env, capsys):
 
 
 def _cli(module: str, *argv: str) -> list[str]:
-    code = f"import sys; from portal.cli import {module}; sys.exit({module}.main(sys.argv[1:]))"
+    code = f"import sys; from cli import {module}; sys.exit({module}.main(sys.argv[1:]))"
     return [sys.executable, "-c", code, *argv]
 
 

@@ -3,8 +3,8 @@ MONITORING section, `oneprovision repair` and what `oneprovision show` says of d
 
 import pytest
 
-from portal.cli import oneprovision, onevm
-from portal.models import ApiToken
+from cli import oneprovision, onevm
+from core.models import ApiToken
 from provisions.choices import HostProblem, HostState, JobKind
 from provisions.models import Job, Provision
 from tests.cli.test_onevm_cli import run

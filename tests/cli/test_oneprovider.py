@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.cli import oneprovider
-from portal.models import ApiToken
+from cli import oneprovider
+from core.models import ApiToken
 from providers.models import Provider
 from tests.providers.samples import CORRECTED_YAML, DOCUMENT_YAML
 

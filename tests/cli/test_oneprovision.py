@@ -3,10 +3,11 @@ import time
 
 import pytest
 
-from portal.cli import oneprovision
-from portal.models import ApiToken
+from cli import oneprovision
+from core.models import ApiToken
+from jobs.states import JobState
 from provisions import services
-from provisions.choices import JobState, ProvisionState
+from provisions.choices import ProvisionState
 from provisions.models import Job, JobLogLine, Provision
 from provisions.progress import in_thread
 from tests.providers.test_api import make_provider

@@ -3,7 +3,8 @@ job that configures the hosts again, only from ERROR unless forced."""
 
 import pytest
 
-from provisions.choices import HostState, JobKind, JobState, ProvisionState
+from jobs.states import JobState
+from provisions.choices import HostState, JobKind, ProvisionState
 from provisions.models import Provision
 from tests.cli.test_oneprovision import run
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from portal.models import ApiToken
+from core.models import ApiToken
 from provisions.choices import JobKind, ProvisionState
 from provisions.models import Provision
 from tests.cli.test_oneprovision import run

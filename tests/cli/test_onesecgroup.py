@@ -3,8 +3,9 @@ API's 400 and change nothing; another user's group is not found."""
 
 import pytest
 
-from portal.cli import onesecgroup
-from provisions.choices import JobKind, JobState, ResourceKind
+from cli import onesecgroup
+from jobs.states import JobState
+from provisions.choices import JobKind, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_jobs")]

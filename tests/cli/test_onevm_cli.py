@@ -4,9 +4,9 @@ import re
 
 import pytest
 
+from cli import onemarketapp, onetemplate, onevm
+from core.models import ApiToken
 from marketplace.models import MarketplaceApp
-from portal.cli import onemarketapp, onetemplate, onevm
-from portal.models import ApiToken
 from vms.models import VM, PortBlock, VMTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)

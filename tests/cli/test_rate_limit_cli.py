@@ -6,9 +6,9 @@ import os
 import pytest
 from django.core.cache import cache
 
-from portal import api_token_failures
-from portal.cli import oneprovider
-from portal.cli.client import Client
+from cli import oneprovider
+from cli.client import Client
+from core.api import token_failures as api_token_failures
 from tests.cli.test_onevm_cli import run
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import pexpect
 import pytest
 
 from consoles.models import ConsoleSession
-from portal.models import ApiToken
+from core.models import ApiToken
 from tests.asgi_server import serving
 from vms.models import VM
 

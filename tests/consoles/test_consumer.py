@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from consoles import protocol
 from consoles.choices import EndReason, Via
 from consoles.models import ConsoleSession
+from core import console_protocol as protocol
+from core.models import ApiToken
+from hostexec.ssh import HostUnreachable
 from portal.asgi import application
-from portal.models import ApiToken
-from provisions.ssh import HostUnreachable
 from tests.consoles.communicator import WebsocketCommunicator
 from vms.models import VM, VMJob
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from hostexec.keys import generate_ed25519, md5_fingerprint
 from lab.docsim.contract import Contract, Recorder, check_exchanges, contract
 from lab.docsim.server import Exchange
 from monitoring import drift
 from providers.drivers import AuthenticationError, DigitalOceanDriver, TransientError
 from provisions import firewall_rules, services
 from provisions.choices import HostState, ProvisionState, ResourceKind
-from provisions.keys import generate_ed25519, md5_fingerprint
 from provisions.models import CloudResource
 from tests.contract import session
 from tests.provisions.conftest import SIM_TOKEN

@@ -10,8 +10,8 @@ import pytest
 import requests
 from pydo import Client
 
+from hostexec.keys import generate_ed25519, md5_fingerprint
 from lab.docsim import start_in_thread
-from provisions.keys import generate_ed25519, md5_fingerprint
 from tests.contract.session import checked
 
 TOKEN = "lab-token"

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from hostexec.keys import generate_ed25519, md5_fingerprint
 from lab.docsim import start_in_thread
-from provisions.keys import generate_ed25519, md5_fingerprint
 from tests.contract.session import checked
 
 TOKEN = "lab-token"

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
+from core.models import ApiToken
 from lab.docsim import start_in_thread
 from lab.images import ensure_alpine_rootfs, start_image_server
 from marketplace.models import Marketplace
-from portal.models import ApiToken
 from tests.contract.session import checked
 
 NEEDED_COMMANDS = ("ip", "sshd", "ssh-keygen", "lxc-start", "iptables")

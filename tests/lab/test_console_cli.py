@@ -14,10 +14,10 @@ import pexpect
 import pytest
 from websockets.sync.client import connect
 
-from consoles import protocol
 from consoles.choices import EndReason, Via
 from consoles.models import ConsoleSession
-from portal.models import ApiToken
+from core import console_protocol as protocol
+from core.models import ApiToken
 from tests.lab.console_fixtures import alpine_test, asgi_url  # noqa: F401 - fixtures
 from vms import services as vm_services
 

@@ -5,10 +5,10 @@ empties the VMs' forwarding chain, and keeps FRR running unless its configuratio
 
 import pytest
 
+from hostexec.keys import generate_ed25519
+from hostexec.ssh import HostSession
 from provisions import hostconfig
 from provisions.hostconfig import evpn
-from provisions.keys import generate_ed25519
-from provisions.ssh import HostSession
 from tests.lab.test_lab_droplets import cloud_config
 
 pytestmark = pytest.mark.lab

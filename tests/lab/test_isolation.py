@@ -15,12 +15,12 @@ import pytest
 import requests
 from django.core.exceptions import PermissionDenied
 
+from core import sshkeys
+from hostexec.ssh import HostSession
 from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
-from portal import sshkeys
 from provisions import services as provisions
-from provisions.ssh import HostSession
 from tests.providers.test_api import make_provider
 from vms import lxc
 from vms import services as vms

@@ -8,12 +8,12 @@ import time
 import paramiko
 import pytest
 
+from hostexec.keys import generate_ed25519
+from hostexec.ssh import HostKeyMismatch, HostSession
 from lab.docsim import start_in_thread
 from lab.hosts import net
 from providers.drivers import DigitalOceanDriver
 from providers.drivers.digitalocean import private_ipv4, public_ipv4
-from provisions.keys import generate_ed25519
-from provisions.ssh import HostKeyMismatch, HostSession
 
 pytestmark = pytest.mark.lab
 

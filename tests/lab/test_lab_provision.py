@@ -3,12 +3,13 @@ delete leaves nothing in the simulator and no lab host."""
 
 import pytest
 
+from hostexec.ssh import HostSession
+from jobs.states import JobState
 from lab.docsim import start_in_thread
 from lab.hosts import net
 from provisions import hostconfig, jobs, services
-from provisions.choices import HostState, JobState, ProvisionState
+from provisions.choices import HostState, ProvisionState
 from provisions.models import Job
-from provisions.ssh import HostSession
 from tests.contract.session import checked
 from tests.providers.test_api import make_provider
 

@@ -6,6 +6,7 @@ nothing waits for a real 30 s."""
 import pytest
 import requests
 
+from hostexec.ssh import HostSession
 from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
@@ -13,7 +14,6 @@ from monitoring.cycle import run_cycle
 from monitoring.models import HostSample, VMSample
 from provisions import services
 from provisions.choices import HostProblem, HostState, ProvisionState
-from provisions.ssh import HostSession
 from tests.providers.test_api import make_provider
 from vms import services as vm_services
 from vms.models import VM

@@ -5,12 +5,12 @@ import time
 
 import pytest
 
+from hostexec.ssh import HostSession
 from lab.hosts import net
 from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
 from provisions import services as provisions
-from provisions.ssh import HostSession
 from tests.providers.test_api import make_provider
 from vms import lxc
 from vms import services as vms

@@ -25,13 +25,13 @@ from django.db import connection
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.models import ApiToken
+from jobs.states import JOB_LIVE, JobState
 from lab.docsim import start_in_thread
 from lab.hosts import net
 from lab.hosts.manager import NETNS_PREFIX
 from lab.images import ensure_alpine_rootfs, start_image_server
 from marketplace.models import Marketplace
-from portal.models import ApiToken
-from provisions.choices import JOB_LIVE, JobState
 from provisions.models import Host, Job, JobLogLine, Provision
 from tests.lab.test_worker_killed import (
     assert_exactly_the_requested_droplets,

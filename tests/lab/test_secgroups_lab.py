@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from provisions import secgroup_services
-from provisions.choices import JobKind, JobState
+from jobs.states import JobState
+from provisions.choices import JobKind
+from provisions.secgroups import services as secgroup_services
 from tests.lab.test_monitoring_lab import cluster_with_vms, on_host  # noqa: F401 - a fixture
 from vms import lxc
 from vms.models import PortBlock

@@ -7,11 +7,11 @@ import time
 import pytest
 import requests
 
+from cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm
+from core.models import ApiToken
 from lab.hosts import net
 from marketplace import sync
 from marketplace.models import Marketplace
-from portal.cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm
-from portal.models import ApiToken
 from tests.providers.samples import CORRECTED_YAML
 from vms.models import VM, Image, PortBlock, VMTemplate
 

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from hostexec.keys import generate_ed25519
 from lab.docsim import start_in_thread
 from lab.droplets import image as vm_image
 from provisions.cloud_init import BOOT_PACKAGES, MARKER, user_data
-from provisions.keys import generate_ed25519
 from tests.lab.conftest import require_lab
 
 VM_COMMANDS = ("qemu-system-x86_64", "qemu-img", "debootstrap", "ebtables", "nsenter")
@@ -124,7 +124,7 @@ def vm_droplet(tmp_path_factory):
 
 
 def session(world, host_key=None):
-    from provisions.ssh import HostSession
+    from hostexec.ssh import HostSession
 
     return HostSession(
         world.address,
@@ -200,7 +200,7 @@ def test_cloud_init_applies_the_portals_user_data_from_the_metadata_service(vm_d
 
 @pytest.mark.lab
 def test_the_host_key_is_the_one_from_user_data_and_another_is_refused(vm_droplet):
-    from provisions.ssh import HostKeyMismatch
+    from hostexec.ssh import HostKeyMismatch
 
     with session(vm_droplet) as ssh:
         ssh.connect(wait=30)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from consoles import ssh_pty
-from provisions import ssh_pool
+from hostexec import ssh_pool
 from tests.lab.test_isolation import wait_for
 from tests.lab.test_monitoring_lab import cluster_with_vms, on_host  # noqa: F401 - a fixture
 from vms import services as vm_services

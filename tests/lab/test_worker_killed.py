@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from jobs.states import JobState
 from lab.docsim import start_in_thread
 from provisions import services
-from provisions.choices import HostState, JobState, ProvisionState, ResourceKind
+from provisions.choices import HostState, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job
 from tests.providers.test_api import make_provider
 

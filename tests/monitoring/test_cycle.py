@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from hostexec.ssh import HostUnreachable
 from monitoring import cycle
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import Container, HostReading, ProbeError, parse
 from provisions.choices import HostProblem, HostState
 from provisions.models import Host
-from provisions.ssh import HostUnreachable
 from vms import services as vm_services
 from vms.models import VM
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import supervisor
+from jobs.states import JobState
 from monitoring.models import WorkerLease
-from provisions.choices import JobState
+from portal import supervisor
 from provisions.models import Job
 
 pytestmark = pytest.mark.django_db

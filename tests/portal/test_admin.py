@@ -14,8 +14,8 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
 from consoles.models import ConsoleSession
+from core.models import ApiToken, UserProfile
 from monitoring.models import WorkerHeartbeat, WorkerLease
-from portal.models import ApiToken, UserProfile
 from provisions.choices import EventSource
 from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
 from tests.monitoring.conftest import host_samples, vm_samples

@@ -5,10 +5,10 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from portal import api_token_failures
-from portal.client_address import client_address
-from portal.env import ImproperlyConfiguredEnv, env_rate
-from portal.models import ApiToken, UserProfile
+from core.api import token_failures as api_token_failures
+from core.client_address import client_address
+from core.env import ImproperlyConfiguredEnv, env_rate
+from core.models import ApiToken, UserProfile
 from tests.portal.test_ssh_key import new_key
 
 pytestmark = pytest.mark.django_db

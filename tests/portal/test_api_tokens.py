@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portal.models import ApiToken, hash_token
+from core.models import ApiToken, hash_token
 
 pytestmark = pytest.mark.django_db
 

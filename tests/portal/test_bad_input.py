@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from portal.api_json import MAX_DEPTH, JSONRenderer
-from portal.api_pagination import MAX_LIMIT
+from core.api.json import MAX_DEPTH, JSONRenderer
+from core.api.pagination import MAX_LIMIT
 from providers.models import Provider
 from tests.providers.test_api import body, make_provider
 from vms.models import Image, VMTemplate
@@ -211,7 +211,7 @@ def test_an_id_or_name_that_is_neither_is_not_found(api, cluster, ref):
 
 
 # str.isdigit() accepts '²', which int() refuses: the services resolve references with
-# portal.lookup.is_id.
+# core.lookup.is_id.
 def test_a_provision_for_a_provider_ref_that_is_no_id_is_a_400(api, cluster):
     response = api.post("/api/provisions/", {"name": "edge2", "provider": "²"}, format="json")
     _assert_error(response, 400, "not found")
@@ -225,7 +225,7 @@ def test_an_export_to_a_datastore_ref_that_is_no_id_is_a_400(api, cluster, app):
 
 
 def test_a_crash_under_api_is_still_a_json_error_the_cli_can_print(api, monkeypatch):
-    from vms.api import ImageViewSet
+    from vms.api.views import ImageViewSet
 
     def crash(self, request, *args, **kwargs):
         raise RuntimeError("a bug")

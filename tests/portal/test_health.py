@@ -8,9 +8,10 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import metrics
+from jobs.states import JobState
 from monitoring.models import WorkerHeartbeat
-from portal import health, metrics
-from provisions.choices import JobState
+from portal import health
 from vms import services
 from vms.models import VM, VMJob
 

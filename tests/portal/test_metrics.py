@@ -5,11 +5,11 @@ import os
 import pytest
 from django.db import DatabaseError
 
-from portal import metrics
-from portal.metrics import store
-from portal.models import MetricCounter
-from provisions.keys import generate_ed25519
-from provisions.ssh import HostSession, HostUnreachable
+from core import metrics
+from core.metrics import store
+from core.models import MetricCounter
+from hostexec.keys import generate_ed25519
+from hostexec.ssh import HostSession, HostUnreachable
 
 pytestmark = pytest.mark.django_db
 

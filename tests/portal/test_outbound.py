@@ -1,10 +1,10 @@
-"""portal.outbound: which URLs the portal fetches or hands to a host, tried with the attacks
+"""core.outbound: which URLs the portal fetches or hands to a host, tried with the attacks
 (internal addresses, other schemes, DNS rebinding, redirects) against real local servers."""
 
 import pytest
 
-from portal import outbound
-from portal.env import ImproperlyConfiguredEnv, env_networks
+from core import outbound
+from core.env import ImproperlyConfiguredEnv, env_networks
 from tests.local_http import BANNER, fake_dns, serve
 
 PUBLIC = "93.184.216.34"  # a global address; nothing here connects to it

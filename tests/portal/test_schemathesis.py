@@ -11,10 +11,10 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 
+from core.models import ApiToken
+from hostexec.keys import generate_ed25519
 from marketplace.models import Marketplace, MarketplaceApp
-from portal.models import ApiToken
 from providers.models import Provider
-from provisions.keys import generate_ed25519
 from provisions.models import JobLogLine
 from tests.conftest import TOKEN
 from tests.monitoring.conftest import host_samples, vm_samples

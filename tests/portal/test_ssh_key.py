@@ -4,8 +4,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portal import sshkeys
-from portal.models import UserProfile
+from core import sshkeys
+from core.models import UserProfile
 
 pytestmark = pytest.mark.django_db
 

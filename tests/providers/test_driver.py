@@ -183,8 +183,8 @@ def test_the_driver_paces_itself_before_the_hourly_budget_runs_out(sim, settings
 
 @pytest.mark.django_db
 def test_every_answer_and_every_retried_429_is_in_the_metrics(sim):
-    from portal import metrics
-    from portal.models import MetricCounter
+    from core import metrics
+    from core.models import MetricCounter
 
     sim.set_faults(fault_429_every=2, retry_after=0)
     do = driver(sim)

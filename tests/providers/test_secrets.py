@@ -4,7 +4,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from portal import crypto
+from core import crypto
 from providers.models import Provider
 from tests.providers.test_api import body, make_provider
 

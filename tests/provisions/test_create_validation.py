@@ -1,7 +1,8 @@
 import pytest
 
+from jobs.states import JobState
 from provisions import services
-from provisions.choices import JobState, ProvisionState
+from provisions.choices import ProvisionState
 from provisions.models import Provision
 from tests.providers.test_api import make_provider
 

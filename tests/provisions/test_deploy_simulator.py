@@ -5,8 +5,9 @@ and then fails host configuration; that is the part tested here (tests/lab has t
 
 import pytest
 
+from jobs.states import JobState
 from provisions import jobs, runs, services
-from provisions.choices import JobState, ProvisionState, ResourceState
+from provisions.choices import ProvisionState, ResourceState
 from provisions.models import CloudResource, Job
 from provisions.runs import base as runs_base
 from tests.provisions.conftest import SIM_TOKEN

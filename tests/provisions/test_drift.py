@@ -6,9 +6,10 @@ import time
 import pytest
 import requests
 
+from jobs.states import JobState
 from monitoring import drift
 from provisions import services
-from provisions.choices import HostProblem, HostState, JobState
+from provisions.choices import HostProblem, HostState
 from provisions.models import Host, Job
 from tests.provisions.test_deploy_simulator import run_queued
 

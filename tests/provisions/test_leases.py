@@ -4,11 +4,14 @@ delete of such a provision without waiting for the lease."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from provisions import jobs, leases, services
-from provisions.choices import JobState, ProvisionState
+from jobs import leases
+from jobs.states import JobState
+from provisions import jobs, services
+from provisions.choices import ProvisionState
 from provisions.models import Job, Provision
 from tests.concurrency import run_in_threads
 
@@ -34,30 +37,30 @@ def running_job(cluster):
 def test_claim_takes_a_lease_and_a_second_claim_fails(cluster):
     job = cluster.jobs.get()
     Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED)
-    claimed = leases.claim(job.pk, "w1")
+    claimed = leases.claim(job.pk, "w1", Job.objects.all())
     assert claimed.state == JobState.RUNNING and claimed.lease_owner == "w1"
     assert claimed.lease_expires_at > timezone.now()
-    assert leases.claim(job.pk, "w2") is None
-    assert leases.renew(job.pk, "w1") and not leases.renew(job.pk, "w2")
+    assert leases.claim(job.pk, "w2", Job.objects.all()) is None
+    assert leases.renew(Job, job.pk, "w1") and not leases.renew(Job, job.pk, "w2")
 
 
 def test_sweep_takes_over_an_expired_job_once_and_enqueues_it(running_job):
     enqueued = []
-    assert leases.sweep(enqueued.append) == [running_job.pk]
+    assert leases.sweep(Job, enqueued.append) == [running_job.pk]
     running_job.refresh_from_db()
     assert running_job.state == JobState.QUEUED and running_job.takeovers == 1
     assert running_job.lease_owner == ""
     assert "dead-host:4242:abcdef lost" in running_job.lines.last().message
     assert [j.pk for j in enqueued] == [running_job.pk]
     # Nothing more to take over; the new pick-up deadline has not passed.
-    assert leases.sweep(enqueued.append) == []
+    assert leases.sweep(Job, enqueued.append) == []
 
 
 def test_sweep_leaves_a_job_with_a_live_lease_alone(running_job):
     Job.objects.filter(pk=running_job.pk).update(
         lease_expires_at=timezone.now() + timedelta(seconds=30)
     )
-    assert leases.sweep(lambda job: None) == []
+    assert leases.sweep(Job, lambda job: None) == []
     running_job.refresh_from_db()
     assert running_job.state == JobState.RUNNING
 
@@ -68,7 +71,7 @@ def test_sweep_enqueues_again_a_queued_job_not_picked_up_in_time(cluster):
         state=JobState.QUEUED, lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     enqueued = []
-    assert leases.sweep(enqueued.append) == [job.pk]
+    assert leases.sweep(Job, enqueued.append) == [job.pk]
     job.refresh_from_db()
     assert job.state == JobState.QUEUED and job.lease_expires_at > timezone.now()
 
@@ -165,3 +168,19 @@ def test_delete_still_refuses_while_the_worker_is_alive(running_job, owner):
     )
     with pytest.raises(services.ValidationError, match="already has a job running"):
         services.delete_provision(owner, running_job.provision)
+
+
+def test_a_running_job_from_before_leases_gets_an_expiry_the_sweep_sees(cluster):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    job = cluster.jobs.get()
+    started = timezone.now() - timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING, started_at=started, lease_expires_at=None
+    )
+    import_module("provisions.migrations.0006_job_lease_expiry").give_expiry(apps, None)
+    job.refresh_from_db()
+    assert job.lease_expires_at == started + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    assert leases.sweep(Job, lambda job: None) == [job.pk]

@@ -6,9 +6,10 @@ and records them; a provision in ERROR is only reported (Repair applies them).""
 import pytest
 import requests
 
+from jobs.states import JobState
 from monitoring import drift, firewall_upgrade
 from provisions import services
-from provisions.choices import JobKind, JobState, ProvisionState, ResourceKind
+from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
 from tests.provisions.test_deploy_simulator import run_queued
 from tests.provisions.test_firewall_rules import cloud_firewall, expected, vpc_range

@@ -3,14 +3,15 @@ pages and `onevnet`. The lab test (tests/lab/test_private_network.py) runs them 
 
 import pytest
 
-from portal.cli import onevnet
+from cli import onevnet
+from jobs.states import JobState
 from provisions import services
-from provisions.choices import JobKind, JobState
+from provisions.choices import JobKind
 from provisions.hostconfig import evpn
 from provisions.models import Network, Provision
 from tests.concurrency import run_in_threads
 from tests.providers.test_api import make_provider
-from vms import leases, lxc
+from vms import addresses, lxc
 from vms.models import NIC, VM, Image, Lease
 
 pytestmark = pytest.mark.django_db
@@ -91,25 +92,23 @@ def test_leases_take_the_lowest_free_address_and_come_back(cluster, owner):
     network.address_range = "10.210.0.0/29"  # 6 usable addresses
     network.save()
     nics = [vm_with_nic(owner, network, f"vm{i}") for i in range(7)]
-    got = [leases.allocate(network, nic).ip for nic in nics[:6]]
+    got = [addresses.allocate(network, nic).ip for nic in nics[:6]]
     assert got == [f"10.210.0.{i}" for i in range(1, 7)]
     assert nics[0].mac == "02:ed:0a:d2:00:01"
-    with pytest.raises(leases.NoFreeAddress, match=r"dc-private \(10.210.0.0/29\) has no free"):
-        leases.allocate(network, nics[6])
-    leases.release(nics[2])
-    assert leases.allocate(network, nics[6]).ip == "10.210.0.3"
+    with pytest.raises(addresses.NoFreeAddress, match=r"dc-private \(10.210.0.0/29\) has no free"):
+        addresses.allocate(network, nics[6])
+    addresses.release(nics[2])
+    assert addresses.allocate(network, nics[6]).ip == "10.210.0.3"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_leases_never_collide(cluster, owner):
     network = Network.objects.get(name="dc-private")
     nics = [vm_with_nic(owner, network, f"v{i}") for i in range(40)]
-    errors = run_in_threads(lambda i: [leases.allocate(network, nic) for nic in nics[i::8]], 8)
+    errors = run_in_threads(lambda i: [addresses.allocate(network, nic) for nic in nics[i::8]], 8)
     assert errors == []
-    addresses = sorted(
-        Lease.objects.values_list("ip", flat=True), key=lambda a: int(a.split(".")[-1])
-    )
-    assert addresses == [f"10.200.0.{i}" for i in range(1, 41)]
+    leased = sorted(Lease.objects.values_list("ip", flat=True), key=lambda a: int(a.split(".")[-1]))
+    assert leased == [f"10.200.0.{i}" for i in range(1, 41)]
 
 
 def test_frr_configuration_makes_the_first_host_the_route_reflector():
@@ -136,7 +135,7 @@ def test_nic_lines_give_the_container_a_public_and_a_private_nic(cluster, owner)
     first = vm_with_nic(owner, public, "web")
     first.ip = "192.168.150.2"
     second = NIC.objects.create(vm=first.vm, network=private, index=1)
-    leases.allocate(private, second)
+    addresses.allocate(private, second)
     assert lxc.nic_lines([first, second]).splitlines() == [
         "onebr0 192.168.150.2/24 - - 192.168.150.1",
         f"onevx100 10.200.0.1/24 02:ed:0a:c8:00:01 {evpn.VXLAN_MTU} -",
@@ -145,7 +144,7 @@ def test_nic_lines_give_the_container_a_public_and_a_private_nic(cluster, owner)
 
 def test_api_lists_networks_with_leases_and_creates_private_ones(cluster, owner, api):
     private = cluster.networks.get(kind="private")
-    leases.allocate(private, vm_with_nic(owner, private, "db1"))
+    addresses.allocate(private, vm_with_nic(owner, private, "db1"))
     listed = {n["name"]: n for n in api.get("/api/networks/").json()["results"]}
     assert listed["dc-private"]["leases"] == 1 and listed["dc-private"]["vni"] == 100
     assert listed["dc-public"]["address_range"] == ""
@@ -192,7 +191,7 @@ def test_network_list_query_count_is_constant(owner, api, count, django_assert_m
 
 def test_pages_show_ranges_and_leases_and_add_networks(cluster, owner, owner_client):
     private = cluster.networks.get(kind="private")
-    leases.allocate(private, vm_with_nic(owner, private, "db1"))
+    addresses.allocate(private, vm_with_nic(owner, private, "db1"))
     page = owner_client.get(f"/provisions/{cluster.pk}/").content.decode()
     assert "10.200.0.0/24" in page and "Add private network" in page
     detail = owner_client.get(f"/provisions/{cluster.pk}/networks/{private.pk}/").content.decode()
@@ -209,7 +208,7 @@ def test_pages_show_ranges_and_leases_and_add_networks(cluster, owner, owner_cli
 @pytest.mark.django_db(transaction=True)
 def test_onevnet_lists_shows_and_creates(cluster, owner, cli_env, capsys):
     private = cluster.networks.get(kind="private")
-    leases.allocate(private, vm_with_nic(owner, private, "db1"))
+    addresses.allocate(private, vm_with_nic(owner, private, "db1"))
     assert onevnet.main(["list"]) == 0
     out = capsys.readouterr().out
     assert out.split("\n")[0].split() == ["ID", "NAME", "CLUSTER", "TYPE", "RANGE", "VNI", "LEASES"]
@@ -232,7 +231,7 @@ def test_deleting_a_private_network_waits_for_its_vms_and_keeps_their_history(
     backend = services.create_network(owner, cluster, name="backend")
     cluster.jobs.update(state=JobState.SUCCESS)
     nic = vm_with_nic(owner, backend, "db1")
-    leases.allocate(backend, nic)
+    addresses.allocate(backend, nic)
 
     with pytest.raises(services.ValidationError, match="public network"):
         services.delete_network(owner, public)

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from provisions.choices import HostProblem, HostState, JobKind, JobState
+from jobs.states import JobState
+from provisions.choices import HostProblem, HostState, JobKind
 from provisions.models import Host, Job, Provision
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,9 @@ is gone, proved by the delete job's verification listing."""
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from jobs.states import JobState
 from provisions import services
-from provisions.choices import JobKind, JobState, ProvisionState
+from provisions.choices import JobKind, ProvisionState
 from provisions.models import Provision
 from tests.provisions.test_deploy_simulator import run_queued
 from vms import services as vms

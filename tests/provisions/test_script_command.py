@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from provisions.ssh import script_command
+from hostexec.ssh import script_command
 
 # A script only bash runs ([[ ]], arrays) that says whether it runs in the login shell: the
 # login shell sets MARK (not exported) before the command, so only that shell itself sees it.

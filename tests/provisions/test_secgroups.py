@@ -9,10 +9,13 @@ import requests
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from jobs.states import JobState
 from monitoring import drift
-from provisions import secgroup_services, secgroups, services
-from provisions.choices import JobKind, JobState, ProvisionState, ResourceKind
+from provisions import services
+from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
+from provisions.secgroups import rules as secgroups
+from provisions.secgroups import services as secgroup_services
 from tests.provisions.test_deploy_simulator import run_queued
 from tests.provisions.test_firewall_rules import cloud_firewall, expected, vpc_range
 

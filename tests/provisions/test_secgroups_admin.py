@@ -5,7 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from provisions.choices import JobKind, JobState, ResourceKind
+from jobs.states import JobState
+from provisions.choices import JobKind, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
 
 pytestmark = pytest.mark.django_db

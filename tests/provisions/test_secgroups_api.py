@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from provisions.choices import JobKind, JobState, ResourceKind
+from jobs.states import JobState
+from provisions.choices import JobKind, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
 
 WEB = {"protocol": "tcp", "ports": "8080", "sources": ["203.0.113.0/24"]}
@@ -103,7 +104,7 @@ def test_outsider_gets_404_for_a_foreign_group(api, outsider_api, dc):
     assert outsider_api.patch(url, {"rules": []}, format="json").status_code == 404
     assert outsider_api.delete(url).status_code == 404
     assert outsider_api.get("/api/secgroups/").json()["count"] == 0
-    # A provision named in a body is looked up like any reference (portal.lookup.find): a
+    # A provision named in a body is looked up like any reference (core.lookup.find): a
     # foreign one is "not found", exactly as one that does not exist.
     refused = create(outsider_api, dc, name="evil")
     assert refused.status_code == 400

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from provisions import ssh_pool
-from provisions.keys import generate_ed25519
-from provisions.ssh import CommandFailed, HostKeyMismatch
+from hostexec import ssh_pool
+from hostexec.keys import generate_ed25519
+from hostexec.ssh import CommandFailed, HostKeyMismatch
 from tests.ssh_server import SSHServer
 
 

@@ -6,9 +6,9 @@ import re
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from cli import onetemplate
 from marketplace import services as market
 from marketplace.models import MarketplaceApp
-from portal.cli import onetemplate
 from provisions import hostconfig
 from vms import lxc
 from vms import services as vms
@@ -124,7 +124,7 @@ def test_page_form(template, owner, operator, client):
 
 @pytest.mark.django_db(transaction=True)
 def test_cli_update(cli_env, capsys, template, operator, monkeypatch):
-    from portal.models import ApiToken
+    from core.models import ApiToken
 
     assert onetemplate.main(["update", "Alpine", "--pids-max", "256", "--cpu-quota", "1.5"]) == 0
     out, err = capsys.readouterr()

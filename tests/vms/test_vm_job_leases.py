@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import supervisor
+from jobs import leases
+from jobs.states import JobState
 from monitoring.models import WorkerHeartbeat
-from provisions import leases
-from provisions.choices import JobState
+from portal import supervisor
 from tests.lease_log import holders
 from tests.local_http import fake_dns
 from vms import jobs, lxc, services
@@ -81,8 +81,8 @@ def test_a_job_another_worker_holds_is_left_alone(vm, host_scripts):
 def test_sweep_takes_over_a_lost_vm_job_once(vm):
     job = lost(VMJob.objects.get(vm=vm))
     enqueued = []
-    assert leases.sweep(enqueued.append, VMJob) == [job.pk]
-    assert leases.sweep(enqueued.append, VMJob) == []
+    assert leases.sweep(VMJob, enqueued.append) == [job.pk]
+    assert leases.sweep(VMJob, enqueued.append) == []
     job.refresh_from_db()
     assert job.state == JobState.QUEUED and job.takeovers == 1 and job.lease_owner == ""
     assert [j.pk for j in enqueued] == [job.pk]
@@ -92,7 +92,7 @@ def test_sweep_takes_over_a_lost_vm_job_once(vm):
 @pytest.mark.parametrize("cut_short_in", ["PROLOG", "BOOT"])
 def test_a_deploy_taken_over_half_way_resumes_to_running(vm, host_scripts, cut_short_in):
     job = lost(VMJob.objects.get(vm=vm), state=cut_short_in)
-    leases.sweep(lambda job: None, VMJob)
+    leases.sweep(VMJob, lambda job: None)
     assert jobs.run_vm_job(vm.pk, "deploy", job.pk) == "running"
     assert VM.objects.get(pk=vm.pk).state == "RUNNING"
     job.refresh_from_db()

@@ -7,7 +7,7 @@
 # image's lock) instead of making its own. Inputs as for vm-deploy.sh: IMAGE_URL,
 # IMAGE_RESOLVE, IMAGE_SHA256.
 set -euo pipefail
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 IMAGES="$BASE/images"
 mkdir -p "$IMAGES"
 # @include steps.sh

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Lifecycle actions on one container: ACTION=stop|start|reboot|destroy, VM=one-<id>.
 set -euo pipefail
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 LXCPATH="$BASE/lxc"
 CHAIN="ONE-$VM"
 # @include isolation.sh

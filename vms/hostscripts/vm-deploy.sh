@@ -10,7 +10,7 @@
 # the public NIC is on the host's NAT bridge, private ones on a VXLAN bridge onevx<vni>.
 # IP: the public NIC's address, the target of the port forwarding.
 set -euo pipefail
-BASE="${ONE_EDGE_BASE:-/var/lib/one-edge}"
+BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 LXCPATH="$BASE/lxc"
 IMAGES="$BASE/images"
 DIR="$LXCPATH/$VM"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from portal import crypto
+from core import crypto
 from providers.models import Provider
 
 

@@ -9,7 +9,7 @@ import os
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from portal.env import env_int
+from core.env import env_int
 from portal.management.commands import runportal
 
 

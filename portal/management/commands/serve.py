@@ -17,7 +17,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.env import env_int
+from core.env import env_int
 
 
 def uvicorn_argv(bind: str, processes: int, access_log: bool = True) -> list[str]:

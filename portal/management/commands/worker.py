@@ -7,7 +7,7 @@ from django.db import connections
 from django_q.cluster import Cluster
 from django_q.management.commands import qcluster
 
-from monitoring.supervisor import Supervisor
+from portal.supervisor import Supervisor
 
 
 class Command(qcluster.Command):

@@ -1,0 +1,128 @@
+"""The floor plan: every import runs down, never up and never across to a sibling.
+
+Floors, bottom to top: the core (imports no package of the project); the plumbing (job leases,
+host execution) on the core; the apps, each on those below it; the project (`portal`) on top.
+The CLI is a pure HTTP client beside them all: it imports the core's Django-free console
+protocol and units and nothing else of the project, and loads no Django module.
+Imports inside functions and `importlib.import_module("...")` count like any other.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FLOORS = {
+    "core": 0,
+    "jobs": 1,
+    "hostexec": 1,
+    "providers": 2,
+    "provisions": 3,
+    "vms": 4,
+    "marketplace": 5,
+    "monitoring": 5,
+    "consoles": 5,
+    "portal": 6,
+}
+# What each package outside the floors may import of the project.
+BESIDE = {"cli": {"core.console_protocol", "core.units"}, "lab": set()}
+
+
+def imported_modules(source: str) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def wrong_imports(package: str, source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of the project that `package` may not make."""
+    wrong = []
+    for line, module in imported_modules(source):
+        top = module.split(".")[0]
+        if top == package or (top not in FLOORS and top not in BESIDE):
+            continue
+        if package in BESIDE:
+            allowed = any(module.startswith(ok) for ok in BESIDE[package])
+        else:
+            allowed = top in FLOORS and FLOORS[top] < FLOORS[package]
+        if not allowed:
+            wrong.append((line, module))
+    return wrong
+
+
+def project_files(package: str):
+    return [
+        path
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.relative_to(ROOT).parts
+    ]
+
+
+@pytest.mark.parametrize("package", [*FLOORS, *BESIDE])
+def test_imports_run_down_the_floors(package):
+    files = project_files(package)
+    assert files, f"no Python files found under {package}/"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in files
+        for line, module in wrong_imports(package, path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    offenders = []
+    for package in [*FLOORS, *BESIDE]:
+        for path in project_files(package):
+            for line, module in imported_modules(path.read_text()):
+                top, _, rest = module.partition(".")
+                leaf = module.rsplit(".", 1)[-1]
+                if top in FLOORS | BESIDE and leaf.startswith("_") and not leaf.startswith("__"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert offenders == []
+
+
+def test_the_check_sees_imports_anywhere():
+    source = (
+        "import os\n"
+        "from core import names\n"
+        "def f():\n"
+        "    from vms.services import end_with_cluster\n"
+        "    import portal.settings\n"
+        "    import importlib; importlib.import_module('marketplace.models')\n"
+        "    from . import networks\n"
+    )
+    assert wrong_imports("provisions", source) == [
+        (4, "vms.services.end_with_cluster"),
+        (5, "portal.settings"),
+        (6, "marketplace.models"),
+    ]
+    assert wrong_imports("cli", "from core.console_protocol import VM_PATH\n") == []
+    assert wrong_imports("cli", "from core import names\n") == [(1, "core.names")]
+
+
+def test_the_cli_loads_no_django():
+    probe = (
+        "import importlib, pkgutil, sys, cli\n"
+        "for m in pkgutil.iter_modules(cli.__path__): importlib.import_module('cli.' + m.name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "'cli'" in loaded
+    for framework in ("django", "rest_framework", "channels"):
+        assert f"'{framework}'" not in loaded

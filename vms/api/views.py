@@ -1,0 +1,290 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.api.errors import ErrorSerializer
+from core.api.params import int_param
+from vms import lxc, services
+from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    datastore = serializers.CharField(source="datastore.name", read_only=True)
+
+    class Meta:
+        model = Image
+        fields = ["id", "name", "datastore", "url", "sha256", "size_bytes", "os_id", "created_at"]
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    image = serializers.CharField(source="image.name", read_only=True)
+    networks = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = VMTemplate
+        fields = [
+            "id",
+            "name",
+            "image",
+            "cpu",
+            "memory_mb",
+            "cpu_quota",
+            "pids_max",
+            "swap_mb",
+            "lxc_unprivileged",
+            "networks",
+            "context",
+            "created_at",
+        ]
+
+
+class TemplateUpdateSerializer(serializers.Serializer):
+    """What PATCH may change: sizing, limits and isolation. `lxc_unprivileged` false
+    (OpenNebula's LXC_UNPRIVILEGED = no, a privileged container) is for operators only: 403."""
+
+    cpu = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    memory_mb = serializers.IntegerField(required=False)
+    cpu_quota = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, allow_null=True
+    )
+    pids_max = serializers.IntegerField(required=False, allow_null=True)
+    swap_mb = serializers.IntegerField(required=False, allow_null=True)
+    lxc_unprivileged = serializers.BooleanField(required=False)
+
+
+class VMSerializer(serializers.ModelSerializer):
+    host = serializers.CharField(source="host.name", default=None, read_only=True)
+    host_ip = serializers.CharField(source="host.public_ip", default=None, read_only=True)
+    template = serializers.CharField(source="template.name", default=None, read_only=True)
+    ip = serializers.SerializerMethodField()
+    nics = serializers.SerializerMethodField()
+    ports = serializers.SerializerMethodField()
+    user = serializers.CharField(source="owner.username", read_only=True)
+    group = serializers.SerializerMethodField(
+        help_text="OpenNebula's group: oneadmin for an operator's VM, users otherwise"
+    )
+
+    class Meta:
+        model = VM
+        fields = [
+            "id",
+            "user",
+            "group",
+            "name",
+            "state",
+            "template",
+            "host",
+            "host_ip",
+            "ip",
+            "nics",
+            "cpu",
+            "memory_mb",
+            "failure_reason",
+            "ports",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_group(self, vm) -> str:
+        # The portal has no groups of its own; these are OpenNebula's two default ones.
+        return "oneadmin" if vm.owner.is_staff else "users"
+
+    def get_ip(self, vm) -> str | None:
+        nics = list(vm.nics.all())
+        return nics[0].ip if nics else None
+
+    def get_nics(self, vm) -> list[dict]:
+        return [
+            {
+                "nic": nic.index,
+                "network": nic.network.name if nic.network else None,  # None: deleted
+                "kind": nic.network.kind if nic.network else None,
+                "ip": nic.ip,
+                "mac": nic.mac or None,
+            }
+            for nic in vm.nics.all()
+        ]
+
+    def get_ports(self, vm) -> list[dict]:
+        return [
+            {
+                "nic": nic.index,
+                "external_port_range": nic.port_block.external_range,
+                "internal_port_range": nic.port_block.internal_range,
+            }
+            for nic in vm.nics.all()
+            if hasattr(nic, "port_block")
+        ]
+
+
+class InstantiateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    nics = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+
+class ActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=list(services.ACTIONS))
+
+
+class ExecSerializer(serializers.Serializer):
+    command = serializers.ListField(child=serializers.CharField(), min_length=1)
+
+
+class ExecResultSerializer(serializers.Serializer):
+    exit_status = serializers.IntegerField()
+    stdout = serializers.CharField()
+    stderr = serializers.CharField()
+
+
+class PortForwardEntrySerializer(serializers.Serializer):
+    nic = serializers.IntegerField()
+    network = serializers.CharField()
+    host_ip = serializers.IPAddressField(allow_null=True)
+    external_port_range = serializers.CharField(help_text="the host's ports, e.g. 9001:9100")
+    internal_port_range = serializers.CharField(help_text="the VM's ports they map to")
+    first_port = serializers.IntegerField()
+
+
+class PortForwardSerializer(serializers.Serializer):
+    forwards = PortForwardEntrySerializer(
+        many=True, required=False, help_text="without `port`: one entry per public NIC"
+    )
+    mapping = serializers.CharField(
+        required=False, help_text="with `port`: HOST_IP@EXTERNAL -> PORT"
+    )
+
+
+class VMLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VMLogLine
+        fields = ["id", "at", "level", "message"]
+
+
+class ImageViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ImageSerializer
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return Image.objects.for_user(self.request.user).select_related("datastore")
+
+
+class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = TemplateSerializer
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return (
+            VMTemplate.objects.for_user(self.request.user)
+            .select_related("image")
+            .prefetch_related("networks")
+        )
+
+    @extend_schema(
+        request=TemplateUpdateSerializer,
+        responses={200: TemplateSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def partial_update(self, request, pk=None):
+        template = self.get_object()
+        body = TemplateUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        services.update_template(request.user, template, dict(body.validated_data))
+        return Response(TemplateSerializer(self.get_queryset().get(pk=template.pk)).data)
+
+    @extend_schema(request=InstantiateSerializer, responses={201: VMSerializer})
+    @action(detail=True, methods=["post"])
+    def instantiate(self, request, pk=None):
+        template = self.get_object()
+        body = InstantiateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vm = services.instantiate(
+            request.user,
+            template.pk,
+            name=body.validated_data["name"],
+            nics=body.validated_data["nics"],
+        )
+        return Response(
+            VMSerializer(_vms(request.user).get(pk=vm.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _vms(user):
+    return (
+        VM.objects.for_user(user)
+        .select_related("host", "template", "owner")
+        # One query for every NIC on the page, with its network and port block joined.
+        .prefetch_related(
+            Prefetch("nics", queryset=NIC.objects.select_related("network", "port_block"))
+        )
+    )
+
+
+class VMViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VMSerializer
+    filterset_fields = ["name", "state"]
+
+    def get_queryset(self):
+        queryset = _vms(self.request.user)
+        if self.action == "list" and not self.request.query_params.get("all"):
+            queryset = queryset.exclude(state="DONE")
+        return queryset
+
+    @extend_schema(responses={202: None})
+    def destroy(self, request, pk=None):
+        """Terminate the VM (its job ends the container)."""
+        services.act(request.user, self.get_object(), "terminate")
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=ActionSerializer, responses={202: VMSerializer})
+    @action(detail=True, methods=["post"], url_path="action")
+    def do_action(self, request, pk=None):
+        vm = self.get_object()  # another's VM is a 404 whatever the body says
+        body = ActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vm = services.act(request.user, vm, body.validated_data["action"])
+        return Response(VMSerializer(vm).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("port", int, description="a port inside the VM")],
+        responses={200: PortForwardSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="port-forward")
+    def port_forward(self, request, pk=None):
+        """`onevm port-forward ID [PORT]`: the VM's forwarded port ranges, or one mapping."""
+        vm = self.get_object()
+        port = int_param(request, "port", minimum=1, maximum=65535)
+        if port is not None:
+            return Response({"mapping": services.forwarded(vm, port)})
+        return Response({"forwards": services.port_forwards(vm)})
+
+    @extend_schema(
+        request=ExecSerializer,
+        responses={
+            200: ExecResultSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="the VM is not RUNNING"),
+            502: OpenApiResponse(ErrorSerializer, description="its host could not run it"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="exec")
+    def execute(self, request, pk=None):
+        """Run a command in the container (`onevm ssh NAME -- CMD`)."""
+        vm = self.get_object()
+        body = ExecSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if vm.state != "RUNNING":
+            return Response({"detail": f"VM {vm.name} is {vm.state}, not RUNNING"}, status=409)
+        try:
+            result = lxc.execute(vm, body.validated_data["command"])
+        except lxc.LXCError as exc:
+            return Response({"detail": str(exc)}, status=502)
+        return Response(
+            {"exit_status": result.exit_status, "stdout": result.stdout, "stderr": result.stderr}
+        )
+
+    @extend_schema(responses={200: VMLogSerializer(many=True)})
+    # The whole log, not a page; the list's filters do not apply to one VM.
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def log(self, request, pk=None):
+        """The VM's first 500 log lines."""
+        return Response(VMLogSerializer(self.get_object().log.all()[:500], many=True).data)
