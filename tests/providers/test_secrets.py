@@ -1,4 +1,5 @@
 import logging
+from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
@@ -50,3 +51,24 @@ def test_mask_shows_at_most_last_four():
     assert crypto.mask("dop_v1_abcdefgh1234") == "****1234"
     assert crypto.mask("short") == "****"
     assert crypto.mask("") == ""
+
+
+def test_rotation_reencrypts_the_provisions_keys_too(settings, owner, do_token):
+    from provisions.models import Provision
+
+    provider = make_provider(owner, token=do_token)
+    provision = Provision.objects.create(
+        owner=owner,
+        provider=provider,
+        name="rotated",
+        ssh_private_key_encrypted=crypto.encrypt("ssh-private"),
+        host_key_private_encrypted=crypto.encrypt("host-private"),
+    )
+    new_key = Fernet.generate_key().decode()
+    settings.FERNET_KEYS = [new_key, *settings.FERNET_KEYS]
+    call_command("rotate_secrets", stdout=StringIO())
+    settings.FERNET_KEYS = [new_key]  # old key dropped: every secret still readable
+    provision = Provision.objects.get(pk=provision.pk)
+    assert crypto.decrypt(provision.ssh_private_key_encrypted) == "ssh-private"
+    assert crypto.decrypt(provision.host_key_private_encrypted) == "host-private"
+    assert Provider.objects.get(pk=provider.pk).get_token() == do_token
