@@ -17,8 +17,8 @@ DEFAULT_INPUTS = [
         "name": "digitalocean_image",
         "type": "list",
         "description": "Droplet image for the hosts",
-        "options": ["ubuntu-22-04-x64", "ubuntu-24-04-x64", "debian-12-x64"],
-        "default": "ubuntu-22-04-x64",
+        "options": ["debian-12-x64", "ubuntu-22-04-x64", "ubuntu-24-04-x64"],
+        "default": "debian-12-x64",
     },
     {
         "name": "digitalocean_size",

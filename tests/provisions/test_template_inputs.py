@@ -409,7 +409,9 @@ def test_the_example_asks_the_predefined_providers_image_list(owner_client):
     assert 'id="template-provider">digitalocean-amsterdam<' in page
     provider_part = page.split('id="provider-inputs"')[1]
     assert '<select name="input_digitalocean_image"' in provider_part
-    assert '<option value="debian-12-x64">' in provider_part
+    # Debian 12 first and chosen (the image the lab proves), Ubuntu still offered.
+    assert '<option value="debian-12-x64" selected>' in provider_part
+    assert '<option value="ubuntu-22-04-x64">' in provider_part
     # Its size comes from the template's own `size` input: the provider's is not asked for.
     assert "input_digitalocean_size" not in page and '<select name="input_size"' in page
     # Shared, it has no token yet: said at create, and nothing is created.
