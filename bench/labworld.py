@@ -101,11 +101,6 @@ def step_windows(provision) -> dict[str, tuple[float, float]]:
     }
 
 
-def step_seconds(provision) -> dict[str, float]:
-    """Seconds per deploy step."""
-    return {name: end - start for name, (start, end) in step_windows(provision).items()}
-
-
 class CPUSampler:
     """The whole machine's CPU use over time (/proc/stat every 0.2 s), to tell a step that
     waits from one that is short of CPU: lab hosts share this machine's cores, droplets don't."""

@@ -15,7 +15,7 @@ from core import crypto
 from core.lookup import find, is_id
 from core.names import shown
 from core.tenancy import CHANGE
-from hostexec.keys import generate_ed25519, sha256_fingerprint
+from hostexec.keys import generate_ed25519
 from jobs import leases
 from jobs.states import JOB_LIVE, JobState
 from providers import offerings
@@ -560,10 +560,6 @@ def create_network(user, provision: Provision, *, name: str, address_range: str 
         start_job(provision, JobKind.DEPLOY, user, network=network.pk)
     log.info("network %s (%s) created on provision %s", network.pk, name, provision.pk)
     return network
-
-
-def pinned_fingerprint(provision: Provision) -> str:
-    return sha256_fingerprint(provision.host_key_public)
 
 
 def delete_network(user, network: Network) -> Job:
