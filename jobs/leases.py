@@ -138,6 +138,17 @@ class Heartbeat:
             raise LeaseLost(f"job {self.job_id}: lease lost by {self.owner}")
 
 
+def _as_seen(job):
+    """The job's row while it is still RUNNING under the very lease read into `job`: the
+    condition that makes take-over and abandon atomic against each other and the holder."""
+    return type(job).objects.filter(
+        pk=job.pk,
+        state=JobState.RUNNING,
+        lease_owner=job.lease_owner,
+        lease_expires_at=job.lease_expires_at,
+    )
+
+
 def take_over(job, why: str) -> bool:
     """RUNNING -> QUEUED for a job whose worker is gone, conditional on the lease being the one
     we looked at: of several workers sweeping at once, exactly one wins."""
@@ -145,23 +156,14 @@ def take_over(job, why: str) -> bool:
     # The note commits with the change: no worker can claim the job (and note that) before
     # the log says the previous holder lost it.
     with transaction.atomic():
-        taken = (
-            type(job)
-            .objects.filter(
-                pk=job.pk,
-                state=JobState.RUNNING,
-                lease_owner=job.lease_owner,
-                lease_expires_at=job.lease_expires_at,
-            )
-            .update(
-                state=JobState.QUEUED,
-                lease_owner="",
-                heartbeat_at=None,
-                # While QUEUED the expiry is the pick-up deadline: a task lost by the broker
-                # too (the worker died holding it) is enqueued again by a later sweep.
-                lease_expires_at=_expiry(now),
-                takeovers=F("takeovers") + 1,
-            )
+        taken = _as_seen(job).update(
+            state=JobState.QUEUED,
+            lease_owner="",
+            heartbeat_at=None,
+            # While QUEUED the expiry is the pick-up deadline: a task lost by the broker too
+            # (the worker died holding it) is enqueued again by a later sweep.
+            lease_expires_at=_expiry(now),
+            takeovers=F("takeovers") + 1,
         )
         if taken:
             job.note(
@@ -177,16 +179,7 @@ def take_over(job, why: str) -> bool:
 def abandon(job, why: str) -> bool:
     """RUNNING -> FAILED for a job whose worker stopped answering, conditional like take_over:
     a worker that comes back finds its lease gone and stops."""
-    abandoned = (
-        type(job)
-        .objects.filter(
-            pk=job.pk,
-            state=JobState.RUNNING,
-            lease_owner=job.lease_owner,
-            lease_expires_at=job.lease_expires_at,
-        )
-        .update(state=JobState.FAILED, error=why, finished_at=timezone.now())
-    )
+    abandoned = _as_seen(job).update(state=JobState.FAILED, error=why, finished_at=timezone.now())
     if abandoned:
         job.note(why, "warning")
     return bool(abandoned)
