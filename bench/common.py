@@ -11,6 +11,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -189,3 +190,15 @@ def p95(values) -> float:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.1):
+    """`check()`'s first true value, polled every `every` seconds for at most `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)

@@ -137,7 +137,7 @@ def start_workers(count: int, sim) -> list[subprocess.Popen]:
         )
         for _ in range(count)
     ]
-    wait(lambda: _alive_workers() >= count, 60, f"{count} worker(s) to start")
+    common.wait_until(lambda: _alive_workers() >= count, 60, f"{count} worker(s) to start")
     return workers
 
 
@@ -166,14 +166,6 @@ def stop_workers(workers) -> None:
     WorkerHeartbeat.objects.all().delete()
 
 
-def wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def measure(count: int, user, template, sim, cpu, index: int) -> dict:
     from django.conf import settings
 
@@ -193,7 +185,7 @@ def measure(count: int, user, template, sim, cpu, index: int) -> dict:
             return batch.exclude(state__in=["RUNNING", "FAILURE"]).count() == 0
 
         try:
-            wait(settled, ROUND_TIMEOUT, f"round {index + 1} to settle")
+            common.wait_until(settled, ROUND_TIMEOUT, f"round {index + 1} to settle")
         except RuntimeError:
             pass  # reported as fewer RUNNING
         ended = time.time()

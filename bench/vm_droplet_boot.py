@@ -24,6 +24,9 @@ TITLE = "vm_droplet_boot: a QEMU (TCG) lab droplet from create to cloud-init don
 HEADERS = ["droplet", "create -> SSH s", "create -> cloud-init done s", "power_cycle -> SSH s"]
 
 
+BOOT_TIMEOUT = 1200  # seconds: an emulated guest's boot on a busy machine
+
+
 def user_data(private: str, public: str) -> str:
     """The shape of the portal's user data (provisions.cloud_init), without Django."""
     from lab.droplets.image import USER_DATA_PACKAGES
@@ -64,16 +67,6 @@ def ssh_run(address, client_key, host_key, command, timeout=900) -> str:
         return stdout.read().decode()
     finally:
         client.close()
-
-
-def wait(check, timeout=1200, every=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise TimeoutError("not in time")
 
 
 def ssh_answers(address) -> bool:
@@ -138,7 +131,12 @@ def measure(count: int, rebuild: bool) -> tuple[list[list], list[str]]:
                 ]
 
             def follow(droplet_id):
-                active = wait(lambda: (d := droplet(droplet_id))["status"] == "active" and d)
+                active = common.wait_until(
+                    lambda: (d := droplet(droplet_id))["status"] == "active" and d,
+                    BOOT_TIMEOUT,
+                    f"droplet {droplet_id} to become active",
+                    every=0.5,
+                )
                 to_ssh = time.monotonic() - started
                 address = next(
                     n["ip_address"] for n in active["networks"]["v4"] if n["type"] == "public"
@@ -166,7 +164,12 @@ def measure(count: int, rebuild: bool) -> tuple[list[list], list[str]]:
                     headers=auth,
                     timeout=30,
                 )
-                wait(lambda d=droplet_id: droplet(d)["status"] == "active")
+                common.wait_until(
+                    lambda d=droplet_id: droplet(d)["status"] == "active",
+                    BOOT_TIMEOUT,
+                    f"droplet {droplet_id} back after power_cycle",
+                    every=0.5,
+                )
                 rows.append([droplet_id, to_ssh, to_done, time.monotonic() - cycle])
             spec = fleet.vms.list()[0]
             notes.append(

@@ -22,18 +22,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "img" / "provision.png"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+
+# The browser tests' Chromium and its flags (which keep it off Google's hosts).
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 VIEWPORT = {"width": 1400, "height": 1150}
 HOSTS = 3
 SIZE = "s-2vcpu-4gb"  # 2 vCPU, 4 GiB: what the stand-in reports for each host
@@ -60,7 +53,6 @@ def main() -> int:
 
 
 def start_simulator():
-    sys.path.insert(0, str(ROOT))
     from lab.docsim import start_in_thread
 
     return start_in_thread(port=0, boot_delay=0.5, vpc_member_linger=0.3)
@@ -211,7 +203,7 @@ def shoot(base_url: str, user, path: str, output: Path, workdir: Path) -> None:
             str(workdir / "chromium-profile"),  # a fresh profile, removed with workdir
             executable_path=CHROMIUM,
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=["--headless", *CHROMIUM_ARGS],
             viewport=VIEWPORT,
         )
         try:
