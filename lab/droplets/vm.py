@@ -405,7 +405,7 @@ class VmDroplets:
         netns = f"{NETNS_PREFIX}{droplet_id}"
         process = self._qemu.pop(droplet_id, None)
         if netns in net.namespaces():
-            self._kill_namespace(netns)
+            net.kill_namespace(netns, grace=5)
             net.run("ip", "netns", "del", netns, check=False)
         directory = self.vm_dir(droplet_id)
         for pid_file in ("qemu.pid", "metadata.pid"):
@@ -425,27 +425,8 @@ class VmDroplets:
         with self.lock:
             for outside in (f"evp{droplet_id}", f"evq{droplet_id}"):
                 net.delete_link(outside)
-            result = net.run("ip", "-o", "link", "show", "type", "bridge", check=False)
-            for line in result.stdout.splitlines():
-                name = line.split(":")[1].strip()
-                if name.startswith("elv-") and not net.bridge_ports(name):
-                    net.delete_link(name)
+            net.drop_unused_vpc_bridges()
         shutil.rmtree(directory, ignore_errors=True)
-
-    @staticmethod
-    def _kill_namespace(netns: str) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = net.namespace_pids(netns)
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and net.namespace_pids(netns):
-                time.sleep(0.05)
 
     def destroy_all(self) -> None:
         ids = {

@@ -2,7 +2,6 @@ import ipaddress
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -24,7 +23,7 @@ class LabHostError(Exception):
 
 
 def bridge_for_vpc(vpc_uuid: str) -> str:
-    return "elv-" + vpc_uuid.replace("-", "")[:10]
+    return net.VPC_BRIDGE_PREFIX + vpc_uuid.replace("-", "")[:10]
 
 
 def _host_keys_from_user_data(user_data: str | None) -> dict[str, tuple[str, str]]:
@@ -283,7 +282,7 @@ class LabHosts:
         container_parent = cgroups.container_parent(directory)
         self._stop_containers(directory / "one-edge" / "lxc")
         if netns in net.namespaces():
-            self._kill_namespace(netns)
+            net.kill_namespace(netns, grace=3)
             net.run("ip", "netns", "del", netns, check=False)
         process = self._sshd.pop(droplet_id, None)
         if process is not None:
@@ -296,7 +295,7 @@ class LabHosts:
         with self.lock:
             for outside in (f"elp{droplet_id}", f"elq{droplet_id}"):
                 net.delete_link(outside)
-            self._drop_unused_vpc_bridges()
+            net.drop_unused_vpc_bridges()
         cgroups.drop(droplet_id, container_parent)
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -317,29 +316,6 @@ class LabHosts:
                     timeout=60,
                 )
 
-    @staticmethod
-    def _kill_namespace(netns: str) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = net.namespace_pids(netns)
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and net.namespace_pids(netns):
-                time.sleep(0.05)
-
-    @staticmethod
-    def _drop_unused_vpc_bridges() -> None:
-        result = net.run("ip", "-o", "link", "show", "type", "bridge", check=False)
-        for line in result.stdout.splitlines():
-            name = line.split(":")[1].strip()
-            if name.startswith("elv-") and not net.bridge_ports(name):
-                net.delete_link(name)
-
     def destroy_all(self) -> None:
         ids = {
             int(ns[len(NETNS_PREFIX) :])
@@ -352,7 +328,7 @@ class LabHosts:
         for droplet_id in sorted(ids):
             self.destroy(droplet_id)
         with self.lock:
-            self._drop_unused_vpc_bridges()
+            net.drop_unused_vpc_bridges()
             if not net.bridge_ports(BRIDGE):
                 net.delete_link(BRIDGE)
 

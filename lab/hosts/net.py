@@ -1,6 +1,11 @@
 """Thin wrappers over iproute2 (argument lists only, never a shell)."""
 
+import os
+import signal
 import subprocess
+import time
+
+VPC_BRIDGE_PREFIX = "elv-"
 
 
 class NetError(Exception):
@@ -49,3 +54,28 @@ def namespaces() -> list[str]:
 def namespace_pids(netns: str) -> list[int]:
     result = run("ip", "netns", "pids", netns, check=False)
     return [int(pid) for pid in result.stdout.split() if pid.isdigit()]
+
+
+def kill_namespace(netns: str, grace: float) -> None:
+    """Every process in `netns` ended: SIGTERM, up to `grace` seconds, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = namespace_pids(netns)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and namespace_pids(netns):
+            time.sleep(0.05)
+
+
+def drop_unused_vpc_bridges() -> None:
+    """VPC bridges no droplet is attached to any more (namespace hosts and QEMU guests alike)."""
+    result = run("ip", "-o", "link", "show", "type", "bridge", check=False)
+    for line in result.stdout.splitlines():
+        name = line.split(":")[1].strip()
+        if name.startswith(VPC_BRIDGE_PREFIX) and not bridge_ports(name):
+            delete_link(name)
