@@ -1,5 +1,6 @@
 """`oneprovision`: deploy, watch and delete edge clusters (provisions) on DigitalOcean."""
 
+import argparse
 import os
 import sys
 import time
@@ -286,10 +287,18 @@ def cmd_host_configure(client, args):
 
 
 def cmd_host_ssh(client, args):
-    """An operator's shell on a host, through the portal's console (its pinned key, audited)."""
+    """An operator's shell on a host, or one command after --, through the portal (its pinned
+    host key, audited as a console session)."""
     provision = _resolve(client, args.provision)
     host = _host(client, provision, args.host)
-    return console_client.interactive(client, HOST_PATH.format(id=host["id"]), "oneprovision")
+    command = [c for c in args.command if c != "--"]
+    if not command:
+        return console_client.interactive(client, HOST_PATH.format(id=host["id"]), "oneprovision")
+    result = client.post(f"hosts/{host['id']}/exec/", {"command": command})
+    sys.stdout.write(result["stdout"])
+    sys.stderr.write(result["stderr"])
+    sys.stdout.flush()
+    return result["exit_status"]
 
 
 def build() -> Command:
@@ -365,9 +374,15 @@ def build() -> Command:
     p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
     p.add_argument("--wait", action="store_true")
-    p = cli.verb("ssh", cmd_host_ssh, "a shell on the host (operators)", under=hosts)
+    p = cli.verb(
+        "ssh",
+        cmd_host_ssh,
+        "a shell (or one command after --) on the host (operators)",
+        under=hosts,
+    )
     p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
+    p.add_argument("command", nargs=argparse.REMAINDER)
     return cli
 
 

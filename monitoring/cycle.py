@@ -1,5 +1,6 @@
 """One monitoring cycle: every host probed once (in parallel, one SSH connection each), what
-was found applied, samples stored and old ones dropped, then the drift check per token."""
+was found applied, samples stored, a Repair started for hosts that rebooted, old samples
+dropped, then the drift check per token."""
 
 import logging
 import time
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from hostexec.ssh import SSHError
-from monitoring import drift, observe
+from monitoring import drift, observe, reboot
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import ProbeError, probe
 from provisions.choices import HostProblem, HostState, ProvisionState
@@ -28,6 +29,7 @@ class CycleReport:
     hosts: int = 0
     answered: int = 0
     samples: int = 0
+    repairs: int = 0  # Repairs started for hosts that rebooted
     pruned: int = 0
     seconds: float = 0.0
     tokens: list = field(default_factory=list)  # drift.TokenReport per token
@@ -94,6 +96,7 @@ def run_cycle(with_drift: bool = True) -> CycleReport:
     HostSample.objects.bulk_create([s for s in samples if isinstance(s, HostSample)])
     VMSample.objects.bulk_create([s for s in samples if isinstance(s, VMSample)])
     report.samples = len(samples)
+    report.repairs = len(reboot.restore(hosts))
     report.pruned = prune()
     if with_drift:
         report.tokens = drift.check_all()

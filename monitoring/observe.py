@@ -7,7 +7,8 @@ VM, as OpenNebula means it:
 - STOPPED container the portal did not stop (VM RUNNING) -> POWEROFF
 - no container, or its host does not answer -> UNKNOWN
 Host: MONITOR_HOST_FAILURES unanswered probes in a row -> ERROR (problem `unreachable`); an
-answer clears that by itself (and `droplet_off`, once DigitalOcean has it on again).
+answer clears that by itself (and `droplet_off`, once DigitalOcean has it on again). A new boot
+id -> ERROR (problem `rebooted`), its VMs left as they were until the Repair restores them.
 """
 
 import logging
@@ -75,10 +76,23 @@ def unanswered(host: Host, vms, error: str) -> None:
 def answered(host: Host, vms, reading: HostReading, now, last_host, last_vms) -> list:
     """The probe got through: heal what an earlier silence broke, move VMs to what their
     containers show, and return the samples to store (CPU % from the previous counters)."""
-    Host.objects.filter(pk=host.pk).update(failed_probes=0, monitored_at=now)
+    rebooted = bool(host.boot_id and reading.boot_id and reading.boot_id != host.boot_id)
+    seen = {"boot_id": reading.boot_id} if reading.boot_id else {}
+    Host.objects.filter(pk=host.pk).update(failed_probes=0, monitored_at=now, **seen)
     host.failed_probes = 0
-    if host.state == HostState.ERROR and host.problem in SELF_HEALING:
+    if rebooted:
+        # Its containers are stopped because the droplet restarted, not because anyone stopped
+        # them: the VMs keep their state and the Repair monitoring starts (monitoring/reboot.py)
+        # sets the host up again and starts them.
+        set_host_state(
+            host,
+            HostState.ERROR,
+            HostProblem.REBOOTED,
+            f"droplet rebooted (boot id {host.boot_id[:8]} -> {reading.boot_id[:8]})",
+        )
+    elif host.state == HostState.ERROR and host.problem in SELF_HEALING:
         set_host_state(host, HostState.RUNNING, HostProblem.NONE, "host answers again")
+    host.boot_id = reading.boot_id or host.boot_id
     samples = []
     running = 0
     for vm in vms:

@@ -35,10 +35,12 @@ class HostReading:
     disk_total_mb: int
     disk_used_mb: int
     containers: dict[str, Container] = field(default_factory=dict)
+    boot_id: str = ""  # changes when the host reboots (its network and containers start over)
 
 
 def parse(output: str) -> HostReading:
     host = None
+    boot_id = ""
     containers = {}
     done = False
     for number, line in enumerate(output.splitlines(), 1):
@@ -56,6 +58,8 @@ def parse(output: str) -> HostReading:
                     disk_total_mb=int(fields[6]) // 1024,
                     disk_used_mb=int(fields[7]) // 1024,
                 )
+            elif fields[:1] == ["BOOT"] and len(fields) == 2:
+                boot_id = fields[1]
             elif fields[:1] == ["CT"] and len(fields) == 7:
                 name = fields[1]
                 containers[name] = Container(
@@ -72,7 +76,7 @@ def parse(output: str) -> HostReading:
             raise ProbeError(f"probe output line {number} unreadable: {line[:120]!r}") from None
     if host is None or not done:
         raise ProbeError("probe output incomplete (no HOST line or no DONE)")
-    return HostReading(**host, containers=containers)
+    return HostReading(**host, containers=containers, boot_id=boot_id)
 
 
 def probe(host) -> HostReading:

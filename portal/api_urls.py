@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
 from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
@@ -27,5 +28,6 @@ urlpatterns = [
     path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
     path("vms/usage/", VMUsageView.as_view(), name="vm-usage"),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
+    path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),
     *router.urls,
 ]

@@ -52,12 +52,14 @@ HOST_COLOURS = {
 
 class HostProblem(models.TextChoices):
     """Why a host is in ERROR. Monitoring sets and clears the first three by itself; a host
-    whose droplet is gone needs a Repair, one whose configuration failed a retry."""
+    whose droplet is gone needs a Repair, one whose configuration failed a retry; a host that
+    rebooted gets a Repair from monitoring itself (monitoring/reboot.py)."""
 
     NONE = "", "none"
     UNREACHABLE = "unreachable", "host does not answer SSH"
     DROPLET_GONE = "droplet_gone", "droplet deleted outside the portal"
     DROPLET_OFF = "droplet_off", "droplet off"
+    REBOOTED = "rebooted", "droplet rebooted: set-up and VMs being restored"
 
 
 # Problems monitoring may clear when it sees the host healthy again.

@@ -22,8 +22,9 @@ from provisions.models import Provision
 # boot would tie the droplets to the networks of the day; installing it costs little on the
 # droplet's own time.
 # pigz and openssl: a host's first deploy of an image unpacks and checks it faster (rootfs.sh
-# uses them where present; openssl comes with the distribution's images already).
-BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl"]
+# uses them where present; openssl comes with the distribution's images already). curl fetches
+# the images (rootfs.sh): a minimal Debian 12 has no curl.
+BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl", "curl"]
 
 # Host configuration reads this to know the packages came from cloud-init.
 MARKER = f"{scripts.EDGE_BASE}/cloud-init.done"

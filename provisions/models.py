@@ -153,6 +153,9 @@ class Host(models.Model):
     cpu = models.PositiveIntegerField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     hostconfig_version = models.CharField(max_length=16, blank=True)
+    # The kernel's boot id when the host was last configured or probed: a new one means the
+    # droplet rebooted, and what lives only in memory (bridge, forwards, containers) is gone.
+    boot_id = models.CharField(max_length=36, blank=True)
     last_error = models.TextField(blank=True)
     # What monitoring found: why the host is in ERROR (if it put it there), how many cycles in
     # a row SSH failed, and when it last answered.

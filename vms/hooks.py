@@ -1,7 +1,7 @@
 """vms' side of provisions.hooks: what provisions needs from vms (registered in ready())."""
 
 from provisions import hooks
-from vms import services, staging
+from vms import recovery, services, staging
 from vms.choices import VMState
 from vms.models import VM
 
@@ -20,3 +20,4 @@ def register() -> None:
     hooks.cluster_vm_count.register(cluster_vm_count)
     hooks.cluster_vm_names.register(cluster_vm_names)
     hooks.hosts_joined.register(staging.stage_images_of)
+    hooks.hosts_joined.register(recovery.restart_vms_on)

@@ -1,4 +1,5 @@
-"""django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING) and actions.
+"""django-q2 entry point for VM work: deploy (PENDING -> PROLOG -> BOOT -> RUNNING), actions,
+and restart after the VM's host was set up again (vms/recovery.py).
 
 Every job the portal enqueues is a VMJob row run under a lease (jobs.leases): claimed
 with a conditional UPDATE, renewed by a heartbeat, taken over by another worker's sweep when
@@ -63,6 +64,8 @@ def _run(vm_id: int, action: str, lease) -> str:
             return _deploy(vm, lease)
         if action == "terminate":
             return _terminate(vm)
+        if action == "restart":
+            return _restart(vm)
         return _action(vm, action)
     except lxc.LXCError as exc:
         lease.check()  # a failure seen after losing the lease is not ours to record
@@ -94,22 +97,37 @@ def _deploy(vm: VM, lease) -> str:
         vm_log(vm, f"deploy resumed from {vm.state} (its worker was lost)", "warning")
     if not transition(vm, VMState.PROLOG, {VMState.PENDING, *resumable}):
         return f"not deployed: VM is {vm.state}"
-    nics = list(vm.nics.select_related("network").order_by("index"))
-    block = PortBlock.objects.filter(nic__vm=vm).first()
-    key = context_ssh_key(vm)
     vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
     transition(vm, VMState.BOOT, {VMState.PROLOG})
     lease.check()
+    deploy_on_host(vm)
+    lease.check()
+    transition(vm, VMState.RUNNING, {VMState.BOOT})
+    vm_log(vm, "RUNNING")
+    return "running"
+
+
+def deploy_on_host(vm: VM) -> None:
+    """Run the deploy script for `vm` on its host. It checks before each step, so on a host
+    that has the container it only puts back what is missing (its forwards, its start)."""
+    nics = list(vm.nics.select_related("network").order_by("index"))
+    block = PortBlock.objects.filter(nic__vm=vm).first()
     lxc.deploy(
         vm,
         nics,
         block.first_port if block else None,
-        ssh_key=key,
+        ssh_key=context_ssh_key(vm),
         log=lambda line: vm_log(vm, line),
     )
-    lease.check()
-    transition(vm, VMState.RUNNING, {VMState.BOOT})
-    vm_log(vm, "RUNNING")
+
+
+def _restart(vm: VM) -> str:
+    """Start a VM again on its host after the host was set up again (vms/recovery.py)."""
+    if vm.state not in {VMState.RUNNING, VMState.UNKNOWN}:
+        return f"not restarted: VM is {vm.state}"
+    deploy_on_host(vm)
+    transition(vm, VMState.RUNNING, {VMState.UNKNOWN}, reason="started again on its host")
+    vm_log(vm, f"started again on {vm.host.name} after it was set up again")
     return "running"
 
 

@@ -53,7 +53,7 @@ BASE_PACKAGES = [
 ]
 # What the portal's user data installs (provisions.cloud_init.BOOT_PACKAGES; a test keeps the
 # two the same), installed as cloud-init does: with recommends.
-USER_DATA_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl"]
+USER_DATA_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl", "curl"]
 
 CHROOT_SCRIPT = """\
 set -eu

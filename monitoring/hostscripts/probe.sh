@@ -1,5 +1,6 @@
 #!/bin/bash
 # Monitoring probe: everything one cycle needs from a host, read in one command (read-only).
+# BOOT <boot id>                                       (a new one each time the host boots)
 # HOST <cpu total ticks> <cpu idle ticks> <load1> <mem total KiB> <mem available KiB>
 #      <disk total KiB> <disk used KiB>                  (disk: the base directory's filesystem)
 # CT <name> <RUNNING|STOPPED|...> <cpu ns> <memory bytes> <rx bytes> <tx bytes>
@@ -10,6 +11,8 @@ BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 LXCPATH="$BASE/lxc"
 export LC_ALL=C
 
+read -r boot_id < /proc/sys/kernel/random/boot_id
+echo "BOOT $boot_id"
 read -r _ user nice system idle iowait irq softirq steal _ < /proc/stat
 total=$(( user + nice + system + idle + iowait + irq + softirq + steal ))
 read -r load1 _ < /proc/loadavg

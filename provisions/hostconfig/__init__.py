@@ -17,6 +17,7 @@ BRIDGE_CIDR = "192.168.150.1/24"
 
 _CAPACITY = re.compile(r"^CAPACITY cpu=(\d+) memory_mb=(\d+)$", re.M)
 _DONE = re.compile(r"^DONE version=(\S+)$", re.M)
+_BOOT_ID = re.compile(r"^BOOT_ID (\S+)$", re.M)
 
 
 class HostConfigError(Exception):
@@ -29,6 +30,7 @@ class HostFacts:
     memory_mb: int
     version: str
     output: str
+    boot_id: str = ""
 
 
 def script(name: str = SETUP_SCRIPT) -> str:
@@ -59,6 +61,7 @@ def configure(session: HostSession, log=None) -> HostFacts:
                 (
                     "STEP ",
                     "CLOUD_INIT",
+                    "PACKAGES",
                     "LXC_VERSION",
                     "CAPACITY",
                     "DONE",
@@ -67,6 +70,7 @@ def configure(session: HostSession, log=None) -> HostFacts:
                     "APPARMOR",
                     "IPTABLES",
                     "TIMES",
+                    "BOOT_ID",
                 )
             ):
                 log(f"{session.address}: {line}")
@@ -77,4 +81,11 @@ def configure(session: HostSession, log=None) -> HostFacts:
             f"host set-up on {session.address} did not report its capacity: "
             + (result.stdout.strip().splitlines() or ["no output"])[-1]
         )
-    return HostFacts(int(capacity[1]), int(capacity[2]), done[1], result.stdout)
+    boot_id = _BOOT_ID.search(result.stdout)
+    return HostFacts(
+        int(capacity[1]),
+        int(capacity[2]),
+        done[1],
+        result.stdout,
+        boot_id[1] if boot_id else "",
+    )

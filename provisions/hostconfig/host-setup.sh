@@ -35,13 +35,19 @@ if [ -d /run/cloud-init ] && command -v cloud-init >/dev/null 2>&1; then
 fi
 
 step "LXC"
-if ! command -v lxc-start >/dev/null 2>&1; then
+# What the host scripts run, by the package that brings it (curl fetches the VMs' images).
+MISSING=()
+for NEED in lxc-start:lxc iptables:iptables ip:iproute2 curl:curl; do
+    command -v "${NEED%%:*}" >/dev/null 2>&1 || MISSING+=("${NEED#*:}")
+done
+if [ "${#MISSING[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
+        echo "PACKAGES installing ${MISSING[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq lxc iptables iproute2 >/dev/null
+        apt-get install -y -qq "${MISSING[@]}" >/dev/null
     else
-        echo "ERROR: LXC is not installed and this host has no apt-get to install it" >&2
+        echo "ERROR: ${MISSING[*]} not installed and this host has no apt-get to install them" >&2
         exit 3
     fi
 fi
@@ -194,5 +200,7 @@ if [[ "$ONE_TEXT" =~ $PATTERN ]]; then
 fi
 [ "$CPUS" -gt 0 ] || CPUS=$(nproc)
 echo "CAPACITY cpu=$CPUS memory_mb=$TOTAL_MB"
+read -r BOOT_ID < /proc/sys/kernel/random/boot_id
+echo "BOOT_ID $BOOT_ID"
 steps_done
 echo "DONE version=$VERSION"

@@ -275,6 +275,7 @@ class DeployRun(Run):
             cpu=facts.cpu,
             memory_mb=facts.memory_mb,
             hostconfig_version=facts.version,
+            boot_id=facts.boot_id,
             host_key_fingerprint=p.host_key_fingerprint,
             last_error="",
             problem=HostProblem.NONE,

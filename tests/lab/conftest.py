@@ -37,6 +37,19 @@ def require_lab() -> None:
     pytest.skip(f"LAB TEST SKIPPED: {problem}")
 
 
+VM_COMMANDS = ("qemu-system-x86_64", "qemu-img", "debootstrap", "ebtables", "nsenter")
+
+
+def require_vm_lab() -> None:
+    require_lab()
+    missing = [c for c in VM_COMMANDS if shutil.which(c) is None]
+    if missing:
+        problem = f"vm droplets need {', '.join(missing)} (qemu-system-x86, debootstrap, ebtables)"
+        if os.environ.get("EDGE_LAB_REQUIRED") == "1":
+            pytest.fail(f"EDGE_LAB_REQUIRED=1 but {problem}")
+        pytest.skip(f"LAB TEST SKIPPED: {problem}")
+
+
 @pytest.fixture
 def lab_hosts(tmp_path_factory):
     require_lab()

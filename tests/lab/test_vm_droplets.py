@@ -7,7 +7,6 @@ from that user data, power-cycled, destroyed.
 """
 
 import os
-import shutil
 import time
 from types import SimpleNamespace
 
@@ -18,20 +17,9 @@ from hostexec.keys import generate_ed25519
 from lab.docsim import start_in_thread
 from lab.droplets import image as vm_image
 from provisions.cloud_init import BOOT_PACKAGES, MARKER, user_data
-from tests.lab.conftest import require_lab
+from tests.lab.conftest import require_vm_lab
 
-VM_COMMANDS = ("qemu-system-x86_64", "qemu-img", "debootstrap", "ebtables", "nsenter")
 BOOT_TIMEOUT = 900
-
-
-def require_vm_lab() -> None:
-    require_lab()
-    missing = [c for c in VM_COMMANDS if shutil.which(c) is None]
-    if missing:
-        problem = f"vm droplets need {', '.join(missing)} (qemu-system-x86, debootstrap, ebtables)"
-        if os.environ.get("EDGE_LAB_REQUIRED") == "1":
-            pytest.fail(f"EDGE_LAB_REQUIRED=1 but {problem}")
-        pytest.skip(f"LAB TEST SKIPPED: {problem}")
 
 
 def wait_for(what, check, timeout=BOOT_TIMEOUT, every=1.0):
