@@ -41,8 +41,9 @@ class SSHCounter:
 
 
 @contextmanager
-def simulator(*, lab: bool, **faults):
-    """A simulator in this process; with lab=True every droplet is a real lab host (root)."""
+def simulator(*, lab: bool, vm_droplets: bool = False, **faults):
+    """A simulator in this process; with lab=True every droplet is a real lab host (root), and
+    with vm_droplets those made from debian-12-x64 boot as QEMU guests (lab.droplets)."""
     from django.conf import settings
 
     from lab.docsim import start_in_thread
@@ -52,6 +53,10 @@ def simulator(*, lab: bool, **faults):
         from lab.hosts import LabHosts
 
         hosts = LabHosts(tempfile.mkdtemp(prefix="bench-lab-"))
+        if vm_droplets:
+            from lab.droplets.fleet import LabFleet
+
+            hosts = LabFleet(hosts)
     # DigitalOcean's rate limits stay on (lab.docsim.ratelimit); a deleted droplet's VPC
     # membership lingers 1 s rather than the simulator's 20, since the deletes between
     # measured runs are not measured.

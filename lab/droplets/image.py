@@ -2,9 +2,14 @@
 the packages a droplet has once the portal's user data has run (so cloud-init's install finds
 them), a generated en_US.UTF-8 locale, no SSH host keys (cloud-init writes the pinned ones).
 
-Cached under `<lab cache>/droplets/debian-12-<recipe hash>/` (base.qcow2, vmlinuz, initrd.img,
-recipe.json): a change to the recipe (packages, mirror, the chroot script) is a new directory,
-built on first use. Built as root in a private mount namespace, so nothing stays mounted.
+Two variants: `full` (the default) carries what the user data installs, so a boot spends no
+time in dpkg; `bare` is a fresh droplet as DigitalOcean hands it over, for the install path
+(cloud-init installing the packages through the lab's package cache, lab.droplets.aptcache).
+
+Cached under `<lab cache>/droplets/debian-12-<recipe hash>/` (`debian-12-bare-<hash>` for the
+bare one; base.qcow2, vmlinuz, initrd.img, recipe.json): a change to the recipe (packages,
+mirror, the chroot script) is a new directory, built on first use. Built as root in a private
+mount namespace, so nothing stays mounted.
 """
 
 import fcntl
@@ -54,6 +59,8 @@ BASE_PACKAGES = [
 # What the portal's user data installs (provisions.cloud_init.BOOT_PACKAGES; a test keeps the
 # two the same), installed as cloud-init does: with recommends.
 USER_DATA_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl", "curl"]
+# The packages each variant carries beyond the base ones.
+VARIANTS = {"full": USER_DATA_PACKAGES, "bare": []}
 
 CHROOT_SCRIPT = """\
 set -eu
@@ -107,14 +114,14 @@ class BaseImage:
         return json.loads((self.directory / "recipe.json").read_text())
 
 
-def recipe() -> dict:
+def recipe(variant: str = "full") -> dict:
     return {
         "suite": SUITE,
         "mirror": MIRROR,
         "disk_size": DISK_SIZE,
         "root_label": ROOT_LABEL,
         "base_packages": BASE_PACKAGES,
-        "user_data_packages": USER_DATA_PACKAGES,
+        "user_data_packages": VARIANTS[variant],
         "chroot_script": CHROOT_SCRIPT,
     }
 
@@ -124,13 +131,18 @@ def recipe_hash(spec: dict | None = None) -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def image_dir(cache: Path | None = None) -> Path:
-    return Path(cache or cache_dir()) / "droplets" / f"debian-12-{recipe_hash()}"
+def _prefix(variant: str) -> str:
+    return "debian-12-" if variant == "full" else f"debian-12-{variant}-"
 
 
-def cached_image(cache: Path | None = None) -> BaseImage | None:
-    directory = image_dir(cache)
-    image = BaseImage(directory, recipe_hash())
+def image_dir(cache: Path | None = None, variant: str = "full") -> Path:
+    name = _prefix(variant) + recipe_hash(recipe(variant))
+    return Path(cache or cache_dir()) / "droplets" / name
+
+
+def cached_image(cache: Path | None = None, variant: str = "full") -> BaseImage | None:
+    directory = image_dir(cache, variant)
+    image = BaseImage(directory, recipe_hash(recipe(variant)))
     if (
         all(p.exists() for p in (image.disk, image.kernel, image.initrd))
         and (directory / "recipe.json").exists()
@@ -139,17 +151,19 @@ def cached_image(cache: Path | None = None) -> BaseImage | None:
     return None
 
 
-def ensure_base_image(cache: Path | None = None) -> BaseImage:
+def ensure_base_image(cache: Path | None = None, variant: str = "full") -> BaseImage:
     """The cached image for the current recipe, built now if missing (minutes; root)."""
-    directory = image_dir(cache)
+    if variant not in VARIANTS:
+        raise ImageError(f"no image variant {variant!r} (known: {', '.join(VARIANTS)})")
+    directory = image_dir(cache, variant)
     directory.parent.mkdir(parents=True, exist_ok=True)
     with _locked(directory.parent / ".lock"):
-        image = cached_image(cache)
+        image = cached_image(cache, variant)
         if image is not None:
             return image
         if os.geteuid() != 0:
             raise ImageError("building the vm droplet image needs root (debootstrap, chroot)")
-        return _build(directory)
+        return _build(directory, variant)
 
 
 @contextmanager
@@ -170,7 +184,7 @@ def _run(argv, **kwargs):
     return result
 
 
-def _build(directory: Path) -> BaseImage:
+def _build(directory: Path, variant: str) -> BaseImage:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="build-", dir=directory.parent))
     try:
@@ -179,7 +193,7 @@ def _build(directory: Path) -> BaseImage:
         _run(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR], timeout=1800)
         env = {
             "BASE_PACKAGES": " ".join(BASE_PACKAGES),
-            "USER_DATA_PACKAGES": " ".join(USER_DATA_PACKAGES),
+            "USER_DATA_PACKAGES": " ".join(VARIANTS[variant]),
             "ROOT_LABEL": ROOT_LABEL,
         }
         # Mounts for the chroot live in a private mount namespace: gone when it ends, even if
@@ -213,8 +227,8 @@ def _build(directory: Path) -> BaseImage:
         _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(staged / "base.qcow2")])
         seconds = time.monotonic() - started
         info = {
-            "recipe_hash": recipe_hash(),
-            "recipe": recipe(),
+            "recipe_hash": recipe_hash(recipe(variant)),
+            "recipe": recipe(variant),
             "kernel": kernels[-1].name,
             "build_seconds": round(seconds, 1),
             "disk_bytes": (staged / "base.qcow2").stat().st_size,
@@ -224,8 +238,9 @@ def _build(directory: Path) -> BaseImage:
         staged.rename(directory)
         # Images of older recipes (800 MiB each) go: a droplet booted from one runs on (QEMU
         # holds its files open) until it is powered off; new droplets boot from this one.
-        for old in directory.parent.glob("debian-12-*"):
-            if old != directory:
+        prefix = _prefix(variant)
+        for old in directory.parent.glob(prefix + "*"):
+            if old != directory and old.name[len(prefix) :].isalnum():
                 log.info("vm image: %s removed (an older recipe)", old.name)
                 shutil.rmtree(old, ignore_errors=True)
         log.info(
@@ -233,7 +248,7 @@ def _build(directory: Path) -> BaseImage:
             seconds,
             info["disk_bytes"] / 2**20,
         )
-        return BaseImage(directory, recipe_hash())
+        return BaseImage(directory, recipe_hash(recipe(variant)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -243,11 +258,12 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m lab.droplets image")
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="full")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if args.force:
-        shutil.rmtree(image_dir(), ignore_errors=True)
-    image = ensure_base_image()
+        shutil.rmtree(image_dir(variant=args.variant), ignore_errors=True)
+    image = ensure_base_image(variant=args.variant)
     info = image.info()
     print(
         f"{image.directory}: kernel {info['kernel']}, built in {info['build_seconds']} s, "

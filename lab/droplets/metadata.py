@@ -17,6 +17,14 @@ ADDRESS = "169.254.169.254"
 VENDOR_DATA = "#cloud-config\ndisable_root: false\nmanage_etc_hosts: true\n"
 
 
+def vendor_data(apt_proxy: str | None = None) -> str:
+    """DigitalOcean's vendor data; with `apt_proxy`, also the lab's package cache for apt (the
+    guests' only way to a Debian mirror: they have no route out of the lab)."""
+    if not apt_proxy:
+        return VENDOR_DATA
+    return VENDOR_DATA + f"apt:\n  proxy: {apt_proxy}\n"
+
+
 def document(
     *,
     droplet_id: int,
@@ -32,6 +40,7 @@ def document(
     private_prefix: int,
     private_mac: str,
     nameservers: list[str],
+    apt_proxy: str | None = None,
 ) -> dict:
     """/metadata/v1.json. `interfaces.private` is never empty: cloud-init 22.4's network
     helper fails on an empty list, and a droplet always has its VPC address."""
@@ -43,7 +52,7 @@ def document(
         "droplet_id": int(droplet_id),
         "hostname": hostname,
         "user_data": user_data,
-        "vendor_data": VENDOR_DATA,
+        "vendor_data": vendor_data(apt_proxy),
         "public_keys": list(public_keys),
         "auth_key": "",
         "region": region,

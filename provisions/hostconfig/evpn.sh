@@ -284,8 +284,13 @@ else
         systemctl restart frr
         echo "FRR service restarted"
     elif [ "$CHANGED" = yes ]; then
-        systemctl reload frr || systemctl restart frr
-        echo "FRR service reloaded"
+        # frr-reload.py applies the difference (frr-pythontools); without it, a restart.
+        if systemctl reload frr 2>/dev/null; then
+            echo "FRR service reloaded"
+        else
+            systemctl restart frr
+            echo "FRR service restarted (its reload failed)"
+        fi
     fi
 fi
 # A helper for operators: the right vtysh for this host's FRR.

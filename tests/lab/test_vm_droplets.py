@@ -242,3 +242,19 @@ def test_destroy_ends_the_guest_and_removes_its_overlay(vm_droplet):
     assert f"edgevm-{droplet_id}" not in net.namespaces()
     assert not os.path.exists(f"/proc/{pid}")
     assert not net.link_exists(f"evp{droplet_id}")
+
+
+def test_the_bare_variant_carries_none_of_the_user_datas_packages():
+    bare = vm_image.recipe("bare")
+    assert bare["user_data_packages"] == []
+    assert vm_image.image_dir(variant="bare").name.startswith("debian-12-bare-")
+    assert vm_image.recipe_hash(bare) != vm_image.recipe_hash()
+
+
+def test_vendor_data_points_apt_at_the_lab_package_cache_when_there_is_one():
+    from lab.droplets import metadata
+
+    assert "apt:" not in metadata.vendor_data()
+    with_cache = metadata.vendor_data("http://198.18.0.1:3142")
+    assert with_cache.startswith("#cloud-config\n")
+    assert "apt:\n  proxy: http://198.18.0.1:3142\n" in with_cache
