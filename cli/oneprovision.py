@@ -10,7 +10,7 @@ import yaml
 from cli import console_client
 from cli.client import CliError
 from cli.framework import Command, read_file, structured
-from cli.output import progress_bar, properties, table
+from cli.output import command_result, progress_bar, properties, table
 from core.console_protocol import HOST_PATH
 
 TERMINAL = {"RUNNING", "ERROR", "DONE"}
@@ -294,11 +294,7 @@ def cmd_host_ssh(client, args):
     command = [c for c in args.command if c != "--"]
     if not command:
         return console_client.interactive(client, HOST_PATH.format(id=host["id"]), "oneprovision")
-    result = client.post(f"hosts/{host['id']}/exec/", {"command": command})
-    sys.stdout.write(result["stdout"])
-    sys.stderr.write(result["stderr"])
-    sys.stdout.flush()
-    return result["exit_status"]
+    return command_result(client.post(f"hosts/{host['id']}/exec/", {"command": command}))
 
 
 def build() -> Command:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from cli import console_client
 from cli.client import CliError
 from cli.framework import Command, structured
-from cli.output import properties, table
+from cli.output import command_result, properties, table
 from core.console_protocol import VM_PATH
 from core.units import human_bytes
 
@@ -136,11 +136,7 @@ def cmd_port_forward(client, args):
 
 
 def _exec(client, vm, command) -> int:
-    result = client.post(f"vms/{vm['id']}/exec/", {"command": command})
-    sys.stdout.write(result["stdout"])
-    sys.stderr.write(result["stderr"])
-    sys.stdout.flush()
-    return result["exit_status"]
+    return command_result(client.post(f"vms/{vm['id']}/exec/", {"command": command}))
 
 
 def cmd_ssh(client, args):

@@ -41,3 +41,11 @@ def progress_bar(done: int, total: int, label: str = "", width: int = 30) -> str
     total = max(total, 1)
     filled = round(width * min(done, total) / total)
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}".rstrip()
+
+
+def command_result(result: dict) -> int:
+    """A remote command's output (an exec endpoint's answer) on our own streams; its status."""
+    sys.stdout.write(result["stdout"])
+    sys.stderr.write(result["stderr"])
+    sys.stdout.flush()
+    return result["exit_status"]

@@ -164,35 +164,25 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, m
     app = lab_world["image"].name
     out = cli(capsys, onemarketapp, "export", app, "Alpine", "-d", "edge-image")
     assert out.splitlines()[0] == "IMAGE"
-    one_id = int(
-        cli(
-            capsys,
-            onetemplate,
-            "instantiate",
-            "Alpine",
-            "--name",
-            "one",
-            "--nic",
-            "edge-public",
-            "--nic",
-            "edge-private",
-        ).split("VM ID: ")[1]
+    one, two = (
+        VM.objects.get(
+            pk=int(
+                cli(
+                    capsys,
+                    onetemplate,
+                    "instantiate",
+                    "Alpine",
+                    "--name",
+                    name,
+                    "--nic",
+                    "edge-public",
+                    "--nic",
+                    "edge-private",
+                ).split("VM ID: ")[1]
+            )
+        )
+        for name in ("one", "two")
     )
-    two_id = int(
-        cli(
-            capsys,
-            onetemplate,
-            "instantiate",
-            "Alpine",
-            "--name",
-            "two",
-            "--nic",
-            "edge-public",
-            "--nic",
-            "edge-private",
-        ).split("VM ID: ")[1]
-    )
-    one, two = VM.objects.get(pk=one_id), VM.objects.get(pk=two_id)
     for vm in (one, two):
         assert vm.state == "RUNNING", vm.failure_reason or list(
             vm.log.values_list("message", flat=True)
