@@ -107,17 +107,19 @@ def _deploy(vm: VM, lease) -> str:
     return "running"
 
 
-def deploy_on_host(vm: VM) -> None:
+def deploy_on_host(vm: VM, existing_only=False) -> bool:
     """Run the deploy script for `vm` on its host. It checks before each step, so on a host
-    that has the container it only puts back what is missing (its forwards, its start)."""
+    that has the container it only puts back what is missing (its forwards, its start).
+    With `existing_only` it never creates the container: False when it is not there."""
     nics = list(vm.nics.select_related("network").order_by("index"))
     block = PortBlock.objects.filter(nic__vm=vm).first()
-    lxc.deploy(
+    return lxc.deploy(
         vm,
         nics,
         block.first_port if block else None,
         ssh_key=context_ssh_key(vm),
         log=lambda line: vm_log(vm, line),
+        existing_only=existing_only,
     )
 
 
@@ -125,7 +127,17 @@ def _restart(vm: VM) -> str:
     """Start a VM again on its host after the host was set up again (vms/recovery.py)."""
     if vm.state not in {VMState.RUNNING, VMState.UNKNOWN}:
         return f"not restarted: VM is {vm.state}"
-    deploy_on_host(vm)
+    if not deploy_on_host(vm, existing_only=True):
+        # The droplet was replaced, not rebooted: its disk went with it. A fresh container
+        # from the image would pass for the VM with its data silently gone.
+        why = (
+            f"its container is not on {vm.host.name} (the droplet was replaced and its disk "
+            "lost): terminate the VM or restore it from a backup"
+        )
+        if vm.state == VMState.RUNNING:
+            transition(vm, VMState.UNKNOWN, {VMState.RUNNING}, reason=why)
+        vm_log(vm, f"not restarted: {why}")
+        return "not restarted: container gone"
     transition(vm, VMState.RUNNING, {VMState.UNKNOWN}, reason="started again on its host")
     vm_log(vm, f"started again on {vm.host.name} after it was set up again")
     return "running"

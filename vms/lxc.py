@@ -133,7 +133,11 @@ def isolation(vm) -> dict:
     }
 
 
-def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> None:
+def deploy(
+    vm, nics, port_first: int | None, ssh_key: str = "", log=None, existing_only=False
+) -> bool:
+    """Deploy `vm`'s container, or with `existing_only` only start one that is on the host.
+    False when `existing_only` found no container there (nothing was changed)."""
     public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
     env = {
         "VM": vm.container_name,
@@ -147,8 +151,10 @@ def deploy(vm, nics, port_first: int | None, ssh_key: str = "", log=None) -> Non
         "PORT_FIRST": (port_first or "") if public else "",
         "SSH_KEY": ssh_key,
         **isolation(vm),
+        "EXISTING_ONLY": 1 if existing_only else 0,
     }
-    _run(vm.host, "vm-deploy.sh", env, log)
+    stdout = _run(vm.host, "vm-deploy.sh", env, log)
+    return not stdout.startswith("GONE ")
 
 
 def image_env(image) -> dict:

@@ -92,9 +92,27 @@ def test_the_restart_job_runs_the_deploy_again_and_an_unknown_vm_is_running(worl
     vm = world["vm"]
     vm_services.transition(vm, VMState.UNKNOWN, {VMState.RUNNING})
     deployed = []
-    monkeypatch.setattr(vm_jobs.lxc, "deploy", lambda vm, *a, **k: deployed.append(vm.pk))
+
+    def deploy(vm, *args, existing_only=False, **kwargs):
+        deployed.append((vm.pk, existing_only))
+        return True
+
+    monkeypatch.setattr(vm_jobs.lxc, "deploy", deploy)
     assert vm_jobs.run_vm_job(vm.pk, "restart") == "running"
-    assert deployed == [vm.pk]
+    assert deployed == [(vm.pk, True)]
     vm.refresh_from_db()
     assert vm.state == VMState.RUNNING
     assert "started again" in vm.log.order_by("-id").first().message
+
+
+@pytest.mark.parametrize("before", [VMState.RUNNING, VMState.UNKNOWN])
+def test_a_restart_never_creates_a_container_the_replaced_droplet_lost(
+    world, monkeypatch, before
+):
+    vm = world["vm"]
+    vm_services.transition(vm, before, set(VMState))
+    monkeypatch.setattr(vm_jobs.lxc, "deploy", lambda *a, **k: False)
+    assert vm_jobs.run_vm_job(vm.pk, "restart") == "not restarted: container gone"
+    vm.refresh_from_db()
+    assert vm.state == VMState.UNKNOWN
+    assert "restore it from a backup" in vm.log.order_by("-id").first().message

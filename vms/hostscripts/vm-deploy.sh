@@ -2,6 +2,8 @@
 # Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
 # environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_RESOLVE, IMAGE_SHA256,
 # NICS, IP, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional);
+# EXISTING_ONLY=1 (a restart): start a container that is on the host, never create one; a
+# container that is not there prints GONE and changes nothing.
 # isolation: PRIVILEGED (1 only when an operator's template says LXC_UNPRIVILEGED = no),
 # SWAP_MB (swap on top of MEMORY_MB), CPU_QUOTA_US (per 100 ms period; empty: none), PIDS_MAX.
 # IMAGE_RESOLVE: `host:port:address[,address]`, the addresses the portal checked for the URL's
@@ -22,6 +24,11 @@ mkdir -p "$LXCPATH" "$IMAGES"
 # lost worker's script still runs here (its SSH session gone, the script not yet finished).
 exec 9>"$LXCPATH/.$VM.lock"
 flock 9
+
+if [ "${EXISTING_ONLY:-0}" = 1 ] && [ ! -f "$DIR/config" ]; then
+    echo "GONE $VM is not on this host"
+    exit 0
+fi
 
 step "image"
 one_image_fetch
