@@ -106,9 +106,7 @@ def test_the_restart_job_runs_the_deploy_again_and_an_unknown_vm_is_running(worl
 
 
 @pytest.mark.parametrize("before", [VMState.RUNNING, VMState.UNKNOWN])
-def test_a_restart_never_creates_a_container_the_replaced_droplet_lost(
-    world, monkeypatch, before
-):
+def test_a_restart_never_creates_a_container_the_replaced_droplet_lost(world, monkeypatch, before):
     vm = world["vm"]
     vm_services.transition(vm, before, set(VMState))
     monkeypatch.setattr(vm_jobs.lxc, "deploy", lambda *a, **k: False)
