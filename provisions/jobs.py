@@ -2,6 +2,8 @@
 
 import logging
 
+from core.choices import EventSource
+from core.transitions import transition
 from jobs import leases
 from jobs.states import JobState
 from providers.services import driver_for
@@ -9,7 +11,6 @@ from provisions import runs
 from provisions.choices import JobKind, ProvisionState
 from provisions.models import Job, Provision
 from provisions.progress import JobRecorder
-from provisions.services import transition
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,12 @@ def _run(job: Job, rec: JobRecorder) -> str:
     try:
         if deleting:
             transition(
-                provision, ProvisionState.DELETING, ALIVE, job.created_by, "delete requested"
+                provision,
+                ProvisionState.DELETING,
+                ALIVE,
+                source=EventSource.JOB,
+                actor=job.created_by,
+                reason="delete requested",
             )
         elif job.kind in IN_PLACE:
             pass
@@ -64,8 +70,9 @@ def _run(job: Job, rec: JobRecorder) -> str:
                     ProvisionState.CONFIGURING,
                     ProvisionState.RUNNING,
                 },
-                job.created_by,
-                f"{job.kind} job {job.pk}",
+                source=EventSource.JOB,
+                actor=job.created_by,
+                reason=f"{job.kind} job {job.pk}",
             )
         driver = driver_for(provision.provider)
         if deleting:
@@ -97,8 +104,9 @@ def _run(job: Job, rec: JobRecorder) -> str:
                     provision,
                     ProvisionState.ERROR,
                     {provision.state},
-                    job.created_by,
-                    f"{step}: {message}",
+                    source=EventSource.JOB,
+                    actor=job.created_by,
+                    reason=f"{step}: {message}",
                 )
         return "failed"
     rec.check_lease()
@@ -112,16 +120,18 @@ def _run(job: Job, rec: JobRecorder) -> str:
             provision,
             ProvisionState.DONE,
             {ProvisionState.DELETING},
-            job.created_by,
-            "everything deleted and verified",
+            source=EventSource.JOB,
+            actor=job.created_by,
+            reason="everything deleted and verified",
         )
     elif job.kind not in IN_PLACE:
         transition(
             provision,
             ProvisionState.RUNNING,
             {ProvisionState.CONFIGURING, ProvisionState.DEPLOYING},
-            job.created_by,
-            "all hosts configured",
+            source=EventSource.JOB,
+            actor=job.created_by,
+            reason="all hosts configured",
         )
     rec.log(f"{job.kind} finished")
     return "success"
