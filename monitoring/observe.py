@@ -10,8 +10,6 @@ Host: MONITOR_HOST_FAILURES unanswered probes in a row -> ERROR (problem `unreac
 answer clears that by itself (and `droplet_off`, once DigitalOcean has it on again).
 """
 
-import logging
-
 from django.conf import settings
 
 from core.choices import EventSource
@@ -22,8 +20,6 @@ from provisions.choices import SELF_HEALING, HostProblem, HostState
 from provisions.models import Host
 from vms.choices import VM_MONITORED, VMState
 from vms.services import vm_log
-
-log = logging.getLogger(__name__)
 
 MONITOR = EventSource.MONITOR
 
