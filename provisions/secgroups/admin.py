@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from provisions.choices import ProvisionState
 from provisions.secgroups import rules as secgroups
 from provisions.secgroups import services as secgroup_services
 from provisions.secgroups.models import SecurityGroup
@@ -26,7 +27,7 @@ class SecurityGroupForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         provision = data.get("provision") or getattr(self.instance, "provision", None)
-        if provision is not None and provision.state != "RUNNING":
+        if provision is not None and provision.state != ProvisionState.RUNNING:
             raise ValidationError(
                 f"provision {provision.name} is {provision.state}; security groups change on "
                 "a RUNNING provision"

@@ -2,6 +2,7 @@
 delete leaves nothing in the simulator and no lab host."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from hostexec.ssh import HostSession
 from jobs.states import JobState
@@ -151,7 +152,7 @@ def test_add_and_remove_a_host(lab_sim, owner):
     (left,) = lab_sim.state_snapshot()["droplets"]
     assert left["name"] == "grow-host-1"
     assert f"edgelab-{hosts[0].droplet_id}" not in net.namespaces()
-    with pytest.raises(services.ValidationError, match="cannot remove the last host"):
+    with pytest.raises(ValidationError, match="cannot remove the last host"):
         services.remove_host(owner, provision, hosts[1])
     services.delete_provision(owner, provision)
     run_queued(provision)

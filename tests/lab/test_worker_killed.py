@@ -195,4 +195,9 @@ def test_the_worker_monitors_hosts_by_itself(world, owner):
         30,
         "the host to be RUNNING again",
     )
-    assert [e.source for e in host.events.all()] == ["monitor", "monitor"]
+    assert [(e.source, e.to_state) for e in host.events.all()] == [
+        ("job", HostState.CONFIGURING),
+        ("job", HostState.RUNNING),
+        ("monitor", HostState.ERROR),
+        ("monitor", HostState.RUNNING),
+    ]

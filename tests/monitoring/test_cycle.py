@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.transitions import transition
 from hostexec.ssh import HostUnreachable
 from monitoring import cycle
 from monitoring.models import HostSample, VMSample
@@ -96,7 +97,8 @@ def test_a_change_made_by_a_job_since_the_probe_wins(world, probes, monkeypatch)
 
     def probe_while_user_powers_off(h):
         # The user's poweroff lands while the probe is on the wire, seeing it still running.
-        vm_services.transition(VM.objects.get(pk=vm.pk), "POWEROFF", {"RUNNING"})
+        for running in VM.objects.filter(pk=vm.pk, state="RUNNING"):  # probed once per host
+            transition(running, "POWEROFF", {"RUNNING"}, source="job")
         return reading([container(vm, "RUNNING")])
 
     monkeypatch.setattr(cycle, "probe", probe_while_user_powers_off)

@@ -2,6 +2,7 @@
 any face, and a refused name stores nothing and changes nothing."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from marketplace import services as market
 from providers.models import Provider
@@ -66,7 +67,7 @@ def test_network_vm_and_template_names_follow_the_same_rule(owner, cluster, temp
         vm_services.instantiate(owner, "Alpine", name=name, nics=["dc-public"])
     from provisions import services as provision_services
 
-    with pytest.raises(provision_services.ValidationError, match="is not a valid network name"):
+    with pytest.raises(ValidationError, match="is not a valid network name"):
         provision_services.create_network(owner, cluster, name=name)
     with pytest.raises(market.ValidationError, match="is not a valid name"):
         market.export_app(owner, "Alpine Linux 3.13", name, "dc-image")

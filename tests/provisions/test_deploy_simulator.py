@@ -4,6 +4,7 @@ Without lab hosts nothing answers SSH, so a deploy gets through every cloud step
 and then fails host configuration; that is the part tested here (tests/lab has the rest)."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from jobs.states import JobState
 from provisions import jobs, runs, services
@@ -245,7 +246,7 @@ def test_delete_ends_the_clusters_vms_and_frees_their_ports(sim, owner, sim_prov
     vms.instantiate(owner, "Alpine", name="db", nics=["vmc-private"])
     assert PortBlock.objects.count() == 1 and Lease.objects.count() == 2
     # Neither the host nor its VMs can be removed one by one while they run.
-    with pytest.raises(services.ValidationError, match="still runs VM"):
+    with pytest.raises(ValidationError, match="still runs VM"):
         services.remove_host(owner, provision, web.host)
 
     services.delete_provision(owner, provision, cleanup=True)

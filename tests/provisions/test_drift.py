@@ -5,6 +5,7 @@ import time
 
 import pytest
 import requests
+from django.core.exceptions import ValidationError
 
 from jobs.states import JobState
 from monitoring import drift
@@ -124,5 +125,5 @@ def test_the_check_rests_when_digitalocean_says_few_requests_are_left(
 
 
 def test_repair_is_refused_when_there_is_nothing_to_repair(cluster, owner):
-    with pytest.raises(services.ValidationError, match="nothing to repair"):
+    with pytest.raises(ValidationError, match="nothing to repair"):
         services.repair_provision(owner, cluster)
