@@ -14,7 +14,6 @@ from monitoring.models import HostSample, VMSample
 from monitoring.probe import ProbeError, parse
 from provisions.choices import HostProblem, HostState
 from tests.monitoring.conftest import container, reading
-from vms import services as vm_services
 from vms.models import VM
 
 pytestmark = pytest.mark.django_db
