@@ -79,9 +79,9 @@ def test_only_vms_that_were_running_are_restarted(world, owner):
     VM.objects.filter(pk__in=[off.pk, lost.pk, lost_off.pk]).update(host=host)
     for vm, path in ((off, ["POWEROFF"]), (lost, ["RUNNING", "UNKNOWN"])):
         for state in path:
-            transition(vm, state, set(VMState))
+            transition(vm, state, set(VMState), source="job")
     for state in ("RUNNING", "POWEROFF", "UNKNOWN"):
-        transition(lost_off, state, set(VMState))
+        transition(lost_off, state, set(VMState), source="job")
     VMJob.objects.all().delete()
 
     assert recovery.restart_vms_on(host.provision, [host]) == 2
@@ -91,7 +91,7 @@ def test_only_vms_that_were_running_are_restarted(world, owner):
 
 def test_the_restart_job_runs_the_deploy_again_and_an_unknown_vm_is_running(world, monkeypatch):
     vm = world["vm"]
-    transition(vm, VMState.UNKNOWN, {VMState.RUNNING})
+    transition(vm, VMState.UNKNOWN, {VMState.RUNNING}, source="monitor")
     deployed = []
     monkeypatch.setattr(vm_jobs.lxc, "deploy", lambda vm, *a, **k: deployed.append(vm.pk))
     assert vm_jobs.run_vm_job(vm.pk, "restart") == "running"
