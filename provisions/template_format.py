@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.names import shown
+from core.yesno import parse_yes_no
 from providers import yaml_format
 
 TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks"}
@@ -113,14 +114,10 @@ def _coerce(spec: dict, value, where: str):
             raise TemplateError(f"{where}: {number} is outside {low}..{high}")
         return number
     if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("yes", "true", "1", "on"):
-            return True
-        if text in ("no", "false", "0", "off"):
-            return False
-        raise TemplateError(f"{where}: {shown(value)} is not one of yes, no")
+        try:
+            return parse_yes_no(value)
+        except ValueError:
+            raise TemplateError(f"{where}: {shown(value)} is not one of yes, no") from None
     if kind == "list":
         options = spec["options"]
         match = [o for o in options if str(o) == str(value)]

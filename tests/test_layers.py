@@ -3,7 +3,7 @@
 Floors, bottom to top: the core (imports no package of the project); the plumbing (job leases,
 host execution) on the core; the apps, each on those below it; the project (`portal`) on top.
 The CLI is a pure HTTP client beside them all: it imports the core's Django-free console
-protocol and units and nothing else of the project, and loads no Django module.
+protocol, ID rule and units and nothing else of the project, and loads no Django module.
 Imports inside functions and `importlib.import_module("...")` count like any other.
 """
 
@@ -29,7 +29,7 @@ FLOORS = {
     "portal": 6,
 }
 # What each package outside the floors may import of the project.
-BESIDE = {"cli": {"core.console_protocol", "core.units"}, "lab": set()}
+BESIDE = {"cli": {"core.console_protocol", "core.ids", "core.units"}, "lab": set()}
 
 
 def imported_modules(source: str) -> list[tuple[int, str]]:
