@@ -35,16 +35,12 @@ def reconcile_rules(run: Run, row, cloud: dict) -> None:
     p = run.provision
     try:
         wanted = secgroups.desired(p).as_api()
-        # Firewalls made before security groups existed hold the defaults.
-        applied = row.data.get("applied") or firewall_rules.rules_for(p).as_api()
     except firewall_rules.UnknownVPCRange as exc:
         raise StepFailed("firewall_rules", str(exc)) from exc
-    if "applied" not in row.data and secgroups.keys(cloud) != secgroups.keys(wanted):
-        run.rec.log(
-            f"firewall {p.tag} has rules from before the portal recorded them: "
-            f"{secgroups.difference(cloud, wanted)} to apply"
-        )
-    elif secgroups.keys(cloud) != secgroups.keys(applied):
+    # A deploy resumed after its create call adopts the firewall before recording its rules:
+    # the portal made it with the rules it wants.
+    applied = row.data.get("applied", wanted)
+    if secgroups.keys(cloud) != secgroups.keys(applied):
         run.rec.log(
             "firewall rules changed outside the portal: "
             f"{secgroups.difference(applied, cloud)}; restored",
