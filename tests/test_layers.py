@@ -126,3 +126,15 @@ def test_the_cli_loads_no_django():
     assert "'cli'" in loaded
     for framework in ("django", "rest_framework", "channels"):
         assert f"'{framework}'" not in loaded
+
+
+def test_test_modules_import_no_other_test_module():
+    # Shared helpers live in tests/factories.py, tests/helpers.py, a package's helpers.py or its
+    # conftest.py, so a test module can be moved or deleted without breaking another.
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, module in imported_modules(path.read_text())
+        if module.startswith("tests.") and any(p.startswith("test_") for p in module.split("."))
+    ]
+    assert offenders == []

@@ -11,7 +11,7 @@ from provisions import hostconfig, jobs, services
 from provisions.choices import HostState, ProvisionState
 from provisions.models import Job
 from tests.contract.session import checked
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 HOSTCONFIG = hostconfig.VERSION  # "2" since isolation (subordinate ids, container cgroup)

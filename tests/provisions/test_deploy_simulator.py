@@ -5,42 +5,14 @@ and then fails host configuration; that is the part tested here (tests/lab has t
 
 import pytest
 
-from jobs.states import JobState
 from provisions import jobs, runs, services
 from provisions.choices import ProvisionState, ResourceState
-from provisions.models import CloudResource, Job
+from provisions.models import CloudResource
 from provisions.runs import base as runs_base
+from tests.helpers import _snapshot, nothing_left, run_queued, tagged
 from tests.provisions.conftest import SIM_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def tagged(sim, tag):
-    """Everything in the simulator that carries or is named by the tag."""
-    state = sim.state_snapshot() if hasattr(sim, "state_snapshot") else _snapshot(sim)
-    return {
-        "droplets": [d for d in state["droplets"] if tag in d.get("tags", [])],
-        "firewalls": [f for f in state["firewalls"] if f["name"] == tag],
-        "vpcs": [v for v in state["vpcs"] if v["name"] == tag],
-        "ssh_keys": [k for k in state["ssh_keys"] if k["name"] == tag],
-    }
-
-
-def _snapshot(sim):
-    import requests
-
-    return requests.get(sim.url + "/_sim/state", timeout=5).json()
-
-
-def nothing_left(sim, tag):
-    return all(not objects for objects in tagged(sim, tag).values())
-
-
-def run_queued(provision):
-    for job in Job.objects.filter(provision=provision, state=JobState.QUEUED):
-        jobs.run_job(job.pk)
-    provision.refresh_from_db()
-    return provision
 
 
 def test_deploy_reaches_configuring_then_fails_on_ssh_and_delete_cleans_up(
@@ -212,7 +184,7 @@ def test_droplet_that_never_becomes_active_is_a_clear_bounded_error(
 
 
 def test_bad_token_fails_with_digitalocean_message(sim, owner):
-    from tests.providers.test_api import make_provider
+    from tests.factories import make_provider
 
     provider = make_provider(owner, name="bad", token="wrong-token-0000")
     provision = services.create_provision(owner, provider=provider, name="edge")

@@ -14,8 +14,7 @@ from monitoring import drift
 from provisions import services
 from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, SecurityGroup
-from tests.provisions.test_deploy_simulator import run_queued
-from tests.provisions.test_firewall_rules import cloud_firewall, expected, vpc_range
+from tests.helpers import cloud_firewall, default_rules, run_queued, vpc_range
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,7 +73,7 @@ def test_a_row_without_a_record_gets_the_defaults_and_others_are_left(sim, deplo
     row = without_a_record(deployed)
     record_applied_rules()
     row.refresh_from_db()
-    assert row.data["applied"] == expected(vpc_range(sim, deployed.tag))
+    assert row.data["applied"] == default_rules(vpc_range(sim, deployed.tag))
 
     with_groups = {**recorded, "inbound_rules": [*recorded["inbound_rules"], WEB]}
     CloudResource.objects.filter(pk=row.pk).update(data={**row.data, "applied": with_groups})
@@ -98,7 +97,7 @@ def test_an_allow_all_firewall_is_drift_and_the_firewall_job_applies_the_rules(
     row = without_a_record(deployed)
     allow_all(sim, deployed)
     record_applied_rules()
-    defaults = expected(vpc_range(sim, deployed.tag))
+    defaults = default_rules(vpc_range(sim, deployed.tag))
     wanted = {**defaults, "inbound_rules": [*defaults["inbound_rules"], WEB]}
 
     [report] = drift.check_all(drift.TokenBudget())

@@ -16,8 +16,7 @@ from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
 from provisions.secgroups import rules as secgroups
 from provisions.secgroups import services as secgroup_services
-from tests.provisions.test_deploy_simulator import run_queued
-from tests.provisions.test_firewall_rules import cloud_firewall, expected, vpc_range
+from tests.helpers import cloud_firewall, default_rules, run_queued, vpc_range
 
 WEB = {"protocol": "tcp", "ports": "8080", "sources": ["203.0.113.0/24"]}
 WEB_API = {"protocol": "tcp", "ports": "8080", "sources": {"addresses": ["203.0.113.0/24"]}}
@@ -84,8 +83,8 @@ def test_a_group_adds_its_rules_after_the_defaults_and_starts_a_firewall_job(dc,
     group = secgroup_services.create_group(owner, dc, name="web", rules=[WEB])
     assert group.rules == [WEB_API]
     assert secgroups.desired(dc).as_api() == {
-        **expected("10.9.0.0/20"),
-        "inbound_rules": [*expected("10.9.0.0/20")["inbound_rules"], WEB_API],
+        **default_rules("10.9.0.0/20"),
+        "inbound_rules": [*default_rules("10.9.0.0/20")["inbound_rules"], WEB_API],
     }
     job = dc.jobs.get(kind=JobKind.FIREWALL)
     assert (job.kind, job.state, job.options) == (
@@ -166,7 +165,7 @@ def test_a_rule_opened_then_closed_reaches_the_cloud_firewall(
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
     assert provision.state == ProvisionState.RUNNING, provision.error
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     firewall_id = cloud_firewall(sim, provision.tag)["id"]
 
     group = secgroup_services.create_group(owner, provision, name="web", rules=[WEB])
@@ -220,7 +219,7 @@ def test_rules_changed_outside_the_portal_are_reported_and_restored(
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
     assert provision.state == ProvisionState.RUNNING, provision.error
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     tamper(sim, provision, defaults)
 
     secgroup_services.reconcile(owner, provision)
@@ -234,7 +233,7 @@ def test_monitoring_reports_rule_drift_and_repair_restores_the_rules(
     sim, sim_provider, owner, hosts_configure_without_ssh
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     drift.check_all(drift.TokenBudget())
     provision.refresh_from_db()
     assert provision.drift == []
