@@ -84,17 +84,6 @@ def load(text: str, source: str = "provision.yaml") -> dict:
         ) from None
 
 
-def parse_user_inputs(text: str | None) -> dict:
-    """`--user-inputs hosts=3,size=s-2vcpu-4gb` as a mapping of text values."""
-    values = {}
-    for part in filter(None, (text or "").split(",")):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip():
-            raise TemplateError(f"--user-inputs: {part!r} is not NAME=VALUE")
-        values[name.strip()] = value.strip()
-    return values
-
-
 def _coerce(spec: dict, value, where: str):
     """The input's value as its type, within its bounds and options; TemplateError if not."""
     kind = spec.get("type", "text")

@@ -8,9 +8,26 @@ from provisions.models import Job
 EVERYWHERE = {"addresses": ["0.0.0.0/0", "::/0"]}
 
 
+class WorkerKilled(BaseException):
+    """A worker killed mid-run: a BaseException, so no `except Exception` in the job records a
+    failure, as none would run in a process that is gone."""
+
+
+def kill_after_step(monkeypatch, run_class, step: str) -> None:
+    """The worker dies as `step` of `run_class` ends: the step's work is done and recorded,
+    nothing after it runs. Undo with the monkeypatch (`monkeypatch.context()`)."""
+    finish_step = getattr(run_class, f"step_{step}")
+
+    def step_then_die(self):
+        finish_step(self)
+        raise WorkerKilled(f"after step {step}")
+
+    monkeypatch.setattr(run_class, f"step_{step}", step_then_die)
+
+
 def tagged(sim, tag):
     """Everything in the simulator that carries or is named by the tag."""
-    state = sim.state_snapshot() if hasattr(sim, "state_snapshot") else _snapshot(sim)
+    state = sim.state_snapshot() if hasattr(sim, "state_snapshot") else simulator_state(sim)
     return {
         "droplets": [d for d in state["droplets"] if tag in d.get("tags", [])],
         "firewalls": [f for f in state["firewalls"] if f["name"] == tag],
@@ -19,7 +36,7 @@ def tagged(sim, tag):
     }
 
 
-def _snapshot(sim):
+def simulator_state(sim):
     import requests
 
     return requests.get(sim.url + "/_sim/state", timeout=5).json()

@@ -1,7 +1,6 @@
 """The provision jobs' runs, one module per job: deploy, delete, remove a host.
 
-`base` holds what they share (the Run loop, the ledger helpers, private networking) and
-`CRASH_AFTER_STEP`, the tests' crash hook: set it on `provisions.runs.base`, not here.
+`base` holds what they share: the Run loop, the ledger helpers, private networking.
 """
 
 from provisions.runs.base import Run, SimulatedCrash, StepFailed
