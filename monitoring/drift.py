@@ -29,7 +29,7 @@ from provisions.choices import (
     ResourceState,
 )
 from provisions.models import CloudResource, Host, Provision
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups import rules
 from vms.models import VM
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set, con
         if row.cloud_id and row.cloud_id not in seen:
             findings.append(f"{row.get_kind_display()} {row.name} deleted outside the portal")
         elif row.kind == ResourceKind.FIREWALL and row.data.get("applied"):
-            changed = secgroups.difference(row.data["applied"], seen[row.cloud_id])
+            changed = rules.difference(row.data["applied"], seen[row.cloud_id])
             if changed != "no change":
                 findings.append(f"Firewall {row.name} rules changed outside the portal: {changed}")
     hosts = provision.hosts.filter(state__in=[HostState.RUNNING, HostState.ERROR]).exclude(

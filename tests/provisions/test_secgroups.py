@@ -14,7 +14,7 @@ from monitoring import drift
 from provisions import services
 from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups import rules
 from provisions.secgroups import services as secgroup_services
 from tests.helpers import cloud_firewall, default_rules, run_queued, vpc_range
 
@@ -24,16 +24,16 @@ WEB_API = {"protocol": "tcp", "ports": "8080", "sources": {"addresses": ["203.0.
 
 # -- the rules -------------------------------------------------------------------------------
 def test_a_rule_is_put_in_digitaloceans_shape():
-    assert secgroups.check_rule(WEB) == WEB_API
-    assert secgroups.check_rule(
+    assert rules.check_rule(WEB) == WEB_API
+    assert rules.check_rule(
         {"protocol": "UDP", "ports": "8000-8100", "sources": ["2001:db8::/32", "198.51.100.7"]}
     ) == {
         "protocol": "udp",
         "ports": "8000-8100",
         "sources": {"addresses": ["2001:db8::/32", "198.51.100.7/32"]},
     }
-    assert secgroups.check_rule({"protocol": "icmp", "sources": ["0.0.0.0/0"]})["ports"] == "0"
-    assert secgroups.check_rule(WEB_API) == WEB_API
+    assert rules.check_rule({"protocol": "icmp", "sources": ["0.0.0.0/0"]})["ports"] == "0"
+    assert rules.check_rule(WEB_API) == WEB_API
 
 
 @pytest.mark.parametrize(
@@ -57,16 +57,16 @@ def test_a_rule_is_put_in_digitaloceans_shape():
 )
 def test_a_bad_rule_says_why(rule, message):
     with pytest.raises(ValidationError, match=r"rule 2: .*" + re.escape(message)):
-        secgroups.check_rules([WEB, rule])
+        rules.check_rules([WEB, rule])
 
 
 def test_the_difference_names_added_and_removed_rules():
     before = {"inbound_rules": [WEB_API], "outbound_rules": []}
     after = {"inbound_rules": [{**WEB_API, "ports": "9090"}], "outbound_rules": []}
-    assert secgroups.difference(before, after) == (
+    assert rules.difference(before, after) == (
         "added inbound tcp 9090 from 203.0.113.0/24, removed inbound tcp 8080 from 203.0.113.0/24"
     )
-    assert secgroups.difference(before, before) == "no change"
+    assert rules.difference(before, before) == "no change"
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def dc(cluster):
 def test_a_group_adds_its_rules_after_the_defaults_and_starts_a_firewall_job(dc, owner):
     group = secgroup_services.create_group(owner, dc, name="web", rules=[WEB])
     assert group.rules == [WEB_API]
-    assert secgroups.desired(dc).as_api() == {
+    assert rules.desired(dc).as_api() == {
         **default_rules("10.9.0.0/20"),
         "inbound_rules": [*default_rules("10.9.0.0/20")["inbound_rules"], WEB_API],
     }
