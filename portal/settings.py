@@ -397,7 +397,7 @@ VM_QUOTA_DEFAULT = {
     "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
 }
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
-# Isolation (issue 19): containers are unprivileged, their root mapped to one subordinate id
+# Isolation: containers are unprivileged, their root mapped to one subordinate id
 # range per host (OpenNebula's 600100001-600165537); limits per container and for all of them.
 VM_IDMAP_START = env_int("VM_IDMAP_START", 600100001)
 VM_IDMAP_COUNT = env_int("VM_IDMAP_COUNT", 65536)

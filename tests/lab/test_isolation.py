@@ -1,4 +1,4 @@
-"""Isolation for real (issue 19): on a lab host, containers are unprivileged (a user-namespace id
+"""Isolation for real: on a lab host, containers are unprivileged (a user-namespace id
 map), confined to their own /proc/sys and processes, and limited: a fork bomb in one VM stays
 inside its pids.max, its memory hog is killed inside its own cgroup, and meanwhile the other
 VM answers on its forwarded port and the host answers SSH. A privileged container (an

@@ -1,5 +1,4 @@
-"""Every bad request the issue found answering 500 is now a 4xx in the one error shape, and
-changes nothing: body shapes, text no database stores, query parameters, pages, deleting what
+"""Bad requests get a 4xx in the one error shape, never a 500, and change nothing: body shapes, text no database stores, query parameters, pages, deleting what
 is in use, page sizes."""
 
 import json
