@@ -1,5 +1,5 @@
-"""Bad requests get a 4xx in the one error shape, never a 500, and change nothing: body shapes, text no database stores, query parameters, pages, deleting what
-is in use, page sizes."""
+"""Bad requests get a 4xx in the one error shape, never a 500, and change nothing: body
+shapes, text no database stores, query parameters, pages, deleting what is in use, page sizes."""
 
 import json
 
