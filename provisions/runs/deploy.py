@@ -24,7 +24,7 @@ from provisions.models import CloudResource, Host
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
 from provisions.runs.firewall import reconcile_rules
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups.rules import desired as desired_rules
 
 
 def portal_tag() -> str:
@@ -242,7 +242,7 @@ class DeployRun(Run):
         else:
             try:
                 # A re-created firewall gets the security groups' rules too.
-                rules = secgroups.desired(p)
+                rules = desired_rules(p)
             except firewall_rules.UnknownVPCRange as exc:
                 raise StepFailed("firewall", str(exc)) from exc
             firewall = self.driver.create_firewall(

@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from provisions.choices import ProvisionState
-from provisions.secgroups import rules as secgroups
 from provisions.secgroups import services as secgroup_services
 from provisions.secgroups.models import SecurityGroup
+from provisions.secgroups.rules import check_rules
 
 
 class SecurityGroupForm(forms.ModelForm):
@@ -22,7 +22,7 @@ class SecurityGroupForm(forms.ModelForm):
 
     def clean_rules(self):
         # The same checks the service runs, here so a bad rule is shown on the form.
-        return secgroups.check_rules(self.cleaned_data["rules"])
+        return check_rules(self.cleaned_data["rules"])
 
     def clean(self):
         data = super().clean()

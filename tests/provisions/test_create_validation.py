@@ -5,7 +5,7 @@ from jobs.states import JobState
 from provisions import services
 from provisions.choices import ProvisionState
 from provisions.models import Provision
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from monitoring import drift
 from provisions import services
 from provisions.choices import HostProblem, HostState
 from provisions.models import Host, Job
-from tests.provisions.test_deploy_simulator import run_queued
+from tests.helpers import run_queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -79,7 +79,7 @@ def test_sweep_enqueues_again_a_queued_job_not_picked_up_in_time(cluster):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_take_overs_of_one_job_have_exactly_one_winner(owner):
-    from tests.providers.test_api import make_provider
+    from tests.factories import make_provider
 
     provider = make_provider(owner, name="do")
     provision = services.create_provision(owner, provider=provider, name="dc")

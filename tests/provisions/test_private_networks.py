@@ -12,7 +12,7 @@ from provisions.choices import JobKind
 from provisions.hostconfig import evpn
 from provisions.models import Network, Provision
 from tests.concurrency import run_in_threads
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 from vms import addresses, lxc
 from vms.models import NIC, VM, Image, Lease
 
