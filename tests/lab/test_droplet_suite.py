@@ -1,0 +1,371 @@
+"""The droplet suite: the document's tutorial and day two on two vm droplets (lab.droplets),
+Debian 12 guests that boot with systemd, cgroup v2, AppArmor and their own cloud-init, as a
+DigitalOcean droplet does.
+
+The guests boot under QEMU's software emulation, a minute or more each, so the suite boots two
+once and walks everything through them in one test: provision, export, instantiate, ssh,
+port-forward, VM-to-VM over EVPN across the two droplets, isolation (id map, the LXC AppArmor
+profile, cgroup v2 limits, a bounded fork bomb, an OOM inside a VM), FRR as the systemd
+service, a droplet power-cycled with its VMs back, and delete to nothing.
+"""
+
+import shlex
+import sys
+import time
+
+import pytest
+import requests
+from django.conf import settings
+
+from cli import onemarketapp, onetemplate, onevm
+from hostexec import scripts
+from hostexec.ssh import HostSession
+from lab.droplets import image as vm_image
+from lab.hosts import net
+from marketplace import sync
+from marketplace.models import Marketplace
+from monitoring.cycle import run_cycle
+from provisions import services as provisions
+from provisions.choices import HostState
+from tests.factories import make_provider
+from tests.lab.conftest import require_vm_lab
+from vms import lxc
+from vms import services as vms
+from vms.models import VM
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+LXC = '-P "$ONE_EDGE_BASE/lxc"'
+STOP_FILE = "stop-the-bomb"
+
+
+@pytest.fixture
+def lab_hosts(tmp_path_factory):
+    """Droplets made from debian-12-x64 boot as QEMU guests; the rest stay namespace hosts."""
+    require_vm_lab()
+    from lab.droplets.fleet import LabFleet
+    from lab.droplets.vm import VmDroplets
+    from lab.hosts import LabHosts
+
+    vm_image.ensure_base_image()
+    base = tmp_path_factory.mktemp("edge-vm-lab")
+    hosts = LabHosts(base)
+    fleet = LabFleet(hosts, VmDroplets(base, lock=hosts.lock))
+    yield fleet
+    fleet.destroy_all()
+
+
+class Stages:
+    """Wall-clock time of each stage, printed at the end (emulated guests: slow, and said so)."""
+
+    def __init__(self):
+        self.times, self.started = [], time.monotonic()
+
+    def done(self, what: str) -> None:
+        now = time.monotonic()
+        self.times.append((what, now - self.started))
+        # To the terminal itself: the CLI's output is read through capsys.
+        print(f"[droplet suite] {what}: {now - self.started:.0f} s", file=sys.__stderr__)
+        self.started = now
+
+
+def cli(capsys, module, *argv) -> str:
+    code = module.main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 0, f"{module.__name__} {argv}: {err}"
+    return out
+
+
+def on_host(provision, host, command: str, timeout: float = 120.0, check: bool = False) -> str:
+    with HostSession(
+        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
+    ) as session:
+        session.connect(wait=30)
+        # A droplet's login shell has no ONE_EDGE_BASE (a lab namespace host's has its own).
+        result = session.run(scripts.PRELUDE + command, check=check, timeout=timeout)
+    return result.stdout + result.stderr
+
+
+def in_vm(vm, script: str, timeout: float = 60.0):
+    return lxc.execute(vm, ["sh", "-c", script], timeout=timeout)
+
+
+def cgroup_value(provision, vm, key: str) -> str:
+    command = f"lxc-cgroup {LXC} -n {vm.container_name} {shlex.quote(key)}"
+    return on_host(provision, vm.host, command).strip()
+
+
+def wait_for(predicate, what: str, seconds: float = 60.0, every: float = 1.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def http_get(url: str, seconds: float = 30.0) -> str | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(url, timeout=3).text
+        except requests.RequestException:
+            time.sleep(0.5)
+    return None
+
+
+def serve_http(vm, text: str) -> None:
+    loop = f'while true; do printf "HTTP/1.0 200 OK\\r\\n\\r\\n{text}" | nc -l -p 80; done'
+    in_vm(vm, f"nohup sh -c {shlex.quote(loop)} >/dev/null 2>&1 &")
+
+
+def forwarded_url(vm) -> str:
+    address, port = vms.forwarded(vm, 80).split(" ")[0].split("@")
+    return f"http://{address}:{port}/"
+
+
+def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, monkeypatch):
+    # Guests take minutes to boot and to finish cloud-init under emulation.
+    settings.PROVISION_SSH_WAIT = 600
+    settings.PROVISION_BOOT_TIMEOUT = 900
+    stages = Stages()
+
+    # 1. Two droplets from debian-12-x64: booted, cloud-init done, configured over SSH.
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = provisions.create_provision(
+        owner, provider=provider, name="edge", host_count=2, image="debian-12-x64"
+    )
+    provision.refresh_from_db()
+    log = "\n".join(provision.jobs.order_by("id").first().lines.values_list("message", flat=True))
+    assert provision.state == "RUNNING", f"{provision.error}\n{log}"
+    stages.done("provision of two vm droplets")
+    hosts = list(provision.hosts.order_by("id"))
+    assert "CLOUD_INIT done" in log, log
+    assert "APPARMOR enabled" in log, log
+    for host in hosts:
+        assert on_host(provision, host, "stat -fc %T /sys/fs/cgroup").strip() == "cgroup2fs"
+
+    # FRR runs as the distribution's systemd service, and the two hosts peer over EVPN.
+    for host in hosts:
+        assert on_host(provision, host, "systemctl is-active frr").strip() == "active"
+        other = next(h for h in hosts if h != host)
+        wait_for(
+            lambda host=host, other=other: (
+                other.private_ip
+                in on_host(provision, host, "vtysh -c 'show bgp l2vpn evpn summary'")
+            ),
+            f"{host.name} to peer with {other.name}",
+        )
+
+    # 2. Export the Alpine app and instantiate one VM on each droplet.
+    sync.sync(Marketplace.objects.get(name="Edge Lab"))
+    app = lab_world["image"].name
+    out = cli(capsys, onemarketapp, "export", app, "Alpine", "-d", "edge-image")
+    assert out.splitlines()[0] == "IMAGE"
+    one_id = int(
+        cli(
+            capsys,
+            onetemplate,
+            "instantiate",
+            "Alpine",
+            "--name",
+            "one",
+            "--nic",
+            "edge-public",
+            "--nic",
+            "edge-private",
+        ).split("VM ID: ")[1]
+    )
+    two_id = int(
+        cli(
+            capsys,
+            onetemplate,
+            "instantiate",
+            "Alpine",
+            "--name",
+            "two",
+            "--nic",
+            "edge-public",
+            "--nic",
+            "edge-private",
+        ).split("VM ID: ")[1]
+    )
+    one, two = VM.objects.get(pk=one_id), VM.objects.get(pk=two_id)
+    for vm in (one, two):
+        assert vm.state == "RUNNING", vm.failure_reason or list(
+            vm.log.values_list("message", flat=True)
+        )
+    assert one.host_id != two.host_id, "the scheduler should spread the two VMs"
+    stages.done("export and two VMs")
+
+    # 3. ssh and port-forward 9080 -> 80, answered from the lab machine.
+    release = cli(capsys, onevm, "ssh", "one", "--", "cat", "/etc/os-release")
+    assert "ID=alpine" in release
+    host_ip = one.host.public_ip
+    assert cli(capsys, onevm, "port-forward", str(one.pk), "80").strip() == f"{host_ip}@9080 -> 80"
+    for vm in (one, two):
+        serve_http(vm, f"hello from {vm.name}")
+        assert f"hello from {vm.name}" in (http_get(forwarded_url(vm)) or "")
+
+    # 4. VM to VM over the private network, across the two droplets (VXLAN + BGP-EVPN).
+    private = provision.networks.get(name="edge-private")
+    ip_one, ip_two = one.nics.get(network=private).ip, two.nics.get(network=private).ip
+    for vm, target in ((one, ip_two), (two, ip_one)):
+        result = wait_for(
+            lambda vm=vm, target=target: (
+                (r := lxc.execute(vm, ["ping", "-c", "2", "-W", "2", target], timeout=30))
+                and r.exit_status == 0
+                and r
+            ),
+            f"{vm.name} to reach {target} over EVPN",
+        )
+        assert result.exit_status == 0
+    stages.done("ssh, port-forward and EVPN")
+
+    # 5. Isolation on cgroup v2 and AppArmor.
+    check_isolation(provision, one, two)
+    stages.done("isolation")
+
+    # 6. A changed frr.conf is taken up by the service (systemctl reload).
+    check_frr_reload(provision, hosts[0])
+    stages.done("FRR reload")
+
+    # 7. One droplet power-cycled behind the portal's back: the host comes back RUNNING and its
+    # VM runs again within two monitoring cycles, its forwarded port answering.
+    check_power_cycle(lab_world["sim"], provision, one, two)
+    stages.done("power cycle")
+
+    # 8. Delete to nothing: no droplet left in the simulator, no guest on the lab machine.
+    for vm in (one, two):
+        cli(capsys, onevm, "terminate", vm.name)
+    provisions.delete_provision(owner, provision)
+    provision.refresh_from_db()
+    assert provision.state == "DONE", provision.error
+    sim = lab_world["sim"]
+    left = requests.get(
+        f"{sim.url}/v2/droplets", headers={"Authorization": "Bearer lab-token"}, timeout=30
+    ).json()["droplets"]
+    assert left == [], left
+    assert not [ns for ns in net.namespaces() if ns.startswith("edgevm-")]
+    stages.done("delete")
+
+
+def check_isolation(provision, vm, neighbour) -> None:
+    assert in_vm(vm, "cat /proc/self/uid_map").stdout.split() == ["0", "600100001", "65536"]
+    init_pid = int(on_host(provision, vm.host, f"lxc-info {LXC} -n {vm.container_name} -pH"))
+    label = on_host(provision, vm.host, f"cat /proc/{init_pid}/attr/current").strip()
+    # LXC's generated profile, enforced; stacked on it, the container's own AppArmor namespace
+    # (inside which its processes show as `unconfined`): "lxc-one-1_<path>//&:lxc-one-1_<...>:
+    # unconfined (enforce)". The outer profile is what confines the container.
+    outer = label.split("//")[0]
+    assert outer.startswith(f"lxc-{vm.container_name}_") and label.endswith("(enforce)"), label
+    cgroups = on_host(provision, vm.host, f"cat /proc/{init_pid}/cgroup").strip()
+    assert cgroups.startswith("0::/") and "one-edge" in cgroups, cgroups
+    memory_mb = vm.memory_mb
+    assert cgroup_value(provision, vm, "memory.max") == str(memory_mb * 1024 * 1024)
+    pids_max = cgroup_value(provision, vm, "pids.max")
+    assert pids_max.isdigit(), pids_max
+
+    # A fork bomb stays inside pids.max; the host and the neighbour keep answering.
+    rootfs = f'"$ONE_EDGE_BASE/lxc/{vm.container_name}/rootfs"'
+    bomb = f"b() {{ [ -e /{STOP_FILE} ] && exit 0; b | b & }}; b"
+    on_host(
+        provision,
+        vm.host,
+        f"rm -f {rootfs}/{STOP_FILE}; nohup timeout -s KILL 90 lxc-attach {LXC} "
+        f"-n {vm.container_name} -- sh -c {shlex.quote(bomb)} </dev/null >/dev/null 2>&1 &",
+    )
+    try:
+        wait_for(
+            lambda: int(cgroup_value(provision, vm, "pids.events").split()[-1]) > 0,
+            "the fork bomb to hit pids.max",
+            seconds=90,
+        )
+        assert int(cgroup_value(provision, vm, "pids.current")) <= int(pids_max)
+        assert "hello from" in (http_get(forwarded_url(neighbour)) or "")
+        assert on_host(provision, vm.host, "echo alive").strip() == "alive"
+    finally:
+        on_host(provision, vm.host, f"touch {rootfs}/{STOP_FILE}")
+    wait_for(
+        lambda: int(cgroup_value(provision, vm, "pids.current")) < 16,
+        "the fork bomb to end once told to",
+        seconds=90,
+    )
+
+    # More memory than memory.max: the OOM killer acts inside the VM's cgroup only.
+    def oom_kills() -> int:
+        fields = cgroup_value(provision, vm, "memory.events").split()
+        return int(fields[fields.index("oom_kill") + 1])
+
+    before = oom_kills()
+    size = memory_mb * 2
+    hog = in_vm(vm, f"dd if=/dev/zero of=/dev/null bs={size}M count=1; echo exit=$?", timeout=120)
+    assert "exit=137" in hog.stdout, hog.stdout + hog.stderr
+    assert oom_kills() > before
+    assert in_vm(vm, "echo after-oom").stdout.strip() == "after-oom"
+    assert on_host(provision, vm.host, "echo alive").strip() == "alive"
+
+
+def check_frr_reload(provision, host) -> None:
+    from provisions.hostconfig import evpn
+
+    assert "Generated by Edge Portal" in on_host(provision, host, "cat /etc/frr/frr.conf")
+    peers = [evpn.Peer(h.name, h.private_ip) for h in provision.hosts.order_by("id")]
+    me = next(p for p in peers if p.private_ip == host.private_ip)
+    vnis = [n.vni for n in provision.networks.exclude(vni=None)]
+    ghost = evpn.Peer("ghost", "10.250.0.250")
+    with HostSession(
+        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
+    ) as session:
+        session.connect(wait=30)
+        # One more peer than the deploy gave: frr.conf changes and the service takes it up.
+        lines = []
+        evpn.apply(session, me, [*peers, ghost], vnis, log=lines.append)
+        assert "FRR service reloaded" in "\n".join(lines), lines
+        assert ghost.private_ip in on_host(provision, host, "vtysh -c 'show running-config'")
+        # And back to the cluster as it is.
+        lines = []
+        evpn.apply(session, me, peers, vnis, log=lines.append)
+        assert "FRR service reloaded" in "\n".join(lines), lines
+    assert ghost.private_ip not in on_host(provision, host, "vtysh -c 'show running-config'")
+
+
+def check_power_cycle(sim, provision, vm, neighbour) -> None:
+    host = vm.host
+    run_cycle(with_drift=False)
+    boot_id = on_host(provision, host, "cat /proc/sys/kernel/random/boot_id").strip()
+    sim_api = requests.Session()
+    sim_api.headers["Authorization"] = "Bearer lab-token"
+    response = sim_api.post(
+        f"{sim.url}/v2/droplets/{host.droplet_id}/actions", json={"type": "power_cycle"}
+    )
+    assert response.status_code < 300, response.text
+    action = response.json()["action"]["id"]
+    wait_for(
+        lambda: (
+            sim_api.get(f"{sim.url}/v2/actions/{action}").json()["action"]["status"] == "completed"
+        ),
+        "the power cycle to complete",
+        seconds=600,
+        every=5,
+    )
+    assert on_host(provision, host, "cat /proc/sys/kernel/random/boot_id").strip() != boot_id
+    cycles = 0
+    while cycles < 2:
+        run_cycle(with_drift=False)
+        cycles += 1
+        host.refresh_from_db()
+        vm.refresh_from_db()
+        if host.state == HostState.RUNNING and vm.state == "RUNNING" and vm_answers(vm):
+            break
+    assert host.state == HostState.RUNNING, host.last_error
+    assert vm.state == "RUNNING", list(vm.log.values_list("message", flat=True))
+    serve_http(vm, f"hello from {vm.name}")
+    assert f"hello from {vm.name}" in (http_get(forwarded_url(vm)) or "")
+    print(f"[droplet suite] VM back after {cycles} monitoring cycle(s)", file=sys.__stderr__)
+
+
+def vm_answers(vm) -> bool:
+    return in_vm(vm, "echo up").stdout.strip() == "up"
