@@ -11,7 +11,7 @@ many concurrent jobs as django-q2 has workers. Whether a VM's image was cached i
 its log ("IMAGE cached" / "IMAGE downloaded and verified"), not assumed.
 A second table says where a deploy's time goes on the host (the deploy script's own TIMES
 line, per step, milliseconds) and how many SSH connections the VM work opened per host.
-Targets (issue 18): a cached VM RUNNING in <= 0.8 s median, the first on a host in <= 1.5 s,
+Targets: a cached VM RUNNING in <= 0.8 s median, the first on a host in <= 1.5 s,
 20 at once at >= 120 VMs/min, and one SSH connection per host per worker process for the VM
 work (the bench's workers are threads of one process: 1 per host). Without the lab the table
 says why it was skipped.

@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import requests
 
+from core.ids import is_id
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT = (5, 120)
 # On 429 the CLI waits what the portal's Retry-After asks, this many times at most; a longer wait
@@ -91,7 +93,7 @@ class Client:
 
     def resolve(self, collection: str, ref: str, kind: str) -> dict:
         """Find one object by ID or by name, as the document's commands accept both."""
-        if ref.isdigit():
+        if is_id(ref):
             try:
                 return self.get(f"{collection}/{int(ref)}/")
             except CliError as exc:

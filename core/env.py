@@ -9,6 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
+from core.yesno import parse_yes_no
+
 
 class ImproperlyConfiguredEnv(Exception):
     pass
@@ -30,12 +32,12 @@ def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfiguredEnv(f"{name}={value!r} is not a boolean; use true or false")
+    try:
+        return parse_yes_no(value)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(
+            f"{name}={value!r} is not a boolean; use true or false"
+        ) from None
 
 
 def env_int(name: str, default: int) -> int:

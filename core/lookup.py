@@ -2,12 +2,7 @@
 
 from django.core.exceptions import ValidationError
 
-
-def is_id(ref) -> bool:
-    """Whether `ref` is an ID: ASCII digits only (str.isdigit() also accepts '²', which int()
-    refuses), and no more than an ID ever has (int() refuses past 4300 digits)."""
-    text = str(ref)
-    return text.isascii() and text.isdigit() and len(text) <= 19
+from core.ids import is_id
 
 
 def find(queryset, ref, kind: str):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.choices import EventSource
 from core.tenancy import OwnedQuerySet
 
 TOKEN_PREFIX = "ep_"  # noqa: S105 (a marker, not a secret)
@@ -91,3 +92,23 @@ class MetricCounter(models.Model):
 
     def __str__(self):
         return f"{self.series} {self.value:g}"
+
+
+class Event(models.Model):
+    """Append-only record of one state change of a provision, host or VM: when, who (a user,
+    with the source saying whether a person, a job or monitoring moved it), from, to, why.
+    Written by core.transitions.transition with the change itself; each concrete event adds
+    the foreign key to its object, with `related_name="events"`."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]

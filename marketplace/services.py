@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core import outbound
-from core.lookup import is_id
+from core.ids import is_id
 from core.names import check_name
 from marketplace.choices import AppState
 from marketplace.models import MarketplaceApp

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from marketplace import services
 from marketplace.models import MarketplaceApp
-from provisions.choices import DatastoreKind
+from provisions.choices import DatastoreKind, ProvisionState
 from provisions.models import Datastore, Provision
 
 
@@ -31,7 +31,7 @@ def app_detail(request, pk):
     app = get_object_or_404(MarketplaceApp.objects.select_related("marketplace"), pk=pk)
     datastores = Datastore.objects.filter(
         kind=DatastoreKind.IMAGE,
-        provision__in=Provision.objects.for_user(request.user).filter(state="RUNNING"),
+        provision__in=Provision.objects.for_user(request.user).filter(state=ProvisionState.RUNNING),
     )
     error = None
     if request.method == "POST":

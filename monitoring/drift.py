@@ -4,9 +4,8 @@ Per token, one paginated listing per kind (droplets by the portal's common tag, 
 firewalls), whatever the number of provisions; the check spends at most MONITOR_API_SHARE of
 the token's hourly budget and skips a cycle when DigitalOcean says few requests are left.
 A droplet gone or off puts its host in ERROR; every finding is written on the provision
-(`drift`), where the page offers Repair. Nothing is created or deleted here; the one job the
-check starts is the portal's own unfinished work: a firewall from before the portal recorded
-its rules gets them once (monitoring.firewall_upgrade).
+(`drift`), where the page offers Repair. Nothing is created, changed or deleted here, and no
+job is started.
 """
 
 import hashlib
@@ -19,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs.states import JOB_LIVE
-from monitoring import firewall_upgrade, observe
+from monitoring import observe
 from providers.drivers import CloudError, NotFound
 from providers.drivers.digitalocean import DigitalOceanDriver
 from provisions.choices import (
@@ -30,7 +29,7 @@ from provisions.choices import (
     ResourceState,
 )
 from provisions.models import CloudResource, Host, Provision
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups import rules
 from vms.models import VM
 
 log = logging.getLogger(__name__)
@@ -155,12 +154,9 @@ def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set, con
         if row.cloud_id and row.cloud_id not in seen:
             findings.append(f"{row.get_kind_display()} {row.name} deleted outside the portal")
         elif row.kind == ResourceKind.FIREWALL and row.data.get("applied"):
-            changed = secgroups.difference(row.data["applied"], seen[row.cloud_id])
+            changed = rules.difference(row.data["applied"], seen[row.cloud_id])
             if changed != "no change":
                 findings.append(f"Firewall {row.name} rules changed outside the portal: {changed}")
-        elif row.kind == ResourceKind.FIREWALL:
-            # Made before the portal recorded the rules it applies (maybe allow-all).
-            findings += firewall_upgrade.check(provision, row, seen[row.cloud_id])
     hosts = provision.hosts.filter(state__in=[HostState.RUNNING, HostState.ERROR]).exclude(
         droplet_id=None
     )

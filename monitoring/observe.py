@@ -11,45 +11,49 @@ answer clears that by itself (and `droplet_off`, once DigitalOcean has it on aga
 id -> ERROR (problem `rebooted`), its VMs left as they were until the Repair restores them.
 """
 
-import logging
-
 from django.conf import settings
-from django.db import transaction
 
+from core.choices import EventSource
+from core.transitions import InvalidTransition, transition
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import HostReading
-from provisions.choices import SELF_HEALING, EventSource, HostProblem, HostState
-from provisions.models import Host, HostEvent
+from provisions.choices import SELF_HEALING, HostProblem, HostState
+from provisions.models import Host
 from vms.choices import VM_MONITORED, VMState
-from vms.services import transition, vm_log
-
-log = logging.getLogger(__name__)
+from vms.services import vm_log
 
 MONITOR = EventSource.MONITOR
 
 
 def set_host_state(host: Host, to: str, problem: str, reason: str, **match) -> bool:
-    """Host `host.state` -> `to`, only if it (and `match`) has not changed since it was read."""
-    with transaction.atomic():
-        changed = Host.objects.filter(
-            pk=host.pk, state=host.state, problem=host.problem, **match
-        ).update(state=to, problem=problem, last_error=reason if problem else "")
-        if changed:
-            HostEvent.objects.create(
-                host=host, source=MONITOR, from_state=host.state, to_state=to, reason=reason
-            )
-    if changed:
-        log.info("host %s: %s -> %s (%s)", host.pk, host.state, to, reason)
-        host.state, host.problem = to, problem
-    return bool(changed)
+    """Host `host.state` -> `to`, only if it (its problem and `match` too) has not changed
+    since it was read; False when it has (a job's change meanwhile stands)."""
+    try:
+        transition(
+            host,
+            to,
+            {host.state},
+            source=MONITOR,
+            reason=reason,
+            match={"problem": host.problem, **match},
+            also={"problem": problem, "last_error": reason if problem else ""},
+        )
+    except InvalidTransition:
+        return False
+    return True
 
 
 def _vm_to(vm, to: str, reason: str) -> None:
     before = vm.state
     if before == to:
         return
-    if transition(vm, to, {before}, source=MONITOR, reason=reason, updated_at=vm.updated_at):
-        vm_log(vm, f"monitor: {before} -> {to}: {reason}", "warning")
+    try:
+        transition(
+            vm, to, {before}, source=MONITOR, reason=reason, match={"updated_at": vm.updated_at}
+        )
+    except InvalidTransition:
+        return
+    vm_log(vm, f"monitor: {before} -> {to}: {reason}", "warning")
 
 
 def vms_unknown(vms, reason: str) -> None:

@@ -299,10 +299,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_POLL", 0.5)
-# Tests run jobs inline unless they ask for the worker.
-Q_SYNC = env_bool("Q_SYNC", False)
-if Q_SYNC:
-    Q_CLUSTER["sync"] = True
+# Jobs run inline, inside the call that starts them, instead of on a worker: for tests,
+# debugging and the screenshots. django-q2's own switch follows it.
+JOBS_SYNC = env_bool("JOBS_SYNC", False)
+Q_CLUSTER["sync"] = JOBS_SYNC
 
 # DigitalOcean: the driver's endpoint is configuration (the lab points it at the simulator).
 DIGITALOCEAN_API_URL = env_str("DIGITALOCEAN_API_URL", "https://api.digitalocean.com/v2/")
@@ -343,7 +343,6 @@ LOGGING = {
 }
 
 # Provisioning jobs.
-JOBS_SYNC = env_bool("JOBS_SYNC", False)  # run jobs inline (tests, debugging)
 # Images fetched and unpacked on a cluster's hosts when exported and when a host joins, so a
 # host's first VM of an image does not wait for it (vms/staging.py).
 IMAGE_STAGING = env_bool("IMAGE_STAGING", True)
@@ -398,7 +397,7 @@ VM_QUOTA_DEFAULT = {
     "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
 }
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
-# Isolation (issue 19): containers are unprivileged, their root mapped to one subordinate id
+# Isolation: containers are unprivileged, their root mapped to one subordinate id
 # range per host (OpenNebula's 600100001-600165537); limits per container and for all of them.
 VM_IDMAP_START = env_int("VM_IDMAP_START", 600100001)
 VM_IDMAP_COUNT = env_int("VM_IDMAP_COUNT", 65536)

@@ -12,7 +12,9 @@ from core import sshkeys
 from core.forms import ApiTokenForm, SSHKeyForm, add_validation_error
 from core.models import ApiToken
 from providers.models import Provider
+from provisions.choices import ProvisionState
 from provisions.models import Provision
+from vms.choices import VMState
 from vms.models import VM
 
 
@@ -26,13 +28,13 @@ def dashboard(request):
     )
     provisions = (
         Provision.objects.for_user(user)
-        .exclude(state="DONE")
-        .aggregate(alive=Count("pk"), running=Count("pk", filter=Q(state="RUNNING")))
+        .exclude(state=ProvisionState.DONE)
+        .aggregate(alive=Count("pk"), running=Count("pk", filter=Q(state=ProvisionState.RUNNING)))
     )
     vms = (
         VM.objects.for_user(user)
-        .exclude(state="DONE")
-        .aggregate(alive=Count("pk"), running=Count("pk", filter=Q(state="RUNNING")))
+        .exclude(state=VMState.DONE)
+        .aggregate(alive=Count("pk"), running=Count("pk", filter=Q(state=VMState.RUNNING)))
     )
     counts = {
         "providers": providers["all"],

@@ -76,14 +76,6 @@ class JobKind(models.TextChoices):
     FIREWALL = "firewall"
 
 
-class EventSource(models.TextChoices):
-    """Who moved a state: a person, a job, or monitoring (which only ever reports)."""
-
-    USER = "user"
-    JOB = "job"
-    MONITOR = "monitor"
-
-
 class ResourceKind(models.TextChoices):
     SSH_KEY = "ssh_key", "SSH key"
     VPC = "vpc", "VPC"

@@ -8,7 +8,7 @@ Two jobs, both done by the droplet itself while the portal is still waiting for 
   the boot wait and the other hosts' SSH wait instead of following them. Host configuration
   waits for cloud-init to finish (`cloud-init status --wait`) and then only checks: apt is never
   run by both at once, and a host whose cloud-init failed is finished by host configuration's
-  own install, as before.
+  own install.
 
 Built with yaml.safe_dump, never by string pasting: the private key is multi-line.
 """

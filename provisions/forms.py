@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from provisions.services import (
+from provisions.services.create import (
     DEFAULT_IMAGE,
     DEFAULT_SIZE,
     IMAGE_INPUTS,

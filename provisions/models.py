@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 
 from core import crypto
+from core.models import Event
 from core.tenancy import OwnedQuerySet
 from jobs.base import LeasedJob
 from jobs.states import JobState
@@ -13,7 +14,6 @@ from provisions.choices import (
     HOST_COLOURS,
     PROVISION_COLOURS,
     DatastoreKind,
-    EventSource,
     HostProblem,
     HostState,
     JobKind,
@@ -92,7 +92,7 @@ class Provision(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "name"],
-                condition=~models.Q(state="DONE"),
+                condition=~models.Q(state=ProvisionState.DONE),
                 name="provision_name_unique_while_alive",
             )
         ]
@@ -115,20 +115,13 @@ class Provision(models.Model):
         return crypto.decrypt(self.host_key_private_encrypted)
 
 
-class ProvisionEvent(models.Model):
-    """Append-only record of every state change: who, when, from, to, why."""
+class ProvisionEvent(Event):
+    """A provision's state changes, shown as its history."""
 
     provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    from_state = models.CharField(max_length=16)
-    to_state = models.CharField(max_length=16)
-    reason = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(Event.Meta):
+        pass
 
     def __str__(self):
         return f"{self.from_state or '-'} -> {self.to_state}"
@@ -179,21 +172,13 @@ class Host(models.Model):
         return HOST_COLOURS.get(self.state, "grey")
 
 
-class HostEvent(models.Model):
-    """Append-only record of a host's state changes, monitoring's included: who and why."""
+class HostEvent(Event):
+    """A host's state changes, monitoring's included."""
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
-    source = models.CharField(max_length=8, choices=EventSource.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    from_state = models.CharField(max_length=16)
-    to_state = models.CharField(max_length=16)
-    reason = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(Event.Meta):
+        pass
 
     def __str__(self):
         return f"{self.host}: {self.from_state} -> {self.to_state} ({self.source})"

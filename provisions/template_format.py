@@ -22,37 +22,24 @@ provider's inputs a template uses are asked for.
 """
 
 import json
-import re
 from dataclasses import dataclass, field
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
 from core.names import shown
 from providers import yaml_format
+from provisions import template_inputs
+from provisions.template_inputs import REFERENCE, TemplateError
+
+# provisions.services reads the host inputs here; they belong to template_inputs.
+HOST_INPUTS = template_inputs.HOST_INPUTS
 
 TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks"}
 HOSTS_KEYS = {"count", "size", "image"}
 NETWORK_KEYS = {"name", "type", "address_range"}
-# OpenNebula's provision inputs, as far as a provision here has values to give them; a
-# provider's inputs the template uses must be of these types too.
-TEMPLATE_INPUT_TYPES = ("text", "number", "number-float", "range", "range-float", "list", "boolean")
-PROVIDER_INPUT_TYPES = TEMPLATE_INPUT_TYPES
-NUMBER_TYPES = ("number", "number-float", "range", "range-float")
-# Inputs that give the hosts' size and image when the template's `hosts` sets none (the first
-# of these names an input has, the template's own or the provider's).
-HOST_INPUTS = {
-    "size": ("digitalocean_size",),
-    "image": ("digitalocean_image", "digitalocean_droplet"),
-}
 INPUT_KEY_ORDER = ("name", "type", "description", "options", "default", "min_value", "max_value")
-REFERENCE = re.compile(r"\$\{input\.([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_NETWORKS = 8
-
-
-class TemplateError(ValidationError):
-    pass
 
 
 @dataclass
@@ -83,105 +70,6 @@ def load(text: str, source: str = "provision.yaml") -> dict:
         ) from None
 
 
-def parse_user_inputs(text: str | None) -> dict:
-    """`--user-inputs hosts=3,size=s-2vcpu-4gb` as a mapping of text values."""
-    values = {}
-    for part in filter(None, (text or "").split(",")):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip():
-            raise TemplateError(f"--user-inputs: {part!r} is not NAME=VALUE")
-        values[name.strip()] = value.strip()
-    return values
-
-
-def _coerce(spec: dict, value, where: str):
-    """The input's value as its type, within its bounds and options; TemplateError if not."""
-    kind = spec.get("type", "text")
-    if kind in NUMBER_TYPES:
-        try:
-            number = float(value) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None or number != number or number in (float("inf"), float("-inf")):
-            raise TemplateError(f"{where}: {shown(value)} is not a number")
-        if kind == "range" and not number.is_integer():
-            raise TemplateError(f"{where}: {shown(value)} is not a whole number")
-        if not kind.endswith("-float"):
-            number = int(number) if number.is_integer() else number
-        low, high = spec.get("min_value"), spec.get("max_value")
-        if (low is not None and number < low) or (high is not None and number > high):
-            raise TemplateError(f"{where}: {number} is outside {low}..{high}")
-        return number
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("yes", "true", "1", "on"):
-            return True
-        if text in ("no", "false", "0", "off"):
-            return False
-        raise TemplateError(f"{where}: {shown(value)} is not one of yes, no")
-    if kind == "list":
-        options = spec["options"]
-        match = [o for o in options if str(o) == str(value)]
-        if not match:
-            allowed = ", ".join(map(str, options))
-            raise TemplateError(f"{where}: {shown(value)} is not one of {allowed}")
-        return match[0]
-    return str(value)
-
-
-def _resolve_inputs(specs: list[dict], given: dict, unused: dict | None = None) -> dict:
-    """The inputs' values; `unused`: the provider's inputs this template does not use (name ->
-    why), so a value given for one says so rather than "no such input"."""
-    errors, values = [], {}
-    known = {spec["name"] for spec in specs}
-    for name in sorted(set(given) - known):
-        allowed = ", ".join(sorted(known)) or "none (the template has no inputs)"
-        if name in (unused or {}):
-            errors.append(
-                f"user input {name!r}: the provider's input is not used by this template "
-                f"({unused[name]}); the inputs it uses: {allowed}"
-            )
-            continue
-        errors.append(f"user input {name!r}: no such input; the template's inputs: {allowed}")
-    for spec in specs:
-        name = spec["name"]
-        where = f"input {name}"
-        if name in given:
-            value = given[name]
-        elif "default" in spec:
-            value = spec["default"]
-        else:
-            errors.append(f"{where}: required (give it with --user-inputs {name}=VALUE)")
-            continue
-        try:
-            values[name] = _coerce(spec, value, where)
-        except TemplateError as exc:
-            errors += exc.messages
-    if errors:
-        raise TemplateError(errors)
-    return values
-
-
-def _substitute(value, values: dict, where: str):
-    """`${input.NAME}` in a value: the whole value becomes the input's (typed) value, or the
-    reference is replaced inside text."""
-    if not isinstance(value, str):
-        return value
-    whole = REFERENCE.fullmatch(value.strip())
-    for name in REFERENCE.findall(value):
-        if name not in values:
-            allowed = ", ".join(sorted(values)) or "none"
-            raise TemplateError(
-                f"{where}: ${{input.{name}}} is not an input of the template or of its "
-                f"provider; inputs: {allowed}"
-            )
-    if whole:
-        return values[whole.group(1)]
-    return REFERENCE.sub(lambda m: str(values[m.group(1)]), value)
-
-
 def _check_top(data: dict) -> list[str]:
     errors = yaml_format.unknown_keys(data, TOP_LEVEL_KEYS, "provision template")
     for key in ("name", "provider"):
@@ -190,18 +78,6 @@ def _check_top(data: dict) -> list[str]:
     error = yaml_format.text_error(data.get("description"), "description", 1024, multiline=True)
     if error:
         errors.append(error)
-    return errors
-
-
-def _check_input_types(inputs) -> list[str]:
-    errors = []
-    for index, item in enumerate(inputs if isinstance(inputs, list) else []):
-        kind = item.get("type", "text") if isinstance(item, dict) else None
-        if kind is not None and kind not in TEMPLATE_INPUT_TYPES:
-            errors.append(
-                f"inputs[{index}].type: {shown(kind)} is not one of "
-                f"{', '.join(TEMPLATE_INPUT_TYPES)}"
-            )
     return errors
 
 
@@ -214,7 +90,7 @@ def _hosts(data: dict, values: dict) -> tuple[dict, list[str]]:
     for key in HOSTS_KEYS:
         if key in hosts:
             try:
-                clean[key] = _substitute(hosts[key], values, f"hosts.{key}")
+                clean[key] = template_inputs.substitute(hosts[key], values, f"hosts.{key}")
             except TemplateError as exc:
                 errors += exc.messages
     count = clean.get("count", 1)
@@ -248,8 +124,10 @@ def _networks(data: dict, values: dict) -> tuple[list[dict], list[str]]:
                 "(the public network comes with every provision)"
             )
         try:
-            name = _substitute(item.get("name"), values, f"{where}.name")
-            address_range = _substitute(item.get("address_range"), values, f"{where}.address_range")
+            name = template_inputs.substitute(item.get("name"), values, f"{where}.name")
+            address_range = template_inputs.substitute(
+                item.get("address_range"), values, f"{where}.address_range"
+            )
         except TemplateError as exc:
             errors += exc.messages
             continue
@@ -267,7 +145,7 @@ def _checked_data(data: dict, provider: str | None) -> tuple[dict, list[dict]]:
     if provider:
         data["provider"] = provider
     errors = _check_top(data)
-    errors += _check_input_types(data.get("inputs"))
+    errors += template_inputs.check_types(data.get("inputs"))
     specs, input_errors = yaml_format.check_inputs(data.get("inputs"))
     errors += input_errors
     if errors:
@@ -285,87 +163,16 @@ def provider_of(text: str, source: str = "provision.yaml", provider: str | None 
     return str(_checked(text, source, provider)[0]["provider"])
 
 
-def _references(value) -> set[str]:
-    if isinstance(value, str):
-        return set(REFERENCE.findall(value))
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    return set().union(*(_references(item) for item in items)) if items else set()
-
-
-def _provider_spec(spec: dict) -> dict:
-    """A provider's input as the template uses it: a list without a default takes its first
-    option, as the provider's own size and image choice always did (Provider.input_default)."""
-    spec = dict(spec)
-    if spec.get("type") == "list" and "default" not in spec and spec.get("options"):
-        spec["default"] = spec["options"][0]
-    return spec
-
-
-@dataclass
-class Inputs:
-    """A template's inputs joined with its provider's (what the page's form is built from)."""
-
-    own: list[dict]
-    provider: list[dict]  # the provider's inputs the template uses
-    uses: dict  # each of those: what it gives ("hosts.size", "${input.x} in the template")
-    unused: dict  # the provider's other inputs: why they do not count
-    fallbacks: dict  # "size"/"image" -> the input giving it when `hosts` sets none
-
-    @property
-    def specs(self) -> list[dict]:
-        return self.own + self.provider
-
-
-def _join(data: dict, own: list[dict], provider_inputs: list[dict] | None) -> Inputs:
-    hosts = data.get("hosts") if isinstance(data.get("hosts"), dict) else {}
-    referenced = _references([data.get("name"), hosts, data.get("networks")])
-    own_names = {spec["name"] for spec in own}
-    offered = {
-        spec["name"]: spec
-        for spec in provider_inputs or []
-        if isinstance(spec, dict) and spec.get("name") not in own_names
-    }
-    uses, unused, fallbacks = {}, {}, {}
-    for key, names in HOST_INPUTS.items():
-        giver = next((n for n in names if n in own_names or n in offered), None)
-        if giver is None:
-            continue
-        if key in hosts:
-            if giver in offered and giver not in referenced:
-                unused[giver] = f"hosts.{key} is set"
-            continue
-        fallbacks[key] = giver
-        if giver in offered:
-            uses[giver] = f"hosts.{key} (the template sets none)"
-    for name in sorted(referenced & set(offered)):
-        uses.setdefault(name, f"${{input.{name}}} in the template")
-    for name in offered:
-        if name not in uses:
-            unused.setdefault(name, "the template neither refers to it nor needs it")
-    errors = []
-    for name in uses:
-        kind = offered[name].get("type", "text")
-        if kind not in PROVIDER_INPUT_TYPES:
-            errors.append(
-                f"provider input {name}: type {kind!r} cannot be used in a provision "
-                f"template ({uses[name]}); usable types: {', '.join(PROVIDER_INPUT_TYPES)}"
-            )
-    if errors:
-        raise TemplateError(errors)
-    used = [_provider_spec(offered[name]) for name in offered if name in uses]
-    return Inputs(own=own, provider=used, uses=uses, unused=unused, fallbacks=fallbacks)
-
-
 def form_inputs(
     text: str,
     source: str = "provision.yaml",
     *,
     provider: str | None = None,
     provider_inputs: list[dict] | None = None,
-) -> Inputs:
+) -> template_inputs.Inputs:
     """The template's inputs and the provider's it uses, checked (the page's form)."""
     data, own = _checked(text, source, provider)
-    return _join(data, own, provider_inputs)
+    return template_inputs.join(data, own, provider_inputs)
 
 
 def _ordered(spec: dict) -> dict:
@@ -406,11 +213,11 @@ def parse_data(
 ) -> ProvisionTemplate:
     """`parse` of a template already loaded (a mapping, e.g. one a provision kept)."""
     data, own = _checked_data(dict(data), provider)
-    inputs = _join(data, own, provider_inputs)
-    values = _resolve_inputs(inputs.specs, user_inputs or {}, inputs.unused)
+    inputs = template_inputs.join(data, own, provider_inputs)
+    values = template_inputs.resolve(inputs.specs, user_inputs or {}, inputs.unused)
     errors = []
     try:
-        name = _substitute(data["name"], values, "name")
+        name = template_inputs.substitute(data["name"], values, "name")
     except TemplateError as exc:
         errors += exc.messages
         name = ""

@@ -5,7 +5,7 @@ when the provision is created (the CLI's and the API's values go only through th
 
 from django import forms
 
-from provisions.template_format import NUMBER_TYPES
+from provisions.template_inputs import NUMBER_TYPES
 
 MAX_TEXT = 128
 
@@ -34,7 +34,7 @@ def _field(spec: dict, help_text: str = "") -> forms.Field:
 
 
 class TemplateInputsForm(forms.Form):
-    """`inputs`: template_format.Inputs (the template's own and the provider's it uses)."""
+    """`inputs`: template_inputs.Inputs (the template's own and the provider's it uses)."""
 
     def __init__(self, *args, inputs, **kwargs):
         super().__init__(*args, **kwargs)

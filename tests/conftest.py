@@ -145,7 +145,7 @@ def cluster(owner):
     from provisions import services
     from provisions.choices import HostState
     from provisions.models import Provision
-    from tests.providers.test_api import make_provider
+    from tests.factories import make_provider
 
     provider = make_provider(owner, name="do")
     provision = services.create_provision(owner, provider=provider, name="dc", host_count=2)

@@ -3,7 +3,7 @@
 Floors, bottom to top: the core (imports no package of the project); the plumbing (job leases,
 host execution) on the core; the apps, each on those below it; the project (`portal`) on top.
 The CLI is a pure HTTP client beside them all: it imports the core's Django-free console
-protocol and units and nothing else of the project, and loads no Django module.
+protocol, ID rule and units and nothing else of the project, and loads no Django module.
 Imports inside functions and `importlib.import_module("...")` count like any other.
 """
 
@@ -29,7 +29,7 @@ FLOORS = {
     "portal": 6,
 }
 # What each package outside the floors may import of the project.
-BESIDE = {"cli": {"core.console_protocol", "core.units"}, "lab": set()}
+BESIDE = {"cli": {"core.console_protocol", "core.ids", "core.units"}, "lab": set()}
 
 
 def imported_modules(source: str) -> list[tuple[int, str]]:
@@ -126,3 +126,15 @@ def test_the_cli_loads_no_django():
     assert "'cli'" in loaded
     for framework in ("django", "rest_framework", "channels"):
         assert f"'{framework}'" not in loaded
+
+
+def test_test_modules_import_no_other_test_module():
+    # Shared helpers live in tests/factories.py, tests/helpers.py, a package's helpers.py or its
+    # conftest.py, so a test module can be moved or deleted without breaking another.
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, module in imported_modules(path.read_text())
+        if module.startswith("tests.") and any(p.startswith("test_") for p in module.split("."))
+    ]
+    assert offenders == []

@@ -12,12 +12,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core import metrics, sshkeys
+from core.choices import EventSource
+from core.transitions import InvalidTransition, transition
 from jobs import leases
 from jobs.states import JobState
 from vms import lxc
 from vms.choices import VMState
 from vms.models import VM, PortBlock, VMJob
-from vms.services import release, transition, vm_log
+from vms.services import release, vm_log
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,18 @@ def _run(vm_id: int, action: str, lease) -> str:
         lease.check()  # a failure seen after losing the lease is not ours to record
         vm_log(vm, f"{action} failed: {exc}", "error")
         VM.objects.filter(pk=vm.pk).update(failure_reason=str(exc))
-        transition(vm, VMState.FAILURE, set(VMState) - {VMState.DONE}, reason=f"{action}: {exc}")
+        _to(vm, VMState.FAILURE, set(VMState) - {VMState.DONE}, reason=f"{action}: {exc}")
         return "failed"
+
+
+def _to(vm: VM, state: str, expected, reason: str = "") -> bool:
+    """The job's own state change; False when the VM moved on meanwhile (it was terminated,
+    which the job then leaves as it is)."""
+    try:
+        transition(vm, state, expected, source=EventSource.JOB, reason=reason)
+    except InvalidTransition:
+        return False
+    return True
 
 
 def context_ssh_key(vm: VM) -> str:
@@ -95,14 +107,14 @@ def _deploy(vm: VM, lease) -> str:
     resumable = {VMState.PROLOG, VMState.BOOT} if isinstance(lease, leases.Heartbeat) else set()
     if vm.state in resumable:
         vm_log(vm, f"deploy resumed from {vm.state} (its worker was lost)", "warning")
-    if not transition(vm, VMState.PROLOG, {VMState.PENDING, *resumable}):
+    if not _to(vm, VMState.PROLOG, {VMState.PENDING, *resumable}):
         return f"not deployed: VM is {vm.state}"
     vm_log(vm, f"PROLOG: fetching image {vm.image.name} (sha256 {vm.image.sha256[:12]}…)")
-    transition(vm, VMState.BOOT, {VMState.PROLOG})
+    _to(vm, VMState.BOOT, {VMState.PROLOG})
     lease.check()
     deploy_on_host(vm)
     lease.check()
-    transition(vm, VMState.RUNNING, {VMState.BOOT})
+    _to(vm, VMState.RUNNING, {VMState.BOOT})
     vm_log(vm, "RUNNING")
     return "running"
 
@@ -135,10 +147,10 @@ def _restart(vm: VM) -> str:
             "lost): terminate the VM or restore it from a backup"
         )
         if vm.state == VMState.RUNNING:
-            transition(vm, VMState.UNKNOWN, {VMState.RUNNING}, reason=why)
+            _to(vm, VMState.UNKNOWN, {VMState.RUNNING}, reason=why)
         vm_log(vm, f"not restarted: {why}")
         return "not restarted: container gone"
-    transition(vm, VMState.RUNNING, {VMState.UNKNOWN}, reason="started again on its host")
+    _to(vm, VMState.RUNNING, {VMState.UNKNOWN}, reason="started again on its host")
     vm_log(vm, f"started again on {vm.host.name} after it was set up again")
     return "running"
 
@@ -147,7 +159,7 @@ def _action(vm: VM, action: str) -> str:
     name = {"poweroff": "stop", "resume": "start", "reboot": "reboot"}[action]
     lxc.action(vm, name, log=lambda line: vm_log(vm, line))
     state = VMState.POWEROFF if action == "poweroff" else VMState.RUNNING
-    transition(vm, state, set(VMState) - {VMState.DONE}, reason=action)
+    _to(vm, state, set(VMState) - {VMState.DONE}, reason=action)
     vm_log(vm, f"{action}: {state}")
     return state
 

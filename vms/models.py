@@ -2,9 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from core.models import Event
 from core.tenancy import OwnedQuerySet
 from jobs.base import LeasedJob
-from provisions.choices import EventSource
 from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
 
 
@@ -116,7 +116,7 @@ class VM(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "name"],
-                condition=~models.Q(state="DONE"),
+                condition=~models.Q(state=VMState.DONE),
                 name="vm_name_unique_while_alive",
             )
         ]
@@ -226,18 +226,13 @@ class VMLogLine(models.Model):
         return self.message[:80]
 
 
-class VMEvent(models.Model):
-    """Append-only record of a VM's state changes: who (a user, a job, monitoring) and why."""
+class VMEvent(Event):
+    """A VM's state changes: who (a user, a job, monitoring) and why."""
 
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
-    source = models.CharField(max_length=8, choices=EventSource.choices)
-    from_state = models.CharField(max_length=16)
-    to_state = models.CharField(max_length=16)
-    reason = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(Event.Meta):
+        pass
 
     def __str__(self):
         return f"{self.vm}: {self.from_state} -> {self.to_state} ({self.source})"

@@ -13,18 +13,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from core.choices import EventSource
 from core.lookup import find
 from core.names import check_name
+from core.transitions import InvalidTransition, transition
+from jobs.queue import enqueue_on_commit
 from provisions import hostconfig
-from provisions.choices import EventSource, HostState, NetworkKind, ProvisionState
+from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.models import Host, Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
 from vms import addresses, lxc, ports
 from vms.choices import VM_ACTIVE, VMState
-from vms.models import NIC, VM, PortBlock, UserQuota, VMEvent, VMJob, VMLogLine, VMTemplate
+from vms.models import NIC, VM, PortBlock, UserQuota, VMJob, VMLogLine, VMTemplate
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +34,6 @@ log = logging.getLogger(__name__)
 def vm_log(vm, message: str, level: str = "info") -> None:
     VMLogLine.objects.create(vm=vm, message=message, level=level)
     log.info("vm %s: %s", vm.pk, message)
-
-
-def transition(
-    vm, to: str, expected: set, *, source: str = EventSource.JOB, reason: str = "", **match
-) -> bool:
-    """Move a VM to `to` if it is still in one of `expected` (and matches `match`: monitoring
-    passes the `updated_at` it saw, so it never overwrites a change made since), with a history
-    row. `updated_at` moves with every state change: it is how such a later change shows."""
-    with transaction.atomic():
-        current = VM.objects.filter(pk=vm.pk).values_list("state", flat=True).first()
-        changed = VM.objects.filter(pk=vm.pk, state__in=expected, **match).update(
-            state=to, updated_at=timezone.now()
-        )
-        if changed:
-            VMEvent.objects.create(
-                vm_id=vm.pk, source=source, from_state=current, to_state=to, reason=reason[:2000]
-            )
-    if changed:
-        vm.state = to
-    return bool(changed)
 
 
 def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
@@ -266,15 +248,12 @@ def start_job(vm: VM, action: str) -> VMJob:
 
 
 def enqueue_job(job: VMJob) -> None:
-    transaction.on_commit(
-        lambda: async_task(
-            "vms.jobs.run_vm_job",
-            job.vm_id,
-            job.action,
-            job.pk,
-            task_name=f"vm-{job.action}-{job.vm_id}-job-{job.pk}",
-            sync=settings.JOBS_SYNC,
-        )
+    enqueue_on_commit(
+        "vms.jobs.run_vm_job",
+        job.vm_id,
+        job.action,
+        job.pk,
+        task_name=f"vm-{job.action}-{job.vm_id}-job-{job.pk}",
     )
 
 
@@ -317,7 +296,12 @@ def release(vm: VM, why: str) -> None:
         for nic in vm.nics.all():
             ports.release(nic)
             addresses.release(nic)
-        transition(vm, VMState.DONE, set(VMState) - {VMState.DONE}, reason=why)
+        try:
+            transition(
+                vm, VMState.DONE, set(VMState) - {VMState.DONE}, source=EventSource.JOB, reason=why
+            )
+        except InvalidTransition:
+            pass  # ended already: its ports and addresses are free either way
     vm_log(vm, why)
 
 

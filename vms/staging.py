@@ -14,9 +14,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import transaction
-from django_q.tasks import async_task
 
+from jobs.queue import enqueue_on_commit
 from provisions.choices import HostState
 from provisions.models import Host
 from provisions.progress import in_parallel
@@ -36,14 +35,11 @@ def stage(image: Image, hosts=None) -> None:
     host_ids = [h.pk for h in hosts if h.state == HostState.RUNNING]
     if not host_ids:
         return
-    transaction.on_commit(
-        lambda: async_task(
-            "vms.staging.stage_image",
-            image.pk,
-            host_ids,
-            task_name=f"stage-image-{image.pk}-{'-'.join(map(str, host_ids))}"[:100],
-            sync=settings.JOBS_SYNC,
-        ),
+    enqueue_on_commit(
+        "vms.staging.stage_image",
+        image.pk,
+        host_ids,
+        task_name=f"stage-image-{image.pk}-{'-'.join(map(str, host_ids))}",
         robust=True,  # a broker that cannot take it is logged: never the export's or job's error
     )
 

@@ -3,8 +3,7 @@ a bad value is a 400 naming the parameter, never a ValueError (500) further down
 
 from rest_framework.exceptions import ValidationError
 
-# The largest ID the databases store (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
+from core.ids import MAX_ID, is_whole_number
 
 
 def int_param(request, name: str, *, default=None, minimum: int = 0, maximum: int = MAX_ID):
@@ -13,10 +12,7 @@ def int_param(request, name: str, *, default=None, minimum: int = 0, maximum: in
     if raw is None or raw.strip() == "":
         return default
     text = raw.strip()
-    # ASCII only: str.isdigit() accepts '²', which int() refuses; and no more digits than the
-    # maximum has, as int() refuses strings past 4300 digits.
-    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
-    if not digits or not minimum <= int(text) <= maximum:
+    if not is_whole_number(text, maximum) or not minimum <= int(text) <= maximum:
         raise ValidationError(
             {name: [f"must be a whole number from {minimum} to {maximum}, not {raw!r}"]}
         )

@@ -123,16 +123,7 @@ class VmDroplets:
         image = ensure_base_image()
         directory = self.vm_dir(droplet_id)
         directory.mkdir(parents=True)
-        cpus, memory_mb = scaled(vcpus, memory)
-        if (cpus, memory_mb) != (vcpus, memory):
-            log.warning(
-                "vm droplet %s: size %s vCPU / %s MiB runs as %s vCPU / %s MiB on this machine",
-                droplet_id,
-                vcpus,
-                memory,
-                cpus,
-                memory_mb,
-            )
+        cpus, memory_mb = _runnable_size(droplet_id, vcpus, memory)
         public_mac, private_mac = macs(droplet_id)
         doc = metadata.document(
             droplet_id=droplet_id,
@@ -165,33 +156,22 @@ class VmDroplets:
             "image": str(image.directory),
         }
         try:
-            subprocess.run(
-                [
-                    "qemu-img",
-                    "create",
-                    "-q",
-                    "-f",
-                    "qcow2",
-                    "-F",
-                    "qcow2",
-                    "-b",
-                    str(image.disk),
-                    str(directory / "disk.qcow2"),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
+            _overlay_disk(image.disk, directory / "disk.qcow2")
             (directory / "vm.json").write_text(json.dumps(spec, indent=2) + "\n")
-            self._network(droplet_id, public, gateway, str(vpc_uuid))
-            self._start_metadata(droplet_id)
-            started = time.monotonic()
-            self._start_qemu(droplet_id)
-            self._wait_ssh(droplet_id, ready_timeout or BOOT_TIMEOUT)
-            (directory / "booted").write_text(f"{time.monotonic() - started:.1f}\n")
+            self._boot(droplet_id, public, gateway, str(vpc_uuid), ready_timeout)
         except (net.NetError, OSError, subprocess.SubprocessError, VmDropletError) as exc:
             self.destroy(droplet_id)
             raise VmDropletError(f"vm droplet {droplet_id} ({name}) failed: {exc}") from None
+
+    def _boot(self, droplet_id: int, public, gateway: str, vpc_uuid: str, ready_timeout) -> None:
+        """Network, metadata server and QEMU for a droplet whose files are written, then the
+        wait for its SSH; the boot's seconds are kept in its directory."""
+        self._network(droplet_id, public, gateway, vpc_uuid)
+        self._start_metadata(droplet_id)
+        started = time.monotonic()
+        self._start_qemu(droplet_id)
+        self._wait_ssh(droplet_id, ready_timeout or BOOT_TIMEOUT)
+        (self.vm_dir(droplet_id) / "booted").write_text(f"{time.monotonic() - started:.1f}\n")
 
     def _network(self, droplet_id: int, public, gateway: str, vpc_uuid: str) -> None:
         netns = f"{NETNS_PREFIX}{droplet_id}"
@@ -452,3 +432,28 @@ class VmDroplets:
             spec["running"] = self.running(int(directory.name))
             found.append(spec)
         return found
+
+
+def _runnable_size(droplet_id: int, vcpus, memory) -> tuple[int, int]:
+    """The droplet's size scaled to what this machine can run, said in the log when it differs."""
+    cpus, memory_mb = scaled(vcpus, memory)
+    if (cpus, memory_mb) != (vcpus, memory):
+        log.warning(
+            "vm droplet %s: size %s vCPU / %s MiB runs as %s vCPU / %s MiB on this machine",
+            droplet_id,
+            vcpus,
+            memory,
+            cpus,
+            memory_mb,
+        )
+    return cpus, memory_mb
+
+
+def _overlay_disk(base, disk) -> None:
+    """A qcow2 disk of the droplet's own on top of the base image's (read-only below it)."""
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(disk)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

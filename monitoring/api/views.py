@@ -13,6 +13,7 @@ from core.api.errors import ErrorSerializer
 from monitoring import series
 from monitoring.models import VMSample
 from provisions.queries import hosts_for
+from vms.choices import VMState
 from vms.models import VM
 
 
@@ -116,7 +117,7 @@ class VMUsageView(APIView):
         """The newest sample of each of your VMs that has not ended (`onevm list`'s UCPU and
         UMEM); a VM monitoring has not seen yet is absent. One query."""
         newest = VMSample.objects.filter(vm=OuterRef("pk")).order_by("-at").values("pk")[:1]
-        vms = VM.objects.for_user(request.user).exclude(state="DONE")
+        vms = VM.objects.for_user(request.user).exclude(state=VMState.DONE)
         samples = VMSample.objects.filter(pk__in=vms.annotate(s=Subquery(newest)).values("s"))
         return Response(
             [

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
+from core.yesno import parse_yes_no
 from provisions import services, template_format
 from provisions.api.serializers import (
     HostSerializer,
@@ -265,4 +266,8 @@ def _template_body(request) -> dict:
 
 
 def _flag(request, name) -> bool:
-    return str(request.query_params.get(name, "")).lower() in ("1", "true", "yes")
+    """`?force=yes` and the like; absent, empty or not a yes/no word is no."""
+    try:
+        return parse_yes_no(request.query_params.get(name, ""))
+    except ValueError:
+        return False

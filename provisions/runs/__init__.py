@@ -1,10 +1,9 @@
 """The provision jobs' runs, one module per job: deploy, delete, remove a host.
 
-`base` holds what they share (the Run loop, the ledger helpers, private networking) and
-`CRASH_AFTER_STEP`, the tests' crash hook: set it on `provisions.runs.base`, not here.
+`base` holds what they share: the Run loop, the ledger helpers, private networking.
 """
 
-from provisions.runs.base import Run, SimulatedCrash, StepFailed
+from provisions.runs.base import Run, StepFailed
 from provisions.runs.delete import DeleteRun
 from provisions.runs.deploy import DeployRun
 from provisions.runs.firewall import FirewallRun
@@ -16,6 +15,5 @@ __all__ = [
     "FirewallRun",
     "RemoveHostRun",
     "Run",
-    "SimulatedCrash",
     "StepFailed",
 ]

@@ -18,14 +18,6 @@ from provisions.hostconfig import evpn
 from provisions.models import CloudResource, Host, Provision
 from provisions.progress import JobRecorder, in_parallel
 
-# Tests set this to a step name to simulate the worker being killed right after that step.
-# Run.run reads it at call time, so set it here (provisions.runs.base), the only copy.
-CRASH_AFTER_STEP: str | None = None
-
-
-class SimulatedCrash(BaseException):
-    """Escapes every handler, like a killed worker: nothing records the failure."""
-
 
 class StepFailed(Exception):
     def __init__(self, step: str, message: str):
@@ -49,8 +41,6 @@ class Run:
                 self.before_step(name)
                 self.rec.step(name, index, total)
                 self._run_step(name)
-                if CRASH_AFTER_STEP == name:
-                    raise SimulatedCrash(name)
         except Exception:
             self._log_calls()
             raise

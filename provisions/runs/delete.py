@@ -5,12 +5,14 @@ import time
 
 from django.conf import settings
 
+from core.choices import EventSource
 from hostexec.keys import md5_fingerprint
 from hostexec.ssh import SSHError
 from providers.drivers import NotFound, PermanentError
 from provisions import hooks, hostconfig
 from provisions.choices import HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
+from provisions.hoststates import move_hosts
 from provisions.models import CloudResource, Host
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
@@ -61,7 +63,14 @@ class DeleteRun(Run):
             time.sleep(settings.PROVISION_POLL_INTERVAL)
         for row in self._rows(ResourceKind.DROPLET):
             self.forget(row)
-        p.hosts.update(state=HostState.REMOVED)
+        job = self.rec.job
+        move_hosts(
+            p.hosts.all(),
+            HostState.REMOVED,
+            source=EventSource.JOB,
+            actor=job.created_by,
+            reason=f"{job.kind} job {job.pk}: droplets deleted",
+        )
 
     def step_firewall(self):
         for row in self._rows(ResourceKind.FIREWALL):

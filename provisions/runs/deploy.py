@@ -4,18 +4,27 @@ import time
 
 from django.conf import settings
 
+from core.choices import EventSource
+from core.transitions import transition
 from hostexec.keys import md5_fingerprint
 from hostexec.ssh import SSHError
 from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
 from provisions import cloud_init, firewall_rules, hooks, hostconfig
-from provisions.choices import EventSource, HostProblem, HostState, ResourceKind, ResourceState
+from provisions.choices import (
+    HostProblem,
+    HostState,
+    ProvisionState,
+    ResourceKind,
+    ResourceState,
+)
 from provisions.hostconfig import evpn
-from provisions.models import CloudResource, Host, HostEvent
+from provisions.hoststates import move_hosts
+from provisions.models import CloudResource, Host
 from provisions.progress import in_parallel
 from provisions.runs.base import Run, StepFailed
 from provisions.runs.firewall import reconcile_rules
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups.rules import desired as desired_rules
 
 
 def portal_tag() -> str:
@@ -42,9 +51,13 @@ class DeployRun(Run):
 
     def before_step(self, name):
         if name == "configure_hosts":
-            from provisions.services import transition
-
-            transition(self.provision, "CONFIGURING", {"DEPLOYING"}, reason="droplets active")
+            transition(
+                self.provision,
+                ProvisionState.CONFIGURING,
+                {ProvisionState.DEPLOYING},
+                source=EventSource.JOB,
+                reason="droplets active",
+            )
 
     def step_ssh_key(self):
         p = self.provision
@@ -145,7 +158,8 @@ class DeployRun(Run):
                     )
                 missing.append(host)
         if untagged:
-            # Droplets from before the common tag: monitoring lists droplets by it.
+            # Monitoring lists droplets by the portal's tag: one without it (the tag taken off
+            # in DigitalOcean's console, or a droplet older than the tag) would go unseen.
             self.driver.tag_droplets(portal_tag(), untagged)
         for host in off:
             self.rec.log(f"droplet {host.name} is off: powering it on", "warning")
@@ -228,7 +242,7 @@ class DeployRun(Run):
         else:
             try:
                 # A re-created firewall gets the security groups' rules too.
-                rules = secgroups.desired(p)
+                rules = desired_rules(p)
             except firewall_rules.UnknownVPCRange as exc:
                 raise StepFailed("firewall", str(exc)) from exc
             firewall = self.driver.create_firewall(
@@ -242,7 +256,14 @@ class DeployRun(Run):
         hosts = [h for h in self.live_hosts() if h.state != HostState.RUNNING]
         if not hosts:
             return
-        Host.objects.filter(pk__in=[h.pk for h in hosts]).update(state=HostState.CONFIGURING)
+        job = self.rec.job
+        move_hosts(
+            hosts,
+            HostState.CONFIGURING,
+            source=EventSource.JOB,
+            actor=job.created_by,
+            reason=f"{job.kind} job {job.pk} configures it",
+        )
         # Private networking goes over the same session as the rest of the set-up (one SSH
         # connection per host per job); the peers are every host that is or is becoming RUNNING.
         peers, vnis = self.evpn_plan([HostState.RUNNING, HostState.CONFIGURING])
@@ -267,11 +288,15 @@ class DeployRun(Run):
                     evpn.apply(session, me, peers, vnis, log=self.rec.log)
                     self.evpn_configured.add(host.pk)
         except (SSHError, hostconfig.HostConfigError, ValueError) as exc:
-            Host.objects.filter(pk=host.pk).update(state=HostState.ERROR, last_error=str(exc))
+            self._host_to(host, HostState.ERROR, str(exc), last_error=str(exc))
             self.rec.error(f"{host.name}: {exc}")
             return f"{host.name}: {exc}"
-        Host.objects.filter(pk=host.pk).update(
-            state=HostState.RUNNING,
+        job = self.rec.job
+        self._host_to(
+            host,
+            HostState.RUNNING,
+            f"configured by {job.kind} job {job.pk}"
+            + (f" (was: {host.get_problem_display()})" if host.problem else ""),
             cpu=facts.cpu,
             memory_mb=facts.memory_mb,
             hostconfig_version=facts.version,
@@ -281,21 +306,17 @@ class DeployRun(Run):
             problem=HostProblem.NONE,
             failed_probes=0,
         )
-        if host.state == HostState.ERROR:
-            HostEvent.objects.create(
-                host=host,
-                source=EventSource.JOB,
-                actor=self.rec.job.created_by,
-                from_state=HostState.ERROR,
-                to_state=HostState.RUNNING,
-                reason=f"configured by {self.rec.job.kind} job {self.rec.job.pk}"
-                + (f" (was: {host.get_problem_display()})" if host.problem else ""),
-            )
         self.rec.log(
             f"{host.name}: configured (hostconfig v{facts.version}, {facts.cpu} CPU, "
             f"{facts.memory_mb} MiB)"
         )
         return None
+
+    def _host_to(self, host: Host, state: str, reason: str, **also) -> None:
+        job = self.rec.job
+        move_hosts(
+            [host], state, source=EventSource.JOB, actor=job.created_by, reason=reason, also=also
+        )
 
     def step_private_network(self):
         # The hosts configured above have it; the others learn of new peers or networks.

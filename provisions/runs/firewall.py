@@ -9,7 +9,7 @@ undone. A firewall gone from DigitalOcean is a Repair's job (it re-creates it wi
 from provisions import firewall_rules
 from provisions.choices import ResourceKind, ResourceState
 from provisions.runs.base import Run, StepFailed
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups import rules
 
 
 class FirewallRun(Run):
@@ -34,23 +34,19 @@ def reconcile_rules(run: Run, row, cloud: dict) -> None:
     repair's firewall step, for rule drift monitoring found."""
     p = run.provision
     try:
-        wanted = secgroups.desired(p).as_api()
-        # Firewalls made before security groups existed hold the defaults.
-        applied = row.data.get("applied") or firewall_rules.rules_for(p).as_api()
+        wanted = rules.desired(p).as_api()
     except firewall_rules.UnknownVPCRange as exc:
         raise StepFailed("firewall_rules", str(exc)) from exc
-    if "applied" not in row.data and secgroups.keys(cloud) != secgroups.keys(wanted):
-        run.rec.log(
-            f"firewall {p.tag} has rules from before the portal recorded them: "
-            f"{secgroups.difference(cloud, wanted)} to apply"
-        )
-    elif secgroups.keys(cloud) != secgroups.keys(applied):
+    # A deploy resumed after its create call adopts the firewall before recording its rules:
+    # the portal made it with the rules it wants.
+    applied = row.data.get("applied", wanted)
+    if rules.keys(cloud) != rules.keys(applied):
         run.rec.log(
             "firewall rules changed outside the portal: "
-            f"{secgroups.difference(applied, cloud)}; restored",
+            f"{rules.difference(applied, cloud)}; restored",
             "warning",
         )
-    if secgroups.keys(cloud) == secgroups.keys(wanted):
+    if rules.keys(cloud) == rules.keys(wanted):
         run.rec.log(f"firewall {p.tag} already has the portal's rules")
     else:
         run.driver.update_firewall(
@@ -60,8 +56,8 @@ def reconcile_rules(run: Run, row, cloud: dict) -> None:
             droplet_ids=cloud.get("droplet_ids") or [],
             **wanted,
         )
-        if secgroups.keys(applied) != secgroups.keys(wanted):
-            run.rec.log(f"firewall {p.tag} updated: {secgroups.difference(applied, wanted)}")
+        if rules.keys(applied) != rules.keys(wanted):
+            run.rec.log(f"firewall {p.tag} updated: {rules.difference(applied, wanted)}")
         else:
             run.rec.log(f"firewall {p.tag} rules put back")
     run.confirm(row, row.cloud_id, applied=wanted)

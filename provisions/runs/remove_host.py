@@ -4,8 +4,10 @@ import time
 
 from django.conf import settings
 
+from core.choices import EventSource
 from providers.drivers import NotFound
 from provisions.choices import HostState, ResourceKind
+from provisions.hoststates import move_hosts
 from provisions.models import CloudResource, Host, Provision
 from provisions.runs.base import Run, StepFailed
 
@@ -19,7 +21,7 @@ class RemoveHostRun(Run):
 
     def step_droplet(self):
         host = self.host
-        Host.objects.filter(pk=host.pk).update(state=HostState.REMOVING)
+        self._host_to(HostState.REMOVING, "removing its droplet")
         if host.droplet_id:
             try:
                 self.driver.delete_droplet(host.droplet_id)
@@ -39,8 +41,13 @@ class RemoveHostRun(Run):
             provision=self.provision, kind=ResourceKind.DROPLET, name=self.host.name
         ):
             self.forget(row)
-        Host.objects.filter(pk=self.host.pk).update(state=HostState.REMOVED)
+        self._host_to(HostState.REMOVED, "droplet deleted")
         Provision.objects.filter(pk=self.provision.pk).update(host_count=self.live_hosts().count())
+
+    def _host_to(self, state: str, reason: str) -> None:
+        job = self.rec.job
+        reason = f"{job.kind} job {job.pk}: {reason}"
+        move_hosts([self.host], state, source=EventSource.JOB, actor=job.created_by, reason=reason)
 
     def step_private_network(self):
         # The remaining hosts drop the removed one; if it was the route reflector, the next

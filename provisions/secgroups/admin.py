@@ -5,9 +5,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from provisions.secgroups import rules as secgroups
+from provisions.choices import ProvisionState
 from provisions.secgroups import services as secgroup_services
 from provisions.secgroups.models import SecurityGroup
+from provisions.secgroups.rules import check_rules
 
 
 class SecurityGroupForm(forms.ModelForm):
@@ -21,12 +22,12 @@ class SecurityGroupForm(forms.ModelForm):
 
     def clean_rules(self):
         # The same checks the service runs, here so a bad rule is shown on the form.
-        return secgroups.check_rules(self.cleaned_data["rules"])
+        return check_rules(self.cleaned_data["rules"])
 
     def clean(self):
         data = super().clean()
         provision = data.get("provision") or getattr(self.instance, "provision", None)
-        if provision is not None and provision.state != "RUNNING":
+        if provision is not None and provision.state != ProvisionState.RUNNING:
             raise ValidationError(
                 f"provision {provision.name} is {provision.state}; security groups change on "
                 "a RUNNING provision"

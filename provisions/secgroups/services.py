@@ -15,8 +15,8 @@ from core.names import name_error
 from provisions import firewall_rules, services
 from provisions.choices import JobKind, ProvisionState
 from provisions.models import Job, Provision
-from provisions.secgroups import rules as secgroups
 from provisions.secgroups.models import SecurityGroup
+from provisions.secgroups.rules import DEFAULT_GROUP, check_rules, check_total, desired
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _apply(user, provision: Provision, groups, why: str) -> Job:
             "RUNNING provision"
         )
     try:
-        secgroups.check_total(secgroups.desired(provision, groups))
+        check_total(desired(provision, groups))
     except firewall_rules.UnknownVPCRange as exc:
         raise ValidationError(str(exc)) from exc
     return services.start_job(provision, JobKind.FIREWALL, user, change=why)
@@ -44,9 +44,9 @@ def _check_name(name) -> str:
     problem = name_error(name, "security group name")
     if problem:
         raise ValidationError(problem)
-    if name == secgroups.DEFAULT_GROUP:
+    if name == DEFAULT_GROUP:
         raise ValidationError(
-            f"{secgroups.DEFAULT_GROUP!r} is the provision's default rules (the portal's SSH, "
+            f"{DEFAULT_GROUP!r} is the provision's default rules (the portal's SSH, "
             "BGP and VXLAN): they cannot be changed or removed"
         )
     return name
@@ -55,7 +55,7 @@ def _check_name(name) -> str:
 def create_group(user, provision: Provision, *, name, rules, description: str = ""):
     services.changeable(user, provision)
     name = _check_name(name)
-    checked = secgroups.check_rules(rules)
+    checked = check_rules(rules)
     others = list(provision.security_groups.all())
     try:
         with transaction.atomic():
@@ -76,7 +76,7 @@ def update_group(user, group: SecurityGroup, *, name=None, rules=None, descripti
     if name is not None and name != group.name:
         group.name = _check_name(name)
     if rules is not None:
-        group.rules = secgroups.check_rules(rules)
+        group.rules = check_rules(rules)
     if description is not None:
         group.description = description
     others = list(provision.security_groups.exclude(pk=group.pk))

@@ -7,7 +7,7 @@ from cli import oneprovision, onevm
 from core.models import ApiToken
 from provisions.choices import HostProblem, HostState, JobKind
 from provisions.models import Job, Provision
-from tests.cli.test_onevm_cli import run
+from tests.cli.helpers import run_cli
 from tests.monitoring.conftest import MIB, vm_samples
 from vms import services as vm_services
 
@@ -45,7 +45,7 @@ def section(out, title):
 
 def test_onevm_show_has_the_monitoring_section_of_the_latest_sample(vm, capsys):
     vm_samples(vm, [(3.0, 20.0, 1000, 10), (12.5, 24.3, int(1.2 * MIB), 2048)])
-    code, out, err = run(capsys, onevm, "show", "web")
+    code, out, err = run_cli(capsys, onevm, "show", "web")
     assert (code, err) == (0, "")
     assert "\n\nVIRTUAL MACHINE MONITORING\n" in out
     assert section(out, "VIRTUAL MACHINE MONITORING") == {
@@ -58,26 +58,26 @@ def test_onevm_show_has_the_monitoring_section_of_the_latest_sample(vm, capsys):
 
 
 def test_onevm_show_before_monitoring_saw_the_vm_prints_dashes(vm, capsys):
-    code, out, _ = run(capsys, onevm, "show", str(vm.pk))
+    code, out, _ = run_cli(capsys, onevm, "show", str(vm.pk))
     assert code == 0
     assert set(section(out, "VIRTUAL MACHINE MONITORING").values()) == {"-"}
 
 
 def test_oneprovision_repair_with_nothing_to_repair_is_one_clear_line(cli_env, cluster, capsys):
-    code, out, err = run(capsys, oneprovision, "repair", "dc")
+    code, out, err = run_cli(capsys, oneprovision, "repair", "dc")
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "nothing to repair" in err and err.startswith("oneprovision: ")
     assert not Job.objects.filter(kind=JobKind.REPAIR).exists()
 
 
 def test_oneprovision_repair_queues_a_repair_job(drifted, capsys):
-    code, out, err = run(capsys, oneprovision, "repair", str(drifted.pk))
+    code, out, err = run_cli(capsys, oneprovision, "repair", str(drifted.pk))
     assert (code, out, err) == (0, "", "")
     assert Job.objects.get(provision=drifted, kind=JobKind.REPAIR).created_by.username == "alice"
 
 
 def test_oneprovision_show_prints_drift_and_host_problems(drifted, capsys):
-    code, out, err = run(capsys, oneprovision, "show", "dc")
+    code, out, err = run_cli(capsys, oneprovision, "show", "dc")
     assert (code, err) == (0, "")
     assert f"DRIFT (oneprovision repair mends it)\n  {DRIFT}\n" in out
     problems = out.split("HOST PROBLEMS\n")[1].split("\n\n")[0].splitlines()
@@ -89,7 +89,7 @@ def test_oneprovision_show_prints_drift_and_host_problems(drifted, capsys):
 def test_oneprovision_show_of_a_healthy_provision_has_no_drift_or_problems(
     cli_env, cluster, capsys
 ):
-    code, out, _ = run(capsys, oneprovision, "show", "dc")
+    code, out, _ = run_cli(capsys, oneprovision, "show", "dc")
     assert code == 0 and "DRIFT" not in out and "HOST PROBLEMS" not in out
 
 
@@ -102,6 +102,6 @@ def test_outsider_gets_not_found_for_repair_and_vm_monitoring(
         (oneprovision, ["repair", str(drifted.pk)]),
         (onevm, ["show", str(vm.pk)]),
     ):
-        code, out, err = run(capsys, module, *argv)
+        code, out, err = run_cli(capsys, module, *argv)
         assert code == 1 and out == "" and "not found" in err, argv
     assert not Job.objects.filter(kind=JobKind.REPAIR).exists()

@@ -3,22 +3,16 @@ import time
 
 import pytest
 
-from cli import oneprovision
 from core.models import ApiToken
 from jobs.states import JobState
 from provisions import services
 from provisions.choices import ProvisionState
 from provisions.models import Job, JobLogLine, Provision
 from provisions.progress import in_thread
-from tests.providers.test_api import make_provider
+from tests.cli.helpers import run_oneprovision
+from tests.factories import make_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run(capsys, *argv):
-    code = oneprovision.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -32,7 +26,9 @@ def provision(owner, provider):
 
 
 def test_create_prints_id_and_queues_the_deploy(cli_env, capsys, provider):
-    code, out, err = run(capsys, "create", "--provider", "do", "--name", "edge", "--hosts", "2")
+    code, out, err = run_oneprovision(
+        capsys, "create", "--provider", "do", "--name", "edge", "--hosts", "2"
+    )
     provision = Provision.objects.get(name="edge")
     assert (code, out, err) == (0, f"ID: {provision.pk}\n", "")
     assert provision.state == ProvisionState.PENDING
@@ -48,25 +44,25 @@ def test_create_prints_id_and_queues_the_deploy(cli_env, capsys, provider):
     ],
 )
 def test_create_bad_input_is_one_line_and_creates_nothing(cli_env, capsys, provider, argv, message):
-    code, out, err = run(capsys, "create", *argv)
+    code, out, err = run_oneprovision(capsys, "create", *argv)
     assert code == 1 and out == "" and message in err and err.count("\n") == 1
     assert not Provision.objects.exists()
 
 
 def test_list_has_the_documents_columns(cli_env, capsys, provision):
     Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
-    code, out, _ = run(capsys, "list")
+    code, out, _ = run_oneprovision(capsys, "list")
     header, row = out.splitlines()
     assert header.split() == ["ID", "NAME", "CLUSTERS", "HOSTS", "NETWORKS", "DATASTORES", "STAT"]
     assert row.split() == [str(provision.pk), "digitalocean-cluster", "1", "1", "2", "2", "RUNNING"]
     Provision.objects.filter(pk=provision.pk).update(state="DONE")
-    assert run(capsys, "list")[1].splitlines()[1:] == []
-    assert "digitalocean-cluster" in run(capsys, "list", "--all")[1]
+    assert run_oneprovision(capsys, "list")[1].splitlines()[1:] == []
+    assert "digitalocean-cluster" in run_oneprovision(capsys, "list", "--all")[1]
 
 
 def test_show_and_log(cli_env, capsys, provision):
     JobLogLine.objects.create(job=provision.jobs.get(), message="step 1/6: ssh_key")
-    code, out, _ = run(capsys, "show", "digitalocean-cluster")
+    code, out, _ = run_oneprovision(capsys, "show", "digitalocean-cluster")
     assert code == 0
     for text in (
         "STATE",
@@ -81,7 +77,7 @@ def test_show_and_log(cli_env, capsys, provision):
         "deploy",
     ):
         assert text in out, text
-    code, out, _ = run(capsys, "log", str(provision.pk))
+    code, out, _ = run_oneprovision(capsys, "log", str(provision.pk))
     assert code == 0 and "[info] step 1/6: ssh_key" in out
 
 
@@ -110,7 +106,7 @@ def test_log_follow_waits_for_the_end(cli_env, capsys, provision, monkeypatch, f
     monkeypatch.setenv("ONEPROVISION_POLL", "0.1")
     worker = threading.Thread(target=_play, args=(provision, final, error))
     worker.start()
-    result, out, err = run(capsys, "log", str(provision.pk), "--follow")
+    result, out, err = run_oneprovision(capsys, "log", str(provision.pk), "--follow")
     worker.join()
     assert result == code
     assert "created 1 droplet(s)" in out
@@ -128,7 +124,7 @@ def test_outsider_gets_not_found(cli_env, capsys, provision, outsider, monkeypat
         ["host", "list", str(provision.pk)],
         ["show", "digitalocean-cluster"],
     ):
-        code, _, err = run(capsys, *argv)
+        code, _, err = run_oneprovision(capsys, *argv)
         assert code == 1 and "not found" in err, argv
     provision.refresh_from_db()
     assert provision.jobs.count() == 1
@@ -137,14 +133,16 @@ def test_outsider_gets_not_found(cli_env, capsys, provision, outsider, monkeypat
 def test_delete_and_host_commands_reach_the_api(cli_env, capsys, provision):
     Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
     provision.jobs.update(state=JobState.SUCCESS)
-    code, out, err = run(capsys, "host", "list", str(provision.pk))
+    code, out, err = run_oneprovision(capsys, "host", "list", str(provision.pk))
     assert code == 0 and "digitalocean-cluster-host-0" in out
-    code, _, err = run(capsys, "host", "delete", str(provision.pk), "digitalocean-cluster-host-0")
+    code, _, err = run_oneprovision(
+        capsys, "host", "delete", str(provision.pk), "digitalocean-cluster-host-0"
+    )
     assert code == 1 and "cannot remove the last host" in err
-    assert run(capsys, "host", "add", str(provision.pk))[0] == 0
+    assert run_oneprovision(capsys, "host", "add", str(provision.pk))[0] == 0
     assert provision.hosts.count() == 2
-    code, _, err = run(capsys, "delete", str(provision.pk))
+    code, _, err = run_oneprovision(capsys, "delete", str(provision.pk))
     assert code == 1 and "already has a job running" in err
     provision.jobs.update(state=JobState.SUCCESS)
-    assert run(capsys, "delete", str(provision.pk))[0] == 0
+    assert run_oneprovision(capsys, "delete", str(provision.pk))[0] == 0
     assert provision.jobs.first().kind == "delete"

@@ -7,17 +7,12 @@ import pytest
 from cli import onemarketapp, onetemplate, onevm
 from core.models import ApiToken
 from marketplace.models import MarketplaceApp
+from tests.cli.helpers import run_cli
 from vms.models import VM, PortBlock, VMTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOST_IP = "127.18.0.9"
-
-
-def run(capsys, module, *argv):
-    code = module.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +23,7 @@ def _queue_jobs_only(settings):
 
 @pytest.fixture
 def vm_id(cli_env, capsys, template):
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, onetemplate, "instantiate", "Alpine", "--name", "web", "--nic", "dc-public"
     )
     assert (code, err) == (0, "")
@@ -42,12 +37,12 @@ def as_outsider(cli_env, outsider, monkeypatch):
 
 
 def test_template_list_and_show(cli_env, capsys, template):
-    code, out, err = run(capsys, onetemplate, "list")
+    code, out, err = run_cli(capsys, onetemplate, "list")
     header, row = out.splitlines()
     assert (code, err) == (0, "")
     assert header.split() == ["ID", "NAME", "IMAGE", "CPU", "MEMORY"]
     assert row.split() == [str(template.pk), "Alpine", "Alpine", "1.00", "256M"]
-    code, out, err = run(capsys, onetemplate, "show", "Alpine")
+    code, out, err = run_cli(capsys, onetemplate, "show", "Alpine")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == f"TEMPLATE {template.pk} INFORMATION"
@@ -64,7 +59,7 @@ def test_template_list_and_show(cli_env, capsys, template):
         "NICS",
     ]
     assert re.search(r"MEMORY +: 256M", out) and "LXC_UNPRIVILEGED : yes" in out
-    assert run(capsys, onetemplate, "show", str(template.pk))[1] == out
+    assert run_cli(capsys, onetemplate, "show", str(template.pk))[1] == out
 
 
 def test_instantiate_prints_the_vm_id_and_queues_it(vm_id, capsys):
@@ -74,7 +69,7 @@ def test_instantiate_prints_the_vm_id_and_queues_it(vm_id, capsys):
 
 
 def test_instantiate_output_is_exactly_the_id(cli_env, capsys, template):
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, onetemplate, "instantiate", str(template.pk), "--name", "a1", "--nic", "dc-public"
     )
     assert (code, out, err) == (0, f"VM ID: {VM.objects.get(name='a1').pk}\n", "")
@@ -82,7 +77,7 @@ def test_instantiate_output_is_exactly_the_id(cli_env, capsys, template):
 
 def test_vm_list_and_show(vm_id, capsys):
     vm = VM.objects.get(pk=vm_id)
-    code, out, err = run(capsys, onevm, "list")
+    code, out, err = run_cli(capsys, onevm, "list")
     header, row = out.splitlines()
     assert (code, err) == (0, "")
     assert header.split() == ["ID", "USER", "GROUP", "NAME", "STAT", "UCPU", "UMEM", "HOST", "TIME"]
@@ -100,7 +95,7 @@ def test_vm_list_and_show(vm_id, capsys):
         row.split()[-1],
     ]
     assert row.split()[-1].startswith("00h")  # made moments ago
-    code, out, err = run(capsys, onevm, "show", "web")
+    code, out, err = run_cli(capsys, onevm, "show", "web")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"VIRTUAL MACHINE {vm_id} INFORMATION"
     block = PortBlock.objects.get(nic__vm=vm)
@@ -120,26 +115,26 @@ def test_vm_list_and_show(vm_id, capsys):
     sections = [line for line in out.splitlines() if line.isupper() and ":" not in line]
     assert sections[:2] == [f"VIRTUAL MACHINE {vm_id} INFORMATION", "VIRTUAL MACHINE MONITORING"]
     assert "VM NICS" in sections and sections[-1] == "USER TEMPLATE"
-    assert run(capsys, onevm, "show", str(vm_id))[1] == out
+    assert run_cli(capsys, onevm, "show", str(vm_id))[1] == out
 
 
 def test_port_forward_maps_a_port_before_deploy(vm_id, capsys):
     block = PortBlock.objects.get(nic__vm_id=vm_id)
-    code, out, err = run(capsys, onevm, "port-forward", str(vm_id), "80")
+    code, out, err = run_cli(capsys, onevm, "port-forward", str(vm_id), "80")
     assert (code, out, err) == (0, f"{HOST_IP}@{block.first_port + 79} -> 80\n", "")
     assert block.block == 0 and out == f"{HOST_IP}@9080 -> 80\n"
-    code, out, _ = run(capsys, onevm, "port-forward", "web")
+    code, out, _ = run_cli(capsys, onevm, "port-forward", "web")
     assert (code, out) == (0, f"{HOST_IP}@9001-9100 -> 1-100\n")
 
 
 def test_port_forward_outside_the_range_is_a_clear_error(vm_id, capsys):
-    code, out, err = run(capsys, onevm, "port-forward", str(vm_id), "101")
+    code, out, err = run_cli(capsys, onevm, "port-forward", str(vm_id), "101")
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "port 101 is outside the forwarded range 1-100" in err
 
 
 def test_marketapp_list_and_show(cli_env, capsys, app):
-    code, out, err = run(capsys, onemarketapp, "list")
+    code, out, err = run_cli(capsys, onemarketapp, "list")
     lines = out.splitlines()
     assert (code, err) == (0, "")
     assert lines[0].split() == ["ID", "NAME", "VERSION", "OS", "STATE", "MARKET"]
@@ -148,7 +143,7 @@ def test_marketapp_list_and_show(cli_env, capsys, app):
     assert alpine.split()[0] == str(app.pk) and "READY" in alpine and "Linux Containers" in alpine
     debian = next(line for line in lines if "Debian 12" in line)
     assert "UNSYNCED" in debian
-    code, out, err = run(capsys, onemarketapp, "show", "Alpine Linux 3.13")
+    code, out, err = run_cli(capsys, onemarketapp, "show", "Alpine Linux 3.13")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"MARKETPLACE APP {app.pk} INFORMATION"
     for text in (
@@ -163,10 +158,10 @@ def test_marketapp_list_and_show(cli_env, capsys, app):
 
 
 def test_template_delete(cli_env, capsys, template):
-    code, out, err = run(capsys, onetemplate, "delete", "Alpine")
+    code, out, err = run_cli(capsys, onetemplate, "delete", "Alpine")
     assert (code, out, err) == (0, "", "")
     assert not VMTemplate.objects.filter(pk=template.pk).exists()
-    code, _, err = run(capsys, onetemplate, "show", "Alpine")
+    code, _, err = run_cli(capsys, onetemplate, "show", "Alpine")
     assert code == 1 and "template 'Alpine' not found" in err
 
 
@@ -181,7 +176,7 @@ def test_template_delete(cli_env, capsys, template):
     ],
 )
 def test_outsider_gets_not_found(vm_id, as_outsider, capsys, module, argv):
-    code, out, err = run(capsys, module, *[arg.format(id=vm_id) for arg in argv])
+    code, out, err = run_cli(capsys, module, *[arg.format(id=vm_id) for arg in argv])
     assert code == 1 and out == "" and "not found" in err and err.count("\n") == 1
     vm = VM.objects.get(pk=vm_id)
     assert vm.state == "PENDING" and not vm.log.filter(message__contains="terminate").exists()
@@ -201,7 +196,7 @@ def test_outsider_gets_not_found(vm_id, as_outsider, capsys, module, argv):
 def test_bad_instantiate_is_one_clear_line_and_creates_nothing(
     cli_env, capsys, template, argv, message
 ):
-    code, out, err = run(capsys, onetemplate, "instantiate", *argv)
+    code, out, err = run_cli(capsys, onetemplate, "instantiate", *argv)
     assert code == 1 and out == "" and message in err and err.count("\n") == 1
     assert err.startswith("onetemplate: ")
     assert not VM.objects.exists() and not PortBlock.objects.exists()
@@ -223,7 +218,7 @@ def test_vm_list_takes_ucpu_and_umem_from_the_newest_sample(vm_id, capsys):
             net_rx_bytes=0,
             net_tx_bytes=0,
         )
-    row = run(capsys, onevm, "list")[1].splitlines()[1].split()
+    row = run_cli(capsys, onevm, "list")[1].splitlines()[1].split()
     assert row[5:7] == ["12", "48.5M"]
 
 

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from provisions.choices import EventSource
+from core.choices import EventSource
+from core.transitions import transition
 from vms import services as vm_services
 
 
@@ -61,6 +62,6 @@ def fake_pty(monkeypatch):
 @pytest.fixture
 def running_vm(owner, template):
     vm = vm_services.instantiate(owner, "Alpine", name="web", nics=["dc-public"])
-    vm_services.transition(vm, "RUNNING", {"PENDING"}, source=EventSource.JOB, reason="up")
+    transition(vm, "RUNNING", {"PENDING"}, source=EventSource.JOB, reason="up")
     vm.refresh_from_db()
     return vm

@@ -21,8 +21,8 @@ from provisions import firewall_rules, services
 from provisions.choices import HostState, ProvisionState, ResourceKind
 from provisions.models import CloudResource
 from tests.contract import session
+from tests.helpers import nothing_left, run_queued
 from tests.provisions.conftest import SIM_TOKEN
-from tests.provisions.test_deploy_simulator import nothing_left, run_queued
 
 SPEC = Path(__file__).resolve().parents[2] / "lab/docsim/contract/do-openapi-subset.json"
 SPEC_SHA256 = "ec62a557d80607bfe43eed9beea478b0ce89b17eb9d8a9385022e8b733a67d9c"

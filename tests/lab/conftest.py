@@ -9,8 +9,14 @@ import pytest
 from core.models import ApiToken
 from lab.docsim import start_in_thread
 from lab.images import ensure_alpine_rootfs, start_image_server
+from marketplace import services as market
+from marketplace import sync
 from marketplace.models import Marketplace
+from provisions import services
+from provisions.choices import ProvisionState
 from tests.contract.session import checked
+from tests.factories import make_provider
+from vms import services as vm_services
 
 NEEDED_COMMANDS = ("ip", "sshd", "ssh-keygen", "lxc-start", "iptables")
 
@@ -88,3 +94,26 @@ def lab_world(lab_hosts, live_server, owner, settings, monkeypatch, tmp_path):
         yield {"sim": sim, "image": image, "tmp": tmp_path}
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def cluster_with_vms(lab_world, owner, settings, request):
+    """A RUNNING lab cluster (hosts from the test's `hosts` marker, default 1) with two
+    RUNNING VMs from the lab's Alpine image."""
+    settings.MONITOR_HOST_FAILURES = 2
+    marker = request.node.get_closest_marker("hosts")
+    count = marker.args[0] if marker else 1
+    provider = make_provider(owner, name="lab", token="lab-token")
+    provision = services.create_provision(owner, provider=provider, name="mon", host_count=count)
+    provision.refresh_from_db()
+    assert provision.state == ProvisionState.RUNNING, provision.error
+    sync.sync(Marketplace.objects.get(name="Edge Lab"))
+    market.export_app(owner, lab_world["image"].name, "Alpine", "mon-image")
+    vms = [
+        vm_services.instantiate(owner, "Alpine", name=f"vm{i}", nics=["mon-public"])
+        for i in range(2)
+    ]
+    for vm in vms:
+        vm.refresh_from_db()
+        assert vm.state == "RUNNING", vm.failure_reason
+    return provision, vms

@@ -9,7 +9,7 @@ from marketplace.models import Marketplace
 from provisions import services
 from provisions.choices import ProvisionState
 from tests.asgi_server import serving
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 from vms import services as vm_services
 
 

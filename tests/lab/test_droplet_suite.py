@@ -27,8 +27,8 @@ from marketplace.models import Marketplace
 from monitoring.cycle import run_cycle
 from provisions import services as provisions
 from provisions.choices import HostState
+from tests.factories import make_provider
 from tests.lab.conftest import require_vm_lab
-from tests.providers.test_api import make_provider
 from vms import lxc
 from vms import services as vms
 from vms.models import VM

@@ -9,7 +9,7 @@ from hostexec.keys import generate_ed25519
 from hostexec.ssh import HostSession
 from provisions import hostconfig
 from provisions.hostconfig import evpn
-from tests.lab.test_lab_droplets import cloud_config
+from tests.lab.helpers import cloud_config
 
 pytestmark = pytest.mark.lab
 

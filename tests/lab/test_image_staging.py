@@ -9,8 +9,8 @@ from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
 from provisions import services as provisions
-from tests.lab.test_isolation import on_host
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
+from tests.lab.helpers import on_host
 from vms import services as vms
 from vms import staging
 

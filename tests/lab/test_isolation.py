@@ -1,4 +1,4 @@
-"""Isolation for real (issue 19): on a lab host, containers are unprivileged (a user-namespace id
+"""Isolation for real: on a lab host, containers are unprivileged (a user-namespace id
 map), confined to their own /proc/sys and processes, and limited: a fork bomb in one VM stays
 inside its pids.max, its memory hog is killed inside its own cgroup, and meanwhile the other
 VM answers on its forwarded port and the host answers SSH. A privileged container (an
@@ -21,7 +21,8 @@ from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
 from provisions import services as provisions
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
+from tests.lab.helpers import in_vm, on_host, wait_for
 from vms import lxc
 from vms import services as vms
 from vms.models import PortBlock, VMTemplate
@@ -32,19 +33,6 @@ LXC = '-P "$ONE_EDGE_BASE/lxc"'
 STOP_FILE = ".bomb-stop"
 
 
-def on_host(provision, host, command: str, timeout: float = 60.0) -> str:
-    with HostSession(
-        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
-    ) as session:
-        session.connect()
-        result = session.run(command, check=False, timeout=timeout)
-    return result.stdout + result.stderr
-
-
-def in_vm(vm, script: str, timeout: float = 60.0):
-    return lxc.execute(vm, ["sh", "-c", script], timeout=timeout)
-
-
 def cgroup_value(provision, vm, key: str) -> str:
     name = shlex.quote(vm.container_name)
     return on_host(provision, vm.host, f"lxc-cgroup {LXC} -n {name} {shlex.quote(key)}").strip()
@@ -53,17 +41,6 @@ def cgroup_value(provision, vm, key: str) -> str:
 def pids_limit_hits(provision, vm) -> int:
     fields = cgroup_value(provision, vm, "pids.events").split()
     return int(fields[fields.index("max") + 1]) if "max" in fields else 0
-
-
-def wait_for(predicate, what: str, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(0.3)
 
 
 def http_get(url: str, seconds: float = 15.0) -> str | None:

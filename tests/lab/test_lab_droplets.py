@@ -14,17 +14,9 @@ from lab.docsim import start_in_thread
 from lab.hosts import net
 from providers.drivers import DigitalOceanDriver
 from providers.drivers.digitalocean import private_ipv4, public_ipv4
+from tests.lab.helpers import cloud_config
 
 pytestmark = pytest.mark.lab
-
-
-def cloud_config(host_key) -> str:
-    private = host_key.private_openssh.strip().replace("\n", "\n    ")
-    return (
-        "#cloud-config\nssh_keys:\n  ed25519_private: |\n    "
-        + private
-        + f"\n  ed25519_public: {host_key.public_openssh}\n"
-    )
 
 
 def running(pid: int) -> bool:

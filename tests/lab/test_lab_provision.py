@@ -2,16 +2,18 @@
 delete leaves nothing in the simulator and no lab host."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from hostexec.ssh import HostSession
 from jobs.states import JobState
 from lab.docsim import start_in_thread
 from lab.hosts import net
-from provisions import hostconfig, jobs, services
+from provisions import hostconfig, jobs, runs, services
 from provisions.choices import HostState, ProvisionState
 from provisions.models import Job
 from tests.contract.session import checked
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
+from tests.helpers import WorkerKilled, kill_after_step
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 HOSTCONFIG = hostconfig.VERSION  # "2" since isolation (subordinate ids, container cgroup)
@@ -151,7 +153,7 @@ def test_add_and_remove_a_host(lab_sim, owner):
     (left,) = lab_sim.state_snapshot()["droplets"]
     assert left["name"] == "grow-host-1"
     assert f"edgelab-{hosts[0].droplet_id}" not in net.namespaces()
-    with pytest.raises(services.ValidationError, match="cannot remove the last host"):
+    with pytest.raises(ValidationError, match="cannot remove the last host"):
         services.remove_host(owner, provision, hosts[1])
     services.delete_provision(owner, provision)
     run_queued(provision)
@@ -163,15 +165,11 @@ def test_add_and_remove_a_host(lab_sim, owner):
     ["ssh_key", "vpc", "droplets", "wait_active", "firewall", "configure_hosts", "private_network"],
 )
 def test_deploy_killed_after_each_step_resumes_to_running(lab_sim, owner, monkeypatch, crash_after):
-    from provisions import runs
-    from provisions.runs import base as runs_base
-
     provider = make_provider(owner, name="lab", token="lab-token")
     provision = services.create_provision(owner, provider=provider, name="crash", host_count=2)
-    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", crash_after)
-    with pytest.raises(runs.SimulatedCrash):
+    with monkeypatch.context() as patched, pytest.raises(WorkerKilled):
+        kill_after_step(patched, runs.DeployRun, crash_after)
         jobs.run_job(provision.jobs.get().pk)
-    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", None)
     provision.refresh_from_db()
     services.retry_provision(owner, provision, force=True)
     run_queued(provision)

@@ -6,56 +6,19 @@ nothing waits for a real 30 s."""
 import pytest
 import requests
 
-from hostexec.ssh import HostSession
-from marketplace import services as market
-from marketplace import sync
-from marketplace.models import Marketplace
 from monitoring.cycle import run_cycle
 from monitoring.models import HostSample, VMSample
 from provisions import services
 from provisions.choices import HostProblem, HostState, ProvisionState
-from tests.providers.test_api import make_provider
-from vms import services as vm_services
+from tests.lab.helpers import host_output
 from vms.models import VM
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def cluster_with_vms(lab_world, owner, settings, request):
-    """A RUNNING lab cluster (hosts from the test's `hosts` marker, default 1) with two
-    RUNNING VMs from the lab's Alpine image."""
-    settings.MONITOR_HOST_FAILURES = 2
-    marker = request.node.get_closest_marker("hosts")
-    count = marker.args[0] if marker else 1
-    provider = make_provider(owner, name="lab", token="lab-token")
-    provision = services.create_provision(owner, provider=provider, name="mon", host_count=count)
-    provision.refresh_from_db()
-    assert provision.state == ProvisionState.RUNNING, provision.error
-    sync.sync(Marketplace.objects.get(name="Edge Lab"))
-    market.export_app(owner, lab_world["image"].name, "Alpine", "mon-image")
-    vms = [
-        vm_services.instantiate(owner, "Alpine", name=f"vm{i}", nics=["mon-public"])
-        for i in range(2)
-    ]
-    for vm in vms:
-        vm.refresh_from_db()
-        assert vm.state == "RUNNING", vm.failure_reason
-    return provision, vms
-
-
-def on_host(host, command: str) -> str:
-    provision = host.provision
-    with HostSession(
-        host.public_ip, private_key=provision.private_key(), host_key=provision.host_key_public
-    ) as session:
-        session.connect(wait=5)
-        return session.run(command).stdout
-
-
 def lxc(vm, verb: str) -> None:
     flags = {"stop": "-k", "start": "", "destroy": "-f"}[verb]
-    on_host(vm.host, f'lxc-{verb} -P "$ONE_EDGE_BASE/lxc" -n {vm.container_name} {flags}')
+    host_output(vm.host, f'lxc-{verb} -P "$ONE_EDGE_BASE/lxc" -n {vm.container_name} {flags}')
 
 
 def state(vm) -> str:

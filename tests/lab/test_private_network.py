@@ -11,7 +11,7 @@ from marketplace import services as market
 from marketplace import sync
 from marketplace.models import Marketplace
 from provisions import services as provisions
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 from vms import lxc
 from vms import services as vms
 from vms.models import Lease, PortBlock

@@ -6,8 +6,10 @@ takes its layer and its mount with it and leaves the shared tree to the others."
 
 import pytest
 
-from tests.lab.test_isolation import in_vm
-from tests.lab.test_monitoring_lab import cluster_with_vms, on_host  # noqa: F401 - a fixture
+from tests.lab.helpers import (
+    host_output,
+    in_vm,
+)
 from vms import services as vm_services
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -21,7 +23,7 @@ def container_dir(vm) -> str:
 
 def overlay_of(vm) -> dict:
     """The mount on the container's rootfs as the host sees it: fstype and options."""
-    out = on_host(vm.host, f"findmnt -n -o FSTYPE,OPTIONS {container_dir(vm)}/rootfs || true")
+    out = host_output(vm.host, f"findmnt -n -o FSTYPE,OPTIONS {container_dir(vm)}/rootfs || true")
     if not out.strip():
         return {}
     fstype, options = out.split()
@@ -42,10 +44,10 @@ def test_containers_share_one_prepared_image_and_keep_their_own_writes(
 
     # One prepared tree for the image, owned by the containers' mapped root; both containers
     # mount it read-only under a writable layer of their own.
-    prepared = on_host(host, f"ls {PREPARED}").split()
+    prepared = host_output(host, f"ls {PREPARED}").split()
     assert len(prepared) == 1 and prepared[0].endswith("-600100001"), prepared
-    lower = on_host(host, f"echo {PREPARED}/{prepared[0]}").strip()
-    assert on_host(host, f"stat -c %u:%g {lower}/bin").strip() == "600100001:600100001"
+    lower = host_output(host, f"echo {PREPARED}/{prepared[0]}").strip()
+    assert host_output(host, f"stat -c %u:%g {lower}/bin").strip() == "600100001:600100001"
     mounts = [overlay_of(vm) for vm in (first, second)]
     assert [m.get("fstype") for m in mounts] == ["overlay", "overlay"], mounts
     assert mounts[0]["lowerdir"] == mounts[1]["lowerdir"] == lower
@@ -58,9 +60,9 @@ def test_containers_share_one_prepared_image_and_keep_their_own_writes(
     # container, not in the shared tree.
     assert in_vm(first, "echo mine > /root/only-here && cat /root/only-here").stdout == "mine\n"
     assert in_vm(second, "test -e /root/only-here; echo $?").stdout.strip() == "1"
-    assert on_host(host, f"test -e {lower}/root/only-here; echo $?").strip() == "1"
+    assert host_output(host, f"test -e {lower}/root/only-here; echo $?").strip() == "1"
     layer = f"{container_dir(first)}/delta/root/only-here"
-    assert on_host(host, f"stat -c %u {layer}").strip() == "600100001"
+    assert host_output(host, f"stat -c %u {layer}").strip() == "600100001"
 
     # A stopped container has no mount (LXC's post-stop hook took it away, as a reboot would,
     # and lxc-destroy by hand works on it); resume mounts it again over the same layer, and
@@ -79,7 +81,7 @@ def test_containers_share_one_prepared_image_and_keep_their_own_writes(
     vm_services.act(owner, first, "terminate")
     first.refresh_from_db()
     assert first.state == "DONE", first.failure_reason
-    assert on_host(host, f"test -e {container_dir(first)}; echo $?").strip() == "1"
-    assert f"/{first.container_name}/" not in on_host(host, "cat /proc/self/mounts")
-    assert on_host(host, f"ls {PREPARED}").split() == prepared
+    assert host_output(host, f"test -e {container_dir(first)}; echo $?").strip() == "1"
+    assert f"/{first.container_name}/" not in host_output(host, "cat /proc/self/mounts")
+    assert host_output(host, f"ls {PREPARED}").split() == prepared
     assert in_vm(second, "echo alive").stdout.strip() == "alive"

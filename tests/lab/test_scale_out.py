@@ -33,14 +33,14 @@ from lab.hosts.manager import NETNS_PREFIX
 from lab.images import ensure_alpine_rootfs, start_image_server
 from marketplace.models import Marketplace
 from provisions.models import Host, Job, JobLogLine, Provision
-from tests.lab.test_worker_killed import (
+from tests.factories import make_provider
+from tests.lab.helpers import (
     assert_exactly_the_requested_droplets,
     database_url,
     kill_group,
-    wait_for,
+    wait_until,
 )
 from tests.lease_log import holders
-from tests.providers.test_api import make_provider
 from vms.models import VM, VMJob, VMLogLine
 
 pytestmark = [pytest.mark.lab, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -147,7 +147,7 @@ def production(lab_hosts, tmp_path):
         start("web", "serve", "--bind", f"127.0.0.1:{port}", "--processes", "2", "--no-access-log")
         workers = [start("worker-a", "worker"), start("worker-b", "worker")]
         try:
-            wait_for(lambda: _ready(base), 60, f"/readyz to answer 200\n{logs(tmp_path)}")
+            wait_until(lambda: _ready(base), 60, f"/readyz to answer 200\n{logs(tmp_path)}")
             yield {"base": base, "sim": sim, "workers": workers, "tmp": tmp_path, "image": image}
         finally:
             for process, log in started:
@@ -293,7 +293,7 @@ def build_cluster(index: int, api: Api, operator: Api, app_name: str, synced: di
 def _build_cluster(index: int, api: Api, operator: Api, app_name: str, synced: dict):
     name = f"edge{index}"
     provision = api.post("/api/provisions/", {"name": name, "provider": "lab", "hosts": 1}, 201)
-    state = wait_for(
+    state = wait_until(
         lambda: settled_provision(api, provision["id"]), TIMEOUT, f"provision {name} to settle"
     )
     assert state["state"] == "RUNNING", Provision.objects.get(pk=provision["id"]).error
@@ -357,7 +357,7 @@ def test_web_and_two_workers_on_postgresql_and_redis_survive_a_killed_worker(
                     for i in range(PROVISIONS)
                 ]
                 vm_ids = [vm for future in futures for vm in future.result()]
-            settled = wait_for(
+            settled = wait_until(
                 lambda: settled_vms(api, len(vm_ids)),
                 TIMEOUT,
                 f"the VMs to settle\n{logs(production['tmp'])}",

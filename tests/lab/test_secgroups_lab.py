@@ -14,7 +14,7 @@ import pytest
 from jobs.states import JobState
 from provisions.choices import JobKind
 from provisions.secgroups import services as secgroup_services
-from tests.lab.test_monitoring_lab import cluster_with_vms, on_host  # noqa: F401 - a fixture
+from tests.lab.helpers import host_output
 from vms import lxc
 from vms.models import PortBlock
 
@@ -145,5 +145,5 @@ def test_a_group_rule_opens_a_port_and_removing_it_closes_the_port(
     assert last_firewall_job(provision).state == JobState.SUCCESS
     assert OPEN_7000 not in firewall_inbound(sim, provision)
     assert reach(host.public_ip, GROUP_PORT) == "timeout"
-    assert on_host(host, "echo portal-ssh-works").strip() == "portal-ssh-works"
+    assert host_output(host, "echo portal-ssh-works").strip() == "portal-ssh-works"
     assert reach(host.public_ip, forwarded) == "open"

@@ -8,8 +8,10 @@ import pytest
 
 from consoles import ssh_pty
 from hostexec import ssh_pool
-from tests.lab.test_isolation import wait_for
-from tests.lab.test_monitoring_lab import cluster_with_vms, on_host  # noqa: F401 - a fixture
+from tests.lab.helpers import (
+    host_output,
+    wait_for,
+)
 from vms import services as vm_services
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -17,7 +19,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 def portal_connections(host) -> int:
     """Established SSH connections on the host, less the one this count itself uses."""
-    out = on_host(host, "ss -Htn state established '( sport = :22 )' | wc -l")
+    out = host_output(host, "ss -Htn state established '( sport = :22 )' | wc -l")
     return int(out.strip()) - 1
 
 
@@ -72,7 +74,7 @@ def test_consoles_are_channels_on_the_warm_connection(
     assert ssh_pool.opened() == opened  # the fixture's deploys opened it; consoles open none
     assert portal_connections(host) == 1
     first.bridge.close()  # the portal ends a console: its process gets SIGHUP
-    wait_for(lambda: not on_host(host, "pgrep -f 'sleep [9]87' || true").strip(), "sleep ended")
+    wait_for(lambda: not host_output(host, "pgrep -f 'sleep [9]87' || true").strip(), "sleep ended")
     second.bridge.write(b"still-here\r")
     wait_for(lambda: second.shows(b"still-here"), "the second console, after the first ended")
     assert not second.ended.is_set()

@@ -4,10 +4,8 @@ the job's lease expires, a worker takes the job over and resumes it from the led
 provision reaches RUNNING with no user action and no duplicate droplet."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,24 +14,20 @@ from django.db import connection
 from jobs.states import JobState
 from lab.docsim import start_in_thread
 from provisions import services
-from provisions.choices import HostState, ProvisionState, ResourceKind
-from provisions.models import CloudResource, Job
-from tests.providers.test_api import make_provider
+from provisions.choices import HostState, ProvisionState
+from provisions.models import Job
+from tests.factories import make_provider
+from tests.lab.helpers import (
+    assert_exactly_the_requested_droplets,
+    database_url,
+    kill_group,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 MID_DEPLOY = {"droplets", "wait_active", "firewall", "configure_hosts"}
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
 
 
 @pytest.fixture
@@ -76,23 +70,6 @@ def world(lab_hosts, settings, tmp_path):
             log.close()
 
 
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def mid_deploy(provision) -> Job | None:
     job = Job.objects.filter(provision=provision).first()
     if job and job.state == JobState.RUNNING and job.step in MID_DEPLOY and job.lease_owner:
@@ -100,17 +77,9 @@ def mid_deploy(provision) -> Job | None:
     return None
 
 
-def assert_exactly_the_requested_droplets(sim, provision, count: int):
-    droplets = [d for d in sim.state_snapshot()["droplets"] if provision.tag in d["tags"]]
-    assert len(droplets) == count, [d["name"] for d in droplets]
-    assert len({d["name"] for d in droplets}) == count
-    rows = CloudResource.objects.filter(provision=provision, kind=ResourceKind.DROPLET)
-    assert sorted(int(r.cloud_id) for r in rows) == sorted(d["id"] for d in droplets)
-
-
 def settle(provision) -> None:
     """Wait for the provision to reach RUNNING or ERROR, and read it again."""
-    wait_for(
+    wait_until(
         lambda: provision.__class__.objects.filter(
             pk=provision.pk, state__in=[ProvisionState.RUNNING, ProvisionState.ERROR]
         ).exists(),
@@ -128,7 +97,7 @@ def test_sigkilled_worker_mid_deploy_is_taken_over_by_a_new_worker(world, owner)
     provider = make_provider(owner, name="lab", token="lab-token")
     first = world["start_worker"]("first")
     provision = services.create_provision(owner, provider=provider, name="crash", host_count=4)
-    job = wait_for(lambda: mid_deploy(provision), 60, "the deploy to be under way")
+    job = wait_until(lambda: mid_deploy(provision), 60, "the deploy to be under way")
     kill_group(first.pid)
     first.wait(timeout=10)
     job.refresh_from_db()
@@ -153,7 +122,7 @@ def test_two_workers_on_postgresql_one_killed_the_other_finishes(world, owner):
     provider = make_provider(owner, name="lab", token="lab-token")
     workers = [world["start_worker"]("a"), world["start_worker"]("b")]
     provision = services.create_provision(owner, provider=provider, name="pair", host_count=3)
-    job = wait_for(lambda: mid_deploy(provision), 60, "the deploy to be under way")
+    job = wait_until(lambda: mid_deploy(provision), 60, "the deploy to be under way")
     holder_pid = int(job.lease_owner.split(":")[1])
     victim = next(w for w in workers if os.getpgid(holder_pid) == w.pid)
     survivor = next(w for w in workers if w is not victim)
@@ -176,23 +145,28 @@ def test_the_worker_monitors_hosts_by_itself(world, owner):
     provider = make_provider(owner, name="lab", token="lab-token")
     world["start_worker"]("monitor", MONITOR_ENABLED="true", MONITOR_HOST_FAILURES="2")
     provision = services.create_provision(owner, provider=provider, name="watched")
-    wait_for(
+    wait_until(
         lambda: provision.__class__.objects.get(pk=provision.pk).state == ProvisionState.RUNNING,
         60,
         "the provision to run",
     )
     host = provision.hosts.get()
-    wait_for(lambda: host.__class__.objects.get(pk=host.pk).monitored_at, 15, "a first probe")
+    wait_until(lambda: host.__class__.objects.get(pk=host.pk).monitored_at, 15, "a first probe")
     world["lab"].kill_sshd(host.droplet_id)
-    wait_for(
+    wait_until(
         lambda: host.__class__.objects.get(pk=host.pk).state == HostState.ERROR,
         30,
         f"the host to be ERROR\n{logs(world)}",
     )
     world["lab"].start_sshd(host.droplet_id)
-    wait_for(
+    wait_until(
         lambda: host.__class__.objects.get(pk=host.pk).state == HostState.RUNNING,
         30,
         "the host to be RUNNING again",
     )
-    assert [e.source for e in host.events.all()] == ["monitor", "monitor"]
+    assert [(e.source, e.to_state) for e in host.events.all()] == [
+        ("job", HostState.CONFIGURING),
+        ("job", HostState.RUNNING),
+        ("monitor", HostState.ERROR),
+        ("monitor", HostState.RUNNING),
+    ]

@@ -8,9 +8,9 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from provisions.choices import EventSource
+from core.choices import EventSource
+from core.transitions import transition
 from tests.monitoring.conftest import MIB, vm_samples
-from vms import services as vm_services
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,10 @@ def test_vm_page_before_any_sample_says_so(owner_client, vm):
 
 
 def test_vm_page_lists_the_state_history_newest_first(owner_client, vm):
-    vm_services.transition(
+    transition(
         vm, "UNKNOWN", {"RUNNING"}, source=EventSource.MONITOR, reason="container one-1 gone"
     )
-    vm_services.transition(vm, "RUNNING", {"UNKNOWN"}, source=EventSource.MONITOR, reason="back")
+    transition(vm, "RUNNING", {"UNKNOWN"}, source=EventSource.MONITOR, reason="back")
     html = owner_client.get(f"/vms/{vm.pk}/").content.decode()
     history = html.split("<h2>State history</h2>")[1]
     assert history.index("back") < history.index("container one-1 gone")
@@ -57,8 +57,8 @@ def test_vm_page_query_count_does_not_grow_with_samples_or_events(owner_client, 
     few = count()
     vm_samples(vm, [(1, 20, i, i) for i in range(100)])
     for _ in range(10):
-        vm_services.transition(vm, "POWEROFF", {"RUNNING"}, source=EventSource.MONITOR)
-        vm_services.transition(vm, "RUNNING", {"POWEROFF"}, source=EventSource.USER)
+        transition(vm, "POWEROFF", {"RUNNING"}, source=EventSource.MONITOR)
+        transition(vm, "RUNNING", {"POWEROFF"}, source=EventSource.USER)
     assert count() == few
 
 

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from core.transitions import transition
 from monitoring import cycle
 from monitoring.probe import parse
 from provisions.choices import HostProblem, HostState, JobKind
@@ -78,9 +79,9 @@ def test_only_vms_that_were_running_are_restarted(world, owner):
     VM.objects.filter(pk__in=[off.pk, lost.pk, lost_off.pk]).update(host=host)
     for vm, path in ((off, ["POWEROFF"]), (lost, ["RUNNING", "UNKNOWN"])):
         for state in path:
-            vm_services.transition(vm, state, set(VMState))
+            transition(vm, state, set(VMState), source="job")
     for state in ("RUNNING", "POWEROFF", "UNKNOWN"):
-        vm_services.transition(lost_off, state, set(VMState))
+        transition(lost_off, state, set(VMState), source="job")
     VMJob.objects.all().delete()
 
     assert recovery.restart_vms_on(host.provision, [host]) == 2
@@ -90,7 +91,7 @@ def test_only_vms_that_were_running_are_restarted(world, owner):
 
 def test_the_restart_job_runs_the_deploy_again_and_an_unknown_vm_is_running(world, monkeypatch):
     vm = world["vm"]
-    vm_services.transition(vm, VMState.UNKNOWN, {VMState.RUNNING})
+    transition(vm, VMState.UNKNOWN, {VMState.RUNNING}, source="monitor")
     deployed = []
 
     def deploy(vm, *args, existing_only=False, **kwargs):
@@ -108,7 +109,7 @@ def test_the_restart_job_runs_the_deploy_again_and_an_unknown_vm_is_running(worl
 @pytest.mark.parametrize("before", [VMState.RUNNING, VMState.UNKNOWN])
 def test_a_restart_never_creates_a_container_the_replaced_droplet_lost(world, monkeypatch, before):
     vm = world["vm"]
-    vm_services.transition(vm, before, set(VMState))
+    transition(vm, before, set(VMState), source="monitor")
     monkeypatch.setattr(vm_jobs.lxc, "deploy", lambda *a, **k: False)
     assert vm_jobs.run_vm_job(vm.pk, "restart") == "not restarted: container gone"
     vm.refresh_from_db()

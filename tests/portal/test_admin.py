@@ -14,9 +14,10 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
 from consoles.models import ConsoleSession
+from core.choices import EventSource
 from core.models import ApiToken, UserProfile
+from core.transitions import transition
 from monitoring.models import WorkerHeartbeat, WorkerLease
-from provisions.choices import EventSource
 from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 def one_of_each(owner, operator, cluster, template):
     """At least one row of every registered model."""
     vm = vm_services.instantiate(owner, "Alpine", name="web", nics=["dc-public"])
-    vm_services.transition(vm, "RUNNING", {"PENDING"}, source=EventSource.JOB, reason="up")
+    transition(vm, "RUNNING", {"PENDING"}, source=EventSource.JOB, reason="up")
     VMLogLine.objects.create(vm=vm, message="placed")
     host = vm.host
     HostEvent.objects.create(
@@ -155,7 +156,7 @@ def test_host_admin_shows_the_hosts_history(operator_client, one_of_each):
         (
             "/admin/vms/vmevent/",
             lambda host, vm: [
-                vm_services.transition(vm, s, {"RUNNING", "POWEROFF"})
+                transition(vm, s, {"RUNNING", "POWEROFF"}, source="job")
                 for s in ["POWEROFF", "RUNNING"] * 20
             ],
         ),

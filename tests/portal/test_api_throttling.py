@@ -9,7 +9,7 @@ from core.api import token_failures as api_token_failures
 from core.client_address import client_address
 from core.env import ImproperlyConfiguredEnv, env_rate
 from core.models import ApiToken, UserProfile
-from tests.portal.test_ssh_key import new_key
+from tests.factories import new_key
 
 pytestmark = pytest.mark.django_db
 

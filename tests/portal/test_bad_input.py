@@ -1,6 +1,5 @@
-"""Every bad request the issue found answering 500 is now a 4xx in the one error shape, and
-changes nothing: body shapes, text no database stores, query parameters, pages, deleting what
-is in use, page sizes."""
+"""Bad requests get a 4xx in the one error shape, never a 500, and change nothing: body
+shapes, text no database stores, query parameters, pages, deleting what is in use, page sizes."""
 
 import json
 
@@ -9,7 +8,7 @@ import pytest
 from core.api.json import MAX_DEPTH, JSONRenderer
 from core.api.pagination import MAX_LIMIT
 from providers.models import Provider
-from tests.providers.test_api import body, make_provider
+from tests.factories import make_provider, provider_body
 from vms.models import Image, VMTemplate
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +61,7 @@ def test_a_connection_or_region_of_the_wrong_type_is_a_400(api, owner, method, c
     provider = make_provider(owner, name="mine")
     before, count = _snapshot(provider), Provider.objects.count()
     url = "/api/providers/" if method == "post" else f"/api/providers/{provider.pk}/"
-    document = body("dop_v1_" + "x" * 20, name="other", connection=connection)
+    document = provider_body("dop_v1_" + "x" * 20, name="other", connection=connection)
     _assert_error(getattr(api, method)(url, document, format="json"), 400, "connection")
     assert _snapshot(provider) == before and Provider.objects.count() == count
 

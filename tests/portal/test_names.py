@@ -2,11 +2,12 @@
 any face, and a refused name stores nothing and changes nothing."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from marketplace import services as market
 from providers.models import Provider
 from provisions.models import Network
-from tests.providers.test_api import body, make_provider
+from tests.factories import make_provider, provider_body
 from vms import services as vm_services
 from vms.models import VM, VMTemplate
 
@@ -28,7 +29,7 @@ HOSTILE = [
 @pytest.mark.parametrize("name", HOSTILE)
 def test_provider_names_follow_the_rule_in_the_api(api, do_token, name):
     before = Provider.objects.count()
-    response = api.post("/api/providers/", body(do_token, name=name), format="json")
+    response = api.post("/api/providers/", provider_body(do_token, name=name), format="json")
     assert response.status_code == 400, response.content
     detail = response.json()["detail"]
     # A NUL is refused by the API's parser, for any field, before the name rule sees it.
@@ -66,7 +67,7 @@ def test_network_vm_and_template_names_follow_the_same_rule(owner, cluster, temp
         vm_services.instantiate(owner, "Alpine", name=name, nics=["dc-public"])
     from provisions import services as provision_services
 
-    with pytest.raises(provision_services.ValidationError, match="is not a valid network name"):
+    with pytest.raises(ValidationError, match="is not a valid network name"):
         provision_services.create_network(owner, cluster, name=name)
     with pytest.raises(market.ValidationError, match="is not a valid name"):
         market.export_app(owner, "Alpine Linux 3.13", name, "dc-image")
@@ -78,7 +79,9 @@ def test_network_vm_and_template_names_follow_the_same_rule(owner, cluster, temp
 
 
 def test_the_documents_names_still_pass(api, do_token, owner, cluster, template):
-    response = api.post("/api/providers/", body(do_token, name="digitalocean-nyc3"), format="json")
+    response = api.post(
+        "/api/providers/", provider_body(do_token, name="digitalocean-nyc3"), format="json"
+    )
     assert response.status_code == 201
     vm = vm_services.instantiate(owner, "Alpine", name="alpine_test", nics=["dc-public"])
     assert vm.name == "alpine_test"

@@ -17,10 +17,10 @@ from marketplace.models import Marketplace, MarketplaceApp
 from providers.models import Provider
 from provisions.models import JobLogLine
 from tests.conftest import TOKEN
+from tests.factories import make_provider
 from tests.monitoring.conftest import host_samples, vm_samples
 from tests.portal import fuzz
 from tests.providers.samples import CORRECTED_YAML
-from tests.providers.test_api import make_provider
 from vms import services as vm_services
 
 pytestmark = pytest.mark.django_db

@@ -1,26 +1,12 @@
 """The user's SSH public key: set on a page or through the API, checked, and given to VMs."""
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core import sshkeys
 from core.models import UserProfile
+from tests.factories import new_key
 
 pytestmark = pytest.mark.django_db
-
-
-def new_key() -> tuple[str, str]:
-    private = Ed25519PrivateKey.generate()
-    public = private.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    return public.decode(), pem.decode()
 
 
 def test_page_saves_a_key_and_shows_it_back(owner_client, owner):

@@ -3,29 +3,10 @@ from django.db import connection
 
 from providers.models import Provider
 from provisions.models import Provision
+from tests.factories import make_provider, provider_body
 from tests.providers.samples import CORRECTED_YAML, DOCUMENT_YAML
 
 pytestmark = pytest.mark.django_db
-
-
-def body(token, **overrides):
-    data = {
-        "name": "edge-ams",
-        "description": "my edge",
-        "provider": "digitalocean",
-        "plain": {"provision_type": "virtual"},
-        "connection": {"token": token, "region": "ams3"},
-        "inputs": [{"name": "digitalocean_size", "type": "list", "options": ["s-1vcpu-2gb"]}],
-    }
-    data.update(overrides)
-    return data
-
-
-def make_provider(owner, name="p", token="dop_v1_zzzzzzzzzzzz9999"):
-    provider = Provider(name=name, region="nyc3", owner=owner, plain={}, inputs=[])
-    provider.set_token(token)
-    provider.save()
-    return provider
 
 
 def test_five_predefined_providers_exist_without_token():
@@ -35,7 +16,7 @@ def test_five_predefined_providers_exist_without_token():
 
 
 def test_create_from_json_masks_token(api, owner, do_token):
-    response = api.post("/api/providers/", body(do_token), format="json")
+    response = api.post("/api/providers/", provider_body(do_token), format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
     assert data["connection"] == {"region": "ams3", "token": "****" + do_token[-4:]}
@@ -73,15 +54,17 @@ def test_import_corrected_yaml(api, do_token):
 )
 def test_bad_input_is_a_clear_400_and_changes_nothing(api, overrides, message):
     before = Provider.objects.count()
-    response = api.post("/api/providers/", body("dop_v1_x" * 4, **overrides), format="json")
+    response = api.post(
+        "/api/providers/", provider_body("dop_v1_x" * 4, **overrides), format="json"
+    )
     assert response.status_code == 400
     assert message in response.json()["detail"]
     assert Provider.objects.count() == before
 
 
 def test_duplicate_name_is_refused(api, do_token):
-    assert api.post("/api/providers/", body(do_token), format="json").status_code == 201
-    response = api.post("/api/providers/", body(do_token), format="json")
+    assert api.post("/api/providers/", provider_body(do_token), format="json").status_code == 201
+    response = api.post("/api/providers/", provider_body(do_token), format="json")
     assert response.status_code == 400
     assert "already exists" in response.json()["detail"]
 
@@ -177,7 +160,7 @@ def test_list_query_count_is_constant(api, owner, count, django_assert_max_num_q
 
 
 def test_token_absent_from_every_db_column(api, do_token):
-    api.post("/api/providers/", body(do_token), format="json")
+    api.post("/api/providers/", provider_body(do_token), format="json")
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM providers_provider")
         rows = cursor.fetchall()

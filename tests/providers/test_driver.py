@@ -11,7 +11,7 @@ from providers.drivers import (
     TransientError,
 )
 from tests.contract.session import checked
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 
 TOKEN = "lab-token"
 

@@ -2,8 +2,8 @@ import pytest
 
 from providers.models import Provider
 from provisions.models import Provision
+from tests.factories import make_provider
 from tests.providers.samples import CORRECTED_YAML, DOCUMENT_YAML
-from tests.providers.test_api import make_provider
 
 pytestmark = pytest.mark.django_db
 

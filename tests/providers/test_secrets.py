@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from core import crypto
 from providers.models import Provider
-from tests.providers.test_api import body, make_provider
+from tests.factories import make_provider, provider_body
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def test_token_never_in_logs(api, caplog, do_token, settings):
     caplog.set_level(logging.DEBUG)
     with start_in_thread(port=0) as sim:
         settings.DIGITALOCEAN_API_URL = sim.url + "/v2/"
-        created = api.post("/api/providers/", body(do_token), format="json").json()
+        created = api.post("/api/providers/", provider_body(do_token), format="json").json()
         api.get(f"/api/providers/{created['id']}/")
         api.get(f"/api/providers/{created['id']}/yaml/")
         # The simulator refuses the token (401): the error path logs too, never the token.

@@ -2,7 +2,7 @@ import pytest
 
 from tests.contract import session
 from tests.contract.session import checked
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 
 SIM_TOKEN = "lab-token"
 

@@ -6,7 +6,7 @@ import yaml
 
 from lab.hosts.manager import _host_keys_from_user_data
 from provisions import cloud_init, services
-from tests.provisions.test_deploy_simulator import run_queued
+from tests.helpers import run_queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

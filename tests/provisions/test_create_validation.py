@@ -1,10 +1,11 @@
 import pytest
+from django.core.exceptions import ValidationError
 
 from jobs.states import JobState
 from provisions import services
 from provisions.choices import ProvisionState
 from provisions.models import Provision
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ def test_foreign_provider_is_not_found(outsider_api, provider):
 
 def test_duplicate_live_name_is_refused(owner, provider):
     services.create_provision(owner, provider=provider, name="edge")
-    with pytest.raises(services.ValidationError, match="already have a provision named"):
+    with pytest.raises(ValidationError, match="already have a provision named"):
         services.create_provision(owner, provider=provider, name="edge")
 
 

@@ -4,43 +4,22 @@ Without lab hosts nothing answers SSH, so a deploy gets through every cloud step
 and then fails host configuration; that is the part tested here (tests/lab has the rest)."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from jobs.states import JobState
 from provisions import jobs, runs, services
 from provisions.choices import ProvisionState, ResourceState
-from provisions.models import CloudResource, Job
-from provisions.runs import base as runs_base
+from provisions.models import CloudResource
+from tests.helpers import (
+    WorkerKilled,
+    kill_after_step,
+    nothing_left,
+    run_queued,
+    simulator_state,
+    tagged,
+)
 from tests.provisions.conftest import SIM_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def tagged(sim, tag):
-    """Everything in the simulator that carries or is named by the tag."""
-    state = sim.state_snapshot() if hasattr(sim, "state_snapshot") else _snapshot(sim)
-    return {
-        "droplets": [d for d in state["droplets"] if tag in d.get("tags", [])],
-        "firewalls": [f for f in state["firewalls"] if f["name"] == tag],
-        "vpcs": [v for v in state["vpcs"] if v["name"] == tag],
-        "ssh_keys": [k for k in state["ssh_keys"] if k["name"] == tag],
-    }
-
-
-def _snapshot(sim):
-    import requests
-
-    return requests.get(sim.url + "/_sim/state", timeout=5).json()
-
-
-def nothing_left(sim, tag):
-    return all(not objects for objects in tagged(sim, tag).values())
-
-
-def run_queued(provision):
-    for job in Job.objects.filter(provision=provision, state=JobState.QUEUED):
-        jobs.run_job(job.pk)
-    provision.refresh_from_db()
-    return provision
 
 
 def test_deploy_reaches_configuring_then_fails_on_ssh_and_delete_cleans_up(
@@ -78,7 +57,7 @@ def test_deploy_reaches_configuring_then_fails_on_ssh_and_delete_cleans_up(
 def test_region_gets_a_default_vpc_first_and_it_is_never_deleted(sim, sim_provider, owner):
     provision = services.create_provision(owner, provider=sim_provider, name="edge")
     run_queued(provision)
-    vpcs = _snapshot(sim)["vpcs"]
+    vpcs = simulator_state(sim)["vpcs"]
     default = [v for v in vpcs if v["region"] == "nyc3" and v["default"]]
     assert len(default) == 1 and default[0]["name"] == "default-nyc3"
     own = [v for v in vpcs if v["name"] == provision.tag]
@@ -86,7 +65,9 @@ def test_region_gets_a_default_vpc_first_and_it_is_never_deleted(sim, sim_provid
     services.delete_provision(owner, provision)
     run_queued(provision)
     assert provision.state == ProvisionState.DONE
-    assert [v["name"] for v in _snapshot(sim)["vpcs"] if v["region"] == "nyc3"] == ["default-nyc3"]
+    assert [v["name"] for v in simulator_state(sim)["vpcs"] if v["region"] == "nyc3"] == [
+        "default-nyc3"
+    ]
 
 
 def test_a_default_vpc_created_meanwhile_by_another_deploy_is_adopted(
@@ -117,7 +98,7 @@ def test_a_default_vpc_created_meanwhile_by_another_deploy_is_adopted(
     provision = services.create_provision(owner, provider=sim_provider, name="edge")
     run_queued(provision)
     assert provision.failed_step == "configure_hosts", provision.error
-    defaults = [v for v in _snapshot(sim)["vpcs"] if v["name"] == "default-nyc3"]
+    defaults = [v for v in simulator_state(sim)["vpcs"] if v["name"] == "default-nyc3"]
     assert len(defaults) == 1
     row = CloudResource.objects.get(provision=provision, name="default-nyc3")
     assert row.cloud_id == defaults[0]["id"] and not row.owned
@@ -129,13 +110,12 @@ def test_killed_deploy_resumes_without_duplicates(
     sim, sim_provider, owner, monkeypatch, crash_after
 ):
     provision = services.create_provision(owner, provider=sim_provider, name="edge", host_count=3)
-    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", crash_after)
     job = provision.jobs.get()
-    with pytest.raises(runs.SimulatedCrash):
+    with monkeypatch.context() as patched, pytest.raises(WorkerKilled):
+        kill_after_step(patched, runs.DeployRun, crash_after)
         jobs.run_job(job.pk)
     provision.refresh_from_db()
     assert provision.state in (ProvisionState.DEPLOYING, ProvisionState.CONFIGURING)
-    monkeypatch.setattr(runs_base, "CRASH_AFTER_STEP", None)
     services.retry_provision(owner, provision, force=True)
     run_queued(provision)
     # Only SSH (no lab) may fail now: every cloud object exists exactly once.
@@ -161,11 +141,11 @@ def test_crash_between_create_call_and_record_is_adopted(sim, sim_provider, owne
 
     def dying_confirm(self, row, cloud_id, **data):
         if row.kind == "droplet":
-            raise runs.SimulatedCrash("after create call")
+            raise WorkerKilled("after create call")
         return real_confirm(self, row, cloud_id, **data)
 
     monkeypatch.setattr(runs.Run, "confirm", dying_confirm)
-    with pytest.raises(runs.SimulatedCrash):
+    with pytest.raises(WorkerKilled):
         jobs.run_job(provision.jobs.get().pk)
     assert len(tagged(sim, provision.tag)["droplets"]) == 2
     assert (
@@ -212,7 +192,7 @@ def test_droplet_that_never_becomes_active_is_a_clear_bounded_error(
 
 
 def test_bad_token_fails_with_digitalocean_message(sim, owner):
-    from tests.providers.test_api import make_provider
+    from tests.factories import make_provider
 
     provider = make_provider(owner, name="bad", token="wrong-token-0000")
     provision = services.create_provision(owner, provider=provider, name="edge")
@@ -245,7 +225,7 @@ def test_delete_ends_the_clusters_vms_and_frees_their_ports(sim, owner, sim_prov
     vms.instantiate(owner, "Alpine", name="db", nics=["vmc-private"])
     assert PortBlock.objects.count() == 1 and Lease.objects.count() == 2
     # Neither the host nor its VMs can be removed one by one while they run.
-    with pytest.raises(services.ValidationError, match="still runs VM"):
+    with pytest.raises(ValidationError, match="still runs VM"):
         services.remove_host(owner, provision, web.host)
 
     services.delete_provision(owner, provision, cleanup=True)
@@ -277,11 +257,11 @@ def test_a_key_created_before_the_worker_died_is_adopted(sim, sim_provider, owne
 
     def dying_confirm(self, row, cloud_id, **data):
         if row.kind == "ssh_key":
-            raise runs.SimulatedCrash("after the key was created")
+            raise WorkerKilled("after the key was created")
         return real_confirm(self, row, cloud_id, **data)
 
     monkeypatch.setattr(runs.Run, "confirm", dying_confirm)
-    with pytest.raises(runs.SimulatedCrash):
+    with pytest.raises(WorkerKilled):
         jobs.run_job(provision.jobs.get().pk)
     monkeypatch.setattr(runs.Run, "confirm", real_confirm)
     services.retry_provision(owner, provision, force=True)

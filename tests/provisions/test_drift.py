@@ -5,13 +5,14 @@ import time
 
 import pytest
 import requests
+from django.core.exceptions import ValidationError
 
 from jobs.states import JobState
 from monitoring import drift
 from provisions import services
 from provisions.choices import HostProblem, HostState
 from provisions.models import Host, Job
-from tests.provisions.test_deploy_simulator import run_queued
+from tests.helpers import run_queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,5 +125,5 @@ def test_the_check_rests_when_digitalocean_says_few_requests_are_left(
 
 
 def test_repair_is_refused_when_there_is_nothing_to_repair(cluster, owner):
-    with pytest.raises(services.ValidationError, match="nothing to repair"):
+    with pytest.raises(ValidationError, match="nothing to repair"):
         services.repair_provision(owner, cluster)

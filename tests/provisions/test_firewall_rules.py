@@ -9,27 +9,10 @@ from monitoring import drift
 from provisions import firewall_rules, services
 from provisions.choices import ProvisionState, ResourceKind
 from provisions.models import CloudResource
-from tests.provisions.test_deploy_simulator import run_queued
+from tests.helpers import cloud_firewall, default_rules, run_queued, vpc_range
 from vms.choices import MAX_BLOCKS_PER_HOST, PORT_BASE, PORTS_PER_NIC
 
 EVERYWHERE = {"addresses": ["0.0.0.0/0", "::/0"]}
-
-
-def expected(vpc_range):
-    return {
-        "inbound_rules": [
-            {"protocol": "tcp", "ports": "22", "sources": EVERYWHERE},
-            {"protocol": "tcp", "ports": "9001-59000", "sources": EVERYWHERE},
-            {"protocol": "udp", "ports": "9001-59000", "sources": EVERYWHERE},
-            {"protocol": "icmp", "ports": "0", "sources": EVERYWHERE},
-            {"protocol": "tcp", "ports": "179", "sources": {"addresses": [vpc_range]}},
-            {"protocol": "udp", "ports": "4789", "sources": {"addresses": [vpc_range]}},
-        ],
-        "outbound_rules": [
-            {"protocol": p, "ports": "0", "destinations": EVERYWHERE}
-            for p in ("tcp", "udp", "icmp")
-        ],
-    }
 
 
 def test_the_forwarded_range_is_every_block_vms_can_allocate():
@@ -43,7 +26,7 @@ def test_rules_for_a_provision_in_the_api_shape(cluster):
     CloudResource.objects.create(
         provision=cluster, kind=ResourceKind.VPC, name=cluster.tag, data={"ip_range": "10.9.0.0/20"}
     )
-    assert firewall_rules.rules_for(cluster).as_api() == expected("10.9.0.0/20")
+    assert firewall_rules.rules_for(cluster).as_api() == default_rules("10.9.0.0/20")
 
 
 @pytest.mark.django_db
@@ -52,23 +35,13 @@ def test_without_a_known_vpc_range_there_are_no_rules(cluster):
         firewall_rules.rules_for(cluster)
 
 
-def cloud_firewall(sim, tag):
-    [firewall] = [f for f in sim.state_snapshot()["firewalls"] if f["name"] == tag]
-    return firewall
-
-
-def vpc_range(sim, tag):
-    [vpc] = [v for v in sim.state_snapshot()["vpcs"] if v["name"] == tag]
-    return vpc["ip_range"]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_deployed_firewall_has_exactly_the_default_rules(sim, sim_provider, owner):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
     firewall = cloud_firewall(sim, provision.tag)
     assert firewall["tags"] == [provision.tag]
     rules = {k: firewall[k] for k in ("inbound_rules", "outbound_rules")}
-    assert rules == expected(vpc_range(sim, provision.tag))
+    assert rules == default_rules(vpc_range(sim, provision.tag))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -92,7 +65,7 @@ def test_a_firewall_deleted_outside_the_portal_is_repaired_with_the_same_rules(
     assert provision.state == ProvisionState.RUNNING, provision.error
     again = cloud_firewall(sim, provision.tag)
     assert again["id"] != gone["id"]
-    assert {k: again[k] for k in ("inbound_rules", "outbound_rules")} == expected(
+    assert {k: again[k] for k in ("inbound_rules", "outbound_rules")} == default_rules(
         vpc_range(sim, provision.tag)
     )
     log = provision.jobs.filter(kind="repair").get().lines.values_list("message", flat=True)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -78,7 +79,7 @@ def test_sweep_enqueues_again_a_queued_job_not_picked_up_in_time(cluster):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_take_overs_of_one_job_have_exactly_one_winner(owner):
-    from tests.providers.test_api import make_provider
+    from tests.factories import make_provider
 
     provider = make_provider(owner, name="do")
     provision = services.create_provision(owner, provider=provider, name="dc")
@@ -149,7 +150,7 @@ def test_retry_refuses_while_the_worker_is_alive(running_job, owner):
     Job.objects.filter(pk=running_job.pk).update(
         heartbeat_at=now, lease_expires_at=now + timedelta(seconds=60)
     )
-    with pytest.raises(services.ValidationError, match="only a provision in ERROR"):
+    with pytest.raises(ValidationError, match="only a provision in ERROR"):
         services.retry_provision(owner, running_job.provision)
 
 
@@ -166,7 +167,7 @@ def test_delete_still_refuses_while_the_worker_is_alive(running_job, owner):
     Job.objects.filter(pk=running_job.pk).update(
         heartbeat_at=now, lease_expires_at=now + timedelta(seconds=60)
     )
-    with pytest.raises(services.ValidationError, match="already has a job running"):
+    with pytest.raises(ValidationError, match="already has a job running"):
         services.delete_provision(owner, running_job.provision)
 
 

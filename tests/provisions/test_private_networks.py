@@ -2,6 +2,8 @@
 pages and `onevnet`. The lab test (tests/lab/test_private_network.py) runs them for real."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
 
 from cli import onevnet
 from jobs.states import JobState
@@ -10,7 +12,7 @@ from provisions.choices import JobKind
 from provisions.hostconfig import evpn
 from provisions.models import Network, Provision
 from tests.concurrency import run_in_threads
-from tests.providers.test_api import make_provider
+from tests.factories import make_provider
 from vms import addresses, lxc
 from vms.models import NIC, VM, Image, Lease
 
@@ -48,7 +50,7 @@ def test_another_private_network_takes_the_next_vni_and_range_and_queues_a_deplo
         JobState.QUEUED,
         {"network": network.pk},
     )
-    with pytest.raises(services.ValidationError, match="already has a job running"):
+    with pytest.raises(ValidationError, match="already has a job running"):
         services.create_network(owner, cluster, name="db")
     job.state = JobState.SUCCESS
     job.save()
@@ -73,17 +75,17 @@ def test_bad_network_input_is_clear_and_creates_nothing(
     cluster, owner, name, address_range, message
 ):
     before = Network.objects.count(), cluster.jobs.count()
-    with pytest.raises(services.ValidationError, match=message):
+    with pytest.raises(ValidationError, match=message):
         services.create_network(owner, cluster, name=name, address_range=address_range)
     assert (Network.objects.count(), cluster.jobs.count()) == before
 
 
 def test_networks_are_added_only_to_running_clusters_of_their_owner(cluster, owner, outsider):
-    with pytest.raises(services.Http404):
+    with pytest.raises(Http404):
         services.create_network(outsider, cluster, name="sneaky")
     Provision.objects.filter(pk=cluster.pk).update(state="ERROR")
     cluster.refresh_from_db()
-    with pytest.raises(services.ValidationError, match="is ERROR"):
+    with pytest.raises(ValidationError, match="is ERROR"):
         services.create_network(owner, cluster, name="later")
 
 
@@ -233,9 +235,9 @@ def test_deleting_a_private_network_waits_for_its_vms_and_keeps_their_history(
     nic = vm_with_nic(owner, backend, "db1")
     addresses.allocate(backend, nic)
 
-    with pytest.raises(services.ValidationError, match="public network"):
+    with pytest.raises(ValidationError, match="public network"):
         services.delete_network(owner, public)
-    with pytest.raises(services.ValidationError, match="used by VM.*db1"):
+    with pytest.raises(ValidationError, match="used by VM.*db1"):
         services.delete_network(owner, backend)
     assert outsider_api.delete(f"/api/networks/{backend.pk}/").status_code == 404
     assert Network.objects.filter(pk=backend.pk).exists()

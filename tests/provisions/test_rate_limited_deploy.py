@@ -8,8 +8,8 @@ import pytest
 
 from provisions import services
 from provisions.choices import HostState, ProvisionState
+from tests.helpers import nothing_left, run_queued
 from tests.provisions.conftest import SIM_TOKEN
-from tests.provisions.test_deploy_simulator import nothing_left, run_queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from jobs.states import JobState
 from provisions import services
 from provisions.choices import JobKind, ProvisionState
 from provisions.models import Provision
-from tests.provisions.test_deploy_simulator import run_queued
+from tests.helpers import run_queued
 from vms import services as vms
 from vms.models import VM
 

@@ -14,10 +14,9 @@ from monitoring import drift
 from provisions import services
 from provisions.choices import JobKind, ProvisionState, ResourceKind
 from provisions.models import CloudResource, Job, SecurityGroup
-from provisions.secgroups import rules as secgroups
+from provisions.secgroups import rules
 from provisions.secgroups import services as secgroup_services
-from tests.provisions.test_deploy_simulator import run_queued
-from tests.provisions.test_firewall_rules import cloud_firewall, expected, vpc_range
+from tests.helpers import cloud_firewall, default_rules, run_queued, vpc_range
 
 WEB = {"protocol": "tcp", "ports": "8080", "sources": ["203.0.113.0/24"]}
 WEB_API = {"protocol": "tcp", "ports": "8080", "sources": {"addresses": ["203.0.113.0/24"]}}
@@ -25,16 +24,16 @@ WEB_API = {"protocol": "tcp", "ports": "8080", "sources": {"addresses": ["203.0.
 
 # -- the rules -------------------------------------------------------------------------------
 def test_a_rule_is_put_in_digitaloceans_shape():
-    assert secgroups.check_rule(WEB) == WEB_API
-    assert secgroups.check_rule(
+    assert rules.check_rule(WEB) == WEB_API
+    assert rules.check_rule(
         {"protocol": "UDP", "ports": "8000-8100", "sources": ["2001:db8::/32", "198.51.100.7"]}
     ) == {
         "protocol": "udp",
         "ports": "8000-8100",
         "sources": {"addresses": ["2001:db8::/32", "198.51.100.7/32"]},
     }
-    assert secgroups.check_rule({"protocol": "icmp", "sources": ["0.0.0.0/0"]})["ports"] == "0"
-    assert secgroups.check_rule(WEB_API) == WEB_API
+    assert rules.check_rule({"protocol": "icmp", "sources": ["0.0.0.0/0"]})["ports"] == "0"
+    assert rules.check_rule(WEB_API) == WEB_API
 
 
 @pytest.mark.parametrize(
@@ -58,16 +57,16 @@ def test_a_rule_is_put_in_digitaloceans_shape():
 )
 def test_a_bad_rule_says_why(rule, message):
     with pytest.raises(ValidationError, match=r"rule 2: .*" + re.escape(message)):
-        secgroups.check_rules([WEB, rule])
+        rules.check_rules([WEB, rule])
 
 
 def test_the_difference_names_added_and_removed_rules():
     before = {"inbound_rules": [WEB_API], "outbound_rules": []}
     after = {"inbound_rules": [{**WEB_API, "ports": "9090"}], "outbound_rules": []}
-    assert secgroups.difference(before, after) == (
+    assert rules.difference(before, after) == (
         "added inbound tcp 9090 from 203.0.113.0/24, removed inbound tcp 8080 from 203.0.113.0/24"
     )
-    assert secgroups.difference(before, before) == "no change"
+    assert rules.difference(before, before) == "no change"
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -83,9 +82,9 @@ def dc(cluster):
 def test_a_group_adds_its_rules_after_the_defaults_and_starts_a_firewall_job(dc, owner):
     group = secgroup_services.create_group(owner, dc, name="web", rules=[WEB])
     assert group.rules == [WEB_API]
-    assert secgroups.desired(dc).as_api() == {
-        **expected("10.9.0.0/20"),
-        "inbound_rules": [*expected("10.9.0.0/20")["inbound_rules"], WEB_API],
+    assert rules.desired(dc).as_api() == {
+        **default_rules("10.9.0.0/20"),
+        "inbound_rules": [*default_rules("10.9.0.0/20")["inbound_rules"], WEB_API],
     }
     job = dc.jobs.get(kind=JobKind.FIREWALL)
     assert (job.kind, job.state, job.options) == (
@@ -166,7 +165,7 @@ def test_a_rule_opened_then_closed_reaches_the_cloud_firewall(
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
     assert provision.state == ProvisionState.RUNNING, provision.error
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     firewall_id = cloud_firewall(sim, provision.tag)["id"]
 
     group = secgroup_services.create_group(owner, provision, name="web", rules=[WEB])
@@ -220,7 +219,7 @@ def test_rules_changed_outside_the_portal_are_reported_and_restored(
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
     assert provision.state == ProvisionState.RUNNING, provision.error
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     tamper(sim, provision, defaults)
 
     secgroup_services.reconcile(owner, provision)
@@ -234,7 +233,7 @@ def test_monitoring_reports_rule_drift_and_repair_restores_the_rules(
     sim, sim_provider, owner, hosts_configure_without_ssh
 ):
     provision = run_queued(services.create_provision(owner, provider=sim_provider, name="fw"))
-    defaults = expected(vpc_range(sim, provision.tag))
+    defaults = default_rules(vpc_range(sim, provision.tag))
     drift.check_all(drift.TokenBudget())
     provision.refresh_from_db()
     assert provision.drift == []

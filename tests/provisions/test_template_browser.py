@@ -8,7 +8,7 @@ import pytest
 
 from provisions.models import Provision
 from tests.browser import logged_in_page
-from tests.provisions.test_template_inputs import TEMPLATE, inputs_provider
+from tests.factories import INPUTS_TEMPLATE, inputs_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,9 @@ def test_create_a_provision_from_the_inputs_built_form(page, live_server, owner)
     page.goto(live_server.url + "/provisions/new/template/")
     page.set_input_files(
         "#template_file",
-        files=[{"name": "provision.yaml", "mimeType": "text/yaml", "buffer": TEMPLATE.encode()}],
+        files=[
+            {"name": "provision.yaml", "mimeType": "text/yaml", "buffer": INPUTS_TEMPLATE.encode()}
+        ],
     )
     page.select_option("select[name=provider]", value=str(chosen.pk))
     page.click("button:has-text('Next: inputs')")

@@ -12,57 +12,9 @@ from providers.models import Provider
 from provisions import networks, services, template_format
 from provisions.models import Host, Provision
 from provisions.template_format import TemplateError
+from tests.factories import INPUTS_TEMPLATE, PROVIDER_INPUTS, inputs_provider
 
 URL = "/provisions/new/template/"
-
-PROVIDER_INPUTS = [
-    {
-        "name": "digitalocean_size",
-        "type": "list",
-        "description": "Droplet size",
-        "options": ["s-1vcpu-2gb", "s-2vcpu-4gb", "s-4vcpu-8gb"],
-        "default": "s-1vcpu-2gb",
-    },
-    # No default: the first option, as the provider's image choice always took.
-    {
-        "name": "digitalocean_image",
-        "type": "list",
-        "options": ["ubuntu-22-04-x64", "debian-12-x64"],
-    },
-    {"name": "hosts_per_site", "type": "range", "min_value": 1, "max_value": 4, "default": 1},
-    {"name": "unused_note", "type": "text", "default": "x"},
-]
-
-# Neither size nor image: the provider's inputs give them; `hosts_per_site` is referred to.
-TEMPLATE = """\
-name: edge-${input.site}
-description: |
-  Web edge cluster.
-  Back end on a private network.
-provider: inputs
-inputs:
-  - name: site
-    type: text
-    default: ams
-  - name: backend
-    type: text
-    default: 10.200.1.0/24
-hosts:
-  count: ${input.hosts_per_site}
-networks:
-  - name: back-${input.site}
-    type: private
-    address_range: ${input.backend}
-"""
-
-
-def inputs_provider(owner, name="inputs", inputs=None) -> Provider:
-    provider = Provider(
-        name=name, region="ams3", owner=owner, plain={}, inputs=inputs or PROVIDER_INPUTS
-    )
-    provider.set_token("dop_v1_zzzzzzzzzzzz9999")
-    provider.save()
-    return provider
 
 
 @pytest.fixture
@@ -85,7 +37,7 @@ def _errors(text, **kwargs) -> list[str]:
 
 
 def test_the_providers_inputs_give_size_image_and_what_the_template_refers_to():
-    template = template_format.parse(TEMPLATE, provider_inputs=PROVIDER_INPUTS)
+    template = template_format.parse(INPUTS_TEMPLATE, provider_inputs=PROVIDER_INPUTS)
     assert (template.name, template.hosts, template.size, template.image) == (
         "edge-ams",
         1,
@@ -95,7 +47,7 @@ def test_the_providers_inputs_give_size_image_and_what_the_template_refers_to():
     names = [spec["name"] for spec in template.definition["inputs"]]
     assert names == ["site", "backend", "digitalocean_size", "digitalocean_image", "hosts_per_site"]
     chosen = template_format.parse(
-        TEMPLATE,
+        INPUTS_TEMPLATE,
         provider_inputs=PROVIDER_INPUTS,
         user_inputs={
             "digitalocean_size": "s-4vcpu-8gb",
@@ -113,7 +65,7 @@ def test_the_providers_inputs_give_size_image_and_what_the_template_refers_to():
 def test_the_documents_droplet_list_gives_the_image():
     # The document's provider YAML: `digitalocean_droplet`, a list input with one option.
     document = [{"name": "digitalocean_droplet", "type": "list", "options": ["centos-8-x64"]}]
-    text = TEMPLATE.replace("${input.hosts_per_site}", "1")
+    text = INPUTS_TEMPLATE.replace("${input.hosts_per_site}", "1")
     template = template_format.parse(text, provider_inputs=document)
     assert (template.image, template.size) == ("centos-8-x64", None)
     assert template.inputs["digitalocean_droplet"] == "centos-8-x64"
@@ -136,12 +88,12 @@ def test_the_documents_droplet_list_gives_the_image():
     ],
 )
 def test_bad_values_for_the_providers_inputs_say_what_is_allowed(inputs, message):
-    errors = _errors(TEMPLATE, provider_inputs=PROVIDER_INPUTS, user_inputs=inputs)
+    errors = _errors(INPUTS_TEMPLATE, provider_inputs=PROVIDER_INPUTS, user_inputs=inputs)
     assert any(message in line for line in errors), errors
 
 
 def test_a_template_that_sets_the_size_does_not_ask_for_the_providers():
-    text = TEMPLATE.replace("hosts:\n", "hosts:\n  size: s-2vcpu-4gb\n")
+    text = INPUTS_TEMPLATE.replace("hosts:\n", "hosts:\n  size: s-2vcpu-4gb\n")
     inputs = template_format.form_inputs(text, provider_inputs=PROVIDER_INPUTS)
     assert [s["name"] for s in inputs.provider] == ["digitalocean_image", "hosts_per_site"]
     errors = _errors(text, provider_inputs=PROVIDER_INPUTS, user_inputs={"digitalocean_size": "x"})
@@ -152,7 +104,7 @@ def test_the_templates_own_input_wins_over_the_providers_of_that_name():
     own = (
         "  - {name: digitalocean_size, type: list, options: [s-2vcpu-4gb], default: s-2vcpu-4gb}\n"
     )
-    text = TEMPLATE.replace("inputs:\n", "inputs:\n" + own)
+    text = INPUTS_TEMPLATE.replace("inputs:\n", "inputs:\n" + own)
     template = template_format.parse(text, provider_inputs=PROVIDER_INPUTS)
     assert template.size == "s-2vcpu-4gb"
     errors = _errors(
@@ -163,7 +115,9 @@ def test_the_templates_own_input_wins_over_the_providers_of_that_name():
 
 def test_a_provider_input_a_template_cannot_use_is_refused_when_referred_to():
     inputs = PROVIDER_INPUTS + [{"name": "tags", "type": "array", "default": "a,b"}]
-    text = TEMPLATE.replace("name: edge-${input.site}", "name: edge-${input.site}-${input.tags}")
+    text = INPUTS_TEMPLATE.replace(
+        "name: edge-${input.site}", "name: edge-${input.site}-${input.tags}"
+    )
     errors = _errors(text, provider_inputs=inputs)
     assert errors == [
         "provider input tags: type 'array' cannot be used in a provision template "
@@ -171,11 +125,11 @@ def test_a_provider_input_a_template_cannot_use_is_refused_when_referred_to():
         "range-float, list, boolean"
     ]
     # Not referred to, it is not asked for and does no harm.
-    assert template_format.parse(TEMPLATE, provider_inputs=inputs).name == "edge-ams"
+    assert template_format.parse(INPUTS_TEMPLATE, provider_inputs=inputs).name == "edge-ams"
 
 
 def test_a_reference_to_no_input_of_either_is_named():
-    text = TEMPLATE.replace("${input.hosts_per_site}", "${input.hosts}")
+    text = INPUTS_TEMPLATE.replace("${input.hosts_per_site}", "${input.hosts}")
     errors = _errors(text, provider_inputs=PROVIDER_INPUTS)
     assert errors[0].startswith(
         "hosts.count: ${input.hosts} is not an input of the template or of its provider; inputs:"
@@ -187,7 +141,7 @@ def test_a_reference_to_no_input_of_either_is_named():
 
 def test_create_keeps_the_template_with_the_values_used(owner, provider, queued):
     provision = services.create_from_template(
-        owner, TEMPLATE, user_inputs={"digitalocean_size": "s-2vcpu-4gb", "site": "lon"}
+        owner, INPUTS_TEMPLATE, user_inputs={"digitalocean_size": "s-2vcpu-4gb", "site": "lon"}
     )
     assert (provision.name, provision.size, provision.image) == (
         "edge-lon",
@@ -208,7 +162,7 @@ def test_create_keeps_the_template_with_the_values_used(owner, provider, queued)
 def test_a_size_the_provider_does_not_offer_names_the_field_and_creates_nothing(
     owner, provider, queued
 ):
-    text = TEMPLATE.replace("hosts:\n", "hosts:\n  size: s-8vcpu-16gb\n")
+    text = INPUTS_TEMPLATE.replace("hosts:\n", "hosts:\n  size: s-8vcpu-16gb\n")
     with pytest.raises(TemplateError) as raised:
         services.create_from_template(owner, text)
     assert raised.value.messages == [
@@ -221,7 +175,7 @@ def test_a_size_the_provider_does_not_offer_names_the_field_and_creates_nothing(
 def test_another_tenants_provider_is_not_found(owner, outsider, queued):
     inputs_provider(outsider)
     with pytest.raises(TemplateError) as raised:
-        services.create_from_template(owner, TEMPLATE)
+        services.create_from_template(owner, INPUTS_TEMPLATE)
     assert raised.value.messages == [
         "provider: 'inputs' not found among your providers and the shared ones; give one of "
         "them by ID or name (`--provider`, or choose one on the page)"
@@ -230,12 +184,12 @@ def test_another_tenants_provider_is_not_found(owner, outsider, queued):
 
 
 def test_api_validate_and_create_use_the_providers_inputs(api, provider, queued):
-    body = {"template": TEMPLATE, "user_inputs": {"digitalocean_image": "debian-12-x64"}}
+    body = {"template": INPUTS_TEMPLATE, "user_inputs": {"digitalocean_image": "debian-12-x64"}}
     resolved = api.post("/api/provisions/validate-template/", body, format="json")
     assert resolved.status_code == 200, resolved.json()
     assert (resolved.json()["image"], resolved.json()["size"]) == ("debian-12-x64", "s-1vcpu-2gb")
     assert not Provision.objects.exists()
-    bad = {"template": TEMPLATE, "user_inputs": {"digitalocean_image": "windows"}}
+    bad = {"template": INPUTS_TEMPLATE, "user_inputs": {"digitalocean_image": "windows"}}
     response = api.post("/api/provisions/from-template/", bad, format="json")
     assert response.status_code == 400
     assert "input digitalocean_image: 'windows' is not one of" in str(response.json())
@@ -251,7 +205,7 @@ def test_api_validate_and_create_use_the_providers_inputs(api, provider, queued)
 
 
 def test_page_builds_the_form_from_the_templates_and_the_providers_inputs(owner_client, provider):
-    page = owner_client.post(URL, {"template": TEMPLATE}).content.decode()
+    page = owner_client.post(URL, {"template": INPUTS_TEMPLATE}).content.decode()
     assert 'id="template-provider">inputs<' in page
     template_part, provider_part = page.split('id="provider-inputs"')
     assert 'name="input_site" value="ams"' in template_part
@@ -271,7 +225,7 @@ def test_page_creates_with_the_chosen_values(owner_client, provider, queued):
         URL,
         {
             "step": "create",
-            "template": TEMPLATE,
+            "template": INPUTS_TEMPLATE,
             "input_site": "lon",
             "input_backend": "10.200.7.0/24",
             "input_digitalocean_size": "s-2vcpu-4gb",
@@ -308,7 +262,7 @@ def test_page_refuses_bad_values_and_creates_nothing(
 ):
     post = {
         "step": "create",
-        "template": TEMPLATE,
+        "template": INPUTS_TEMPLATE,
         "input_site": "ams",
         "input_backend": "10.200.1.0/24",
         "input_digitalocean_size": "s-1vcpu-2gb",
@@ -328,7 +282,7 @@ def test_page_with_another_provider_uses_its_inputs(owner_client, owner, provide
         name="other",
         inputs=[{"name": "digitalocean_size", "type": "list", "options": ["s-2vcpu-4gb"]}],
     )
-    text = TEMPLATE.replace("${input.hosts_per_site}", "2")
+    text = INPUTS_TEMPLATE.replace("${input.hosts_per_site}", "2")
     page = owner_client.post(URL, {"template": text, "provider": str(other.pk)}).content.decode()
     assert 'id="template-provider">other<' in page
     assert f'name="provider" value="{other.pk}"' in page
@@ -348,11 +302,11 @@ def test_page_queries_do_not_grow_with_providers_or_inputs(owner_client, owner, 
             assert owner_client.post(URL, {"template": text}).status_code == 200
         return len(captured)
 
-    few = queries(TEMPLATE)
+    few = queries(INPUTS_TEMPLATE)
     for index in range(10):
         inputs_provider(owner, name=f"more-{index}")
     many_inputs = "".join(f"  - {{name: extra{i}, type: text, default: v}}\n" for i in range(20))
-    assert queries(TEMPLATE.replace("inputs:\n", "inputs:\n" + many_inputs)) == few
+    assert queries(INPUTS_TEMPLATE.replace("inputs:\n", "inputs:\n" + many_inputs)) == few
 
 
 # show --yaml: the template written back, pinned where the provision moved on.
@@ -364,7 +318,7 @@ def _dumped(provision) -> dict:
 
 def test_dump_writes_the_template_back_with_the_values_as_defaults(owner, provider, queued):
     provision = services.create_from_template(
-        owner, TEMPLATE, user_inputs={"site": "lon", "hosts_per_site": "2"}
+        owner, INPUTS_TEMPLATE, user_inputs={"site": "lon", "hosts_per_site": "2"}
     )
     data = _dumped(provision)
     assert data["name"] == "edge-${input.site}"
@@ -379,7 +333,7 @@ def test_dump_writes_the_template_back_with_the_values_as_defaults(owner, provid
 
 
 def test_dump_pins_what_changed_since(owner, provider, queued):
-    text = TEMPLATE.replace("    address_range: ${input.backend}\n", "")
+    text = INPUTS_TEMPLATE.replace("    address_range: ${input.backend}\n", "")
     provision = services.create_from_template(owner, text)
     # The range was chosen at create; a host was added since.
     range_chosen = provision.networks.get(name="back-ams").address_range
@@ -395,7 +349,7 @@ def test_dump_pins_what_changed_since(owner, provider, queued):
 
 
 def test_dump_names_the_provider_by_id_when_its_name_finds_another(owner, provider, queued):
-    provision = services.create_from_template(owner, TEMPLATE)
+    provision = services.create_from_template(owner, INPUTS_TEMPLATE)
     assert _dumped(provision)["provider"] == "inputs"
     # A shared provider of the same name made earlier would be found first by that name.
     Provider.objects.filter(pk=provider.pk).update(name="digitalocean-amsterdam")
@@ -403,9 +357,9 @@ def test_dump_names_the_provider_by_id_when_its_name_finds_another(owner, provid
 
 
 def test_the_example_asks_the_predefined_providers_image_list(owner_client):
-    from tests.provisions.test_templates import EXAMPLE
+    from tests.factories import EXAMPLE_TEMPLATE
 
-    page = owner_client.post(URL, {"template": EXAMPLE.read_text()}).content.decode()
+    page = owner_client.post(URL, {"template": EXAMPLE_TEMPLATE.read_text()}).content.decode()
     assert 'id="template-provider">digitalocean-amsterdam<' in page
     provider_part = page.split('id="provider-inputs"')[1]
     assert '<select name="input_digitalocean_image"' in provider_part
@@ -419,7 +373,7 @@ def test_the_example_asks_the_predefined_providers_image_list(owner_client):
         URL,
         {
             "step": "create",
-            "template": EXAMPLE.read_text(),
+            "template": EXAMPLE_TEMPLATE.read_text(),
             "input_site": "ams",
             "input_number_of_hosts": "1",
             "input_size": "s-1vcpu-2gb",

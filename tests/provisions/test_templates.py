@@ -2,54 +2,12 @@
 options, `${input.NAME}` references, private networks; errors that name the field or line and
 what is allowed; nothing created from a bad template."""
 
-from pathlib import Path
-
 import pytest
 
-from providers.models import Provider
 from provisions import services, template_format
 from provisions.models import Provision
 from provisions.template_format import TemplateError
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "provision.yaml"
-
-TEMPLATE = """\
-name: edge-${input.site}
-provider: do
-inputs:
-  - {name: site, type: text, default: ams}
-  - {name: hosts, type: number, default: 2, min_value: 1, max_value: 4}
-  - {name: size, type: list, options: [s-1vcpu-2gb, s-2vcpu-4gb], default: s-1vcpu-2gb}
-  - {name: big, type: boolean, default: no}
-hosts:
-  count: ${input.hosts}
-  size: ${input.size}
-networks:
-  - name: back-${input.site}
-    type: private
-    address_range: 10.200.1.0/24
-"""
-
-
-def sized_provider(owner) -> Provider:
-    """Provider 'do' offering two sizes (checked against its options, not DigitalOcean)."""
-    provider = Provider(
-        name="do",
-        region="nyc3",
-        owner=owner,
-        plain={},
-        inputs=[
-            {
-                "name": "digitalocean_size",
-                "type": "list",
-                "options": ["s-1vcpu-2gb", "s-2vcpu-4gb"],
-                "default": "s-1vcpu-2gb",
-            }
-        ],
-    )
-    provider.set_token("dop_v1_zzzzzzzzzzzz9999")
-    provider.save()
-    return provider
+from tests.factories import EXAMPLE_TEMPLATE, SIZED_TEMPLATE, sized_provider
 
 
 @pytest.fixture
@@ -64,7 +22,7 @@ def _errors(text, **kwargs) -> list[str]:
 
 
 def test_defaults_fill_the_references():
-    template = template_format.parse(TEMPLATE)
+    template = template_format.parse(SIZED_TEMPLATE)
     assert (template.name, template.provider, template.hosts, template.size) == (
         "edge-ams",
         "do",
@@ -77,7 +35,7 @@ def test_defaults_fill_the_references():
 
 def test_user_inputs_and_provider_override():
     template = template_format.parse(
-        TEMPLATE,
+        SIZED_TEMPLATE,
         provider="other",
         user_inputs={"hosts": "3", "size": "s-2vcpu-4gb", "site": "lon", "big": "yes"},
     )
@@ -101,7 +59,7 @@ def test_user_inputs_and_provider_override():
     ],
 )
 def test_bad_user_inputs_say_what_is_allowed(inputs, message):
-    assert any(message in line for line in _errors(TEMPLATE, user_inputs=inputs))
+    assert any(message in line for line in _errors(SIZED_TEMPLATE, user_inputs=inputs))
 
 
 @pytest.mark.parametrize(
@@ -137,14 +95,14 @@ def test_bad_templates_name_the_field_or_line(text, message):
 
 
 def test_the_example_file_is_a_valid_template():
-    template = template_format.parse(EXAMPLE.read_text())
+    template = template_format.parse(EXAMPLE_TEMPLATE.read_text())
     assert (template.name, template.hosts) == ("edge-ams", 2)
     assert template.networks == [{"name": "edge-ams-backend", "address_range": "10.200.1.0/24"}]
 
 
 def test_create_from_template_makes_its_hosts_and_networks(owner, do, settings):
     settings.JOBS_SYNC = False
-    provision = services.create_from_template(owner, TEMPLATE, user_inputs={"hosts": "3"})
+    provision = services.create_from_template(owner, SIZED_TEMPLATE, user_inputs={"hosts": "3"})
     assert (provision.name, provision.host_count, provision.size) == ("edge-ams", 3, "s-1vcpu-2gb")
     assert sorted(provision.networks.values_list("name", "address_range")) == [
         ("back-ams", "10.200.1.0/24"),
@@ -155,7 +113,7 @@ def test_create_from_template_makes_its_hosts_and_networks(owner, do, settings):
 def test_api_refuses_a_bad_template_and_creates_nothing(api, do):
     response = api.post(
         "/api/provisions/from-template/",
-        {"template": TEMPLATE, "user_inputs": {"hosts": "9"}},
+        {"template": SIZED_TEMPLATE, "user_inputs": {"hosts": "9"}},
         format="json",
     )
     assert response.status_code == 400
@@ -164,7 +122,9 @@ def test_api_refuses_a_bad_template_and_creates_nothing(api, do):
 
 
 def test_api_validate_resolves_without_creating(api, do):
-    response = api.post("/api/provisions/validate-template/", {"template": TEMPLATE}, format="json")
+    response = api.post(
+        "/api/provisions/validate-template/", {"template": SIZED_TEMPLATE}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["name"] == "edge-ams" and response.json()["hosts"] == 2
     assert not Provision.objects.exists()
@@ -174,7 +134,7 @@ URL = "/provisions/new/template/"
 
 
 def test_page_builds_the_form_from_the_templates_inputs(owner_client, do):
-    page = owner_client.post(URL, {"template": TEMPLATE}).content.decode()
+    page = owner_client.post(URL, {"template": SIZED_TEMPLATE}).content.decode()
     # list -> select with its options, the default chosen; number -> bounded field.
     assert '<select name="input_size"' in page
     assert '<option value="s-2vcpu-4gb">' in page
@@ -188,14 +148,14 @@ def test_page_creates_from_an_uploaded_template_with_the_inputs(owner_client, do
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.JOBS_SYNC = False
-    upload = SimpleUploadedFile("provision.yaml", TEMPLATE.encode())
+    upload = SimpleUploadedFile("provision.yaml", SIZED_TEMPLATE.encode())
     page = owner_client.post(URL, {"template_file": upload}).content.decode()
     assert 'name="step" value="create"' in page
     response = owner_client.post(
         URL,
         {
             "step": "create",
-            "template": TEMPLATE,
+            "template": SIZED_TEMPLATE,
             "input_site": "lon",
             "input_hosts": "3",
             "input_size": "s-2vcpu-4gb",
@@ -210,7 +170,7 @@ def test_page_shows_a_bad_template_error_and_creates_nothing(owner_client, do):
     page = owner_client.post(URL, {"template": "name: &n x\nprovider: *n\n"}).content.decode()
     assert "anchors and aliases" in page and "line 1" in page
     page = owner_client.post(
-        URL, {"step": "create", "template": TEMPLATE, "input_hosts": "9", "input_size": "x"}
+        URL, {"step": "create", "template": SIZED_TEMPLATE, "input_hosts": "9", "input_size": "x"}
     ).content.decode()
     assert "less than or equal to 4" in page and "Select a valid choice" in page
     assert not Provision.objects.exists()

@@ -8,7 +8,7 @@ import pytest
 
 from provisions import services
 from provisions.choices import ProvisionState
-from tests.provisions.test_deploy_simulator import nothing_left, run_queued
+from tests.helpers import nothing_left, run_queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,6 +4,7 @@ tests/lab/test_image_staging.py."""
 
 import pytest
 
+from jobs import queue
 from marketplace import services as market
 from provisions import hooks
 from provisions.choices import HostState
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def enqueued(monkeypatch, settings):
     settings.IMAGE_STAGING = True
     calls = []
-    monkeypatch.setattr(staging, "async_task", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(queue, "async_task", lambda *args, **kwargs: calls.append(args))
     return calls
 
 
@@ -67,7 +68,7 @@ def test_a_broker_that_refuses_the_task_fails_neither_export_nor_job(
     def refuse(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(staging, "async_task", refuse)
+    monkeypatch.setattr(queue, "async_task", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         image, template = market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")
         hooks.hosts_joined(cluster, list(cluster.hosts.all()))

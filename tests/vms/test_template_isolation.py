@@ -1,4 +1,4 @@
-"""Templates' isolation and limits (issue 19): LXC_UNPRIVILEGED = no for operators only in the
+"""Templates' isolation and limits: LXC_UNPRIVILEGED = no for operators only in the
 API, the page, the CLI and marketplace export; the values the host script gets; the scripts."""
 
 import re

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
 from vms import lxc, services
+from vms.choices import VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
 
@@ -227,7 +228,7 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         queryset = _vms(self.request.user)
         if self.action == "list" and not self.request.query_params.get("all"):
-            queryset = queryset.exclude(state="DONE")
+            queryset = queryset.exclude(state=VMState.DONE)
         return queryset
 
     @extend_schema(responses={202: None})
@@ -272,7 +273,7 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         vm = self.get_object()
         body = ExecSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        if vm.state != "RUNNING":
+        if vm.state != VMState.RUNNING:
             return Response({"detail": f"VM {vm.name} is {vm.state}, not RUNNING"}, status=409)
         try:
             result = lxc.execute(vm, body.validated_data["command"])

@@ -9,8 +9,8 @@
 # and a container's disk use is only what it changed. The mount is made by the host's root
 # (in LXC's pre-start hook), not by LXC inside the container's user namespace, so it needs
 # nothing of the kernel beyond overlayfs itself. Where overlayfs is missing, each container
-# gets its own unpacked copy, as before. Containers made before this keep their plain rootfs
-# directory.
+# gets its own unpacked copy; a container whose directory is such a plain copy (no delta) is
+# started as it is.
 
 ONE_PREPARED="$BASE/images/rootfs"
 

@@ -4,8 +4,8 @@
 Why uvicorn alone rather than gunicorn with uvicorn workers: it speaks ASGI (WebSockets for
 the consoles, through Django Channels next), since 0.30 it manages its worker processes itself
 (restarting a dead one, stopping them in order on SIGTERM), and systemd restarts the whole
-service; gunicorn would add a second process manager and its uvicorn worker class, now a
-separate package, for nothing the portal uses. Django's sync views run in a thread per request
+service; gunicorn would add a second process manager and its uvicorn worker class (a
+separate package), for nothing the portal uses. Django's sync views run in a thread per request
 under ASGI, one core per process: set --processes to the cores this machine gives the web.
 
 The command replaces itself with uvicorn (exec), so systemd's signals reach uvicorn directly

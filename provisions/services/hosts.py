@@ -1,0 +1,47 @@
+"""A RUNNING provision grows and shrinks by one host at a time, each through its own job."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+
+from provisions.choices import HostState, JobKind, ProvisionState
+from provisions.models import Host, Job, Provision
+from provisions.services.lifecycle import start_job
+from provisions.services.lookup import changeable, some_names
+
+
+def add_host(user, provision: Provision) -> Job:
+    changeable(user, provision)
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; hosts can be "
+            "added to a RUNNING provision"
+        )
+    if provision.hosts.exclude(state=HostState.REMOVED).count() >= settings.PROVISION_MAX_HOSTS:
+        raise ValidationError(f"a provision has at most {settings.PROVISION_MAX_HOSTS} hosts")
+    with transaction.atomic():
+        # Removed hosts keep their rows, so the count never reuses a name.
+        index = provision.hosts.count()
+        host = Host.objects.create(provision=provision, name=f"{provision.name}-host-{index}")
+        Provision.objects.filter(pk=provision.pk).update(host_count=provision.host_count + 1)
+        job = start_job(provision, JobKind.ADD_HOST, user, host=host.pk)
+    return job
+
+
+def remove_host(user, provision: Provision, host: Host) -> Job:
+    changeable(user, provision)
+    if host.provision_id != provision.pk:
+        raise Http404(f"host {host.pk} not found")
+    if provision.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            f"provision {provision.name} is {provision.state}; hosts can be "
+            "removed from a RUNNING provision"
+        )
+    if provision.hosts.exclude(state=HostState.REMOVED).count() <= 1:
+        raise ValidationError("cannot remove the last host; delete the provision instead")
+    # VM states are vms' vocabulary, which provisions cannot import: "DONE" is VMState.DONE.
+    running = some_names(host.vms.exclude(state="DONE").values_list("name", flat=True))
+    if running:
+        raise ValidationError(f"host {host.name} still runs VM(s) {running}; terminate them first")
+    return start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
