@@ -32,9 +32,6 @@ from providers import yaml_format
 from provisions import template_inputs
 from provisions.template_inputs import REFERENCE, TemplateError
 
-# provisions.services reads the host inputs here; they belong to template_inputs.
-HOST_INPUTS = template_inputs.HOST_INPUTS
-
 TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks"}
 HOSTS_KEYS = {"count", "size", "image"}
 NETWORK_KEYS = {"name", "type", "address_range"}

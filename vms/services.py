@@ -18,6 +18,7 @@ from core.choices import EventSource
 from core.lookup import find
 from core.names import check_name
 from core.transitions import InvalidTransition, transition
+from core.yesno import parse_yes_no
 from jobs.queue import enqueue_on_commit
 from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
@@ -192,15 +193,11 @@ TEMPLATE_LIMITS = {
 
 
 def yes_no(value, field: str = "LXC_UNPRIVILEGED") -> bool:
-    """OpenNebula's yes/no (and true/false, 1/0, booleans) as a boolean."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("yes", "true", "1", "on"):
-        return True
-    if text in ("no", "false", "0", "off"):
-        return False
-    raise ValidationError({field: f"{field} must be yes or no, not {value!r}"})
+    """A template's yes/no field as a boolean; a ValidationError naming `field` otherwise."""
+    try:
+        return parse_yes_no(value)
+    except ValueError:
+        raise ValidationError({field: f"{field} must be yes or no, not {value!r}"}) from None
 
 
 def check_privileged(user, unprivileged: bool) -> None:

@@ -14,7 +14,7 @@ from core.names import shown
 from hostexec.keys import generate_ed25519
 from providers import offerings
 from providers.models import Provider
-from provisions import networks, template_format
+from provisions import networks, template_format, template_inputs
 from provisions.choices import DatastoreKind, JobKind, NetworkKind, ProvisionState
 from provisions.models import (
     NAME_PATTERN,
@@ -30,8 +30,8 @@ from provisions.services.lookup import visible_provider
 
 log = logging.getLogger(__name__)
 
-IMAGE_INPUTS = template_format.HOST_INPUTS["image"]
-SIZE_INPUTS = template_format.HOST_INPUTS["size"]
+IMAGE_INPUTS = template_inputs.HOST_INPUTS["image"]
+SIZE_INPUTS = template_inputs.HOST_INPUTS["size"]
 DEFAULT_IMAGE = "ubuntu-22-04-x64"
 DEFAULT_SIZE = "s-1vcpu-2gb"
 
