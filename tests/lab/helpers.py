@@ -27,7 +27,7 @@ def in_vm(vm, script: str, timeout: float = 60.0):
     return lxc.execute(vm, ["sh", "-c", script], timeout=timeout)
 
 
-def wait_for(predicate, what: str, seconds: float = 30.0):
+def wait_for(predicate, what: str, seconds: float = 30.0, every: float = 0.3):
     deadline = time.monotonic() + seconds
     while True:
         value = predicate()
@@ -35,7 +35,7 @@ def wait_for(predicate, what: str, seconds: float = 30.0):
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(0.3)
+        time.sleep(every)
 
 
 def host_output(host, command: str) -> str:

@@ -28,7 +28,9 @@ from monitoring.cycle import run_cycle
 from provisions import services as provisions
 from provisions.choices import HostState
 from tests.factories import make_provider
+from tests.lab import helpers
 from tests.lab.conftest import require_vm_lab
+from tests.lab.helpers import in_vm
 from vms import lxc
 from vms import services as vms
 from vms.models import VM
@@ -86,24 +88,14 @@ def on_host(provision, host, command: str, timeout: float = 120.0, check: bool =
     return result.stdout + result.stderr
 
 
-def in_vm(vm, script: str, timeout: float = 60.0):
-    return lxc.execute(vm, ["sh", "-c", script], timeout=timeout)
+# Emulated droplets answer slowly: a minute unless a call says otherwise, polled each second.
+def wait_for(predicate, what: str, seconds: float = 60.0, every: float = 1.0):
+    return helpers.wait_for(predicate, what, seconds=seconds, every=every)
 
 
 def cgroup_value(provision, vm, key: str) -> str:
     command = f"lxc-cgroup {LXC} -n {vm.container_name} {shlex.quote(key)}"
     return on_host(provision, vm.host, command).strip()
-
-
-def wait_for(predicate, what: str, seconds: float = 60.0, every: float = 1.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 def http_get(url: str, seconds: float = 30.0) -> str | None:

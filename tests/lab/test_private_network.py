@@ -1,8 +1,6 @@
 """Private networking for real: a 2-host provision in the lab, one VM on each host with a NIC on
 the VXLAN network, BGP-EVPN (FRR) carrying the VTEPs and MACs between the hosts."""
 
-import time
-
 import pytest
 
 from hostexec.ssh import HostSession
@@ -12,6 +10,7 @@ from marketplace import sync
 from marketplace.models import Marketplace
 from provisions import services as provisions
 from tests.factories import make_provider
+from tests.lab.helpers import wait_for
 from vms import lxc
 from vms import services as vms
 from vms.models import Lease, PortBlock
@@ -32,17 +31,6 @@ def on_host(provision, host, command: str) -> str:
 
 def evpn_macs(provision, host) -> str:
     return on_host(provision, host, f"{VTYSH} -c 'show bgp l2vpn evpn route type macip'")
-
-
-def wait_for(predicate, what: str, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_vms_on_two_hosts_reach_each_other_over_evpn(lab_world, owner):
