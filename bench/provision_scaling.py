@@ -111,30 +111,30 @@ def main() -> int:
     return report(runs, lab, reason, database)
 
 
-def report(runs, lab, reason, database) -> int:
-    base = runs[0]["seconds"]
-    rows = []
-    for r in runs:
-        steps = r["steps"]
-        rows.append(
-            [
-                r["n"],
-                r["state"],
-                f"{r['seconds']:.1f}",
-                f"{r['seconds'] / base:.2f}",
-                f"{r['calls']} (budget {r['n'] + API_BUDGET})",
-                f"{r['ssh_per_host']} ({r['ssh_attempts']} attempts)" if lab else "n/a (no lab)",
-                f"{steps.get('droplets', 0) + steps.get('ssh_key', 0) + steps.get('vpc', 0):.1f}",
-                f"{steps.get('wait_active', 0):.1f}",
-                f"{steps.get('firewall', 0):.1f}",
-                f"{steps.get('configure_hosts', 0):.1f}" if lab else "skipped",
-                f"{r['configure_cpu']:.0f} %" if lab and r["configure_cpu"] is not None else "-",
-                f"{r['portal_cpu']:.1f} / {r['machine_cpu']:.1f}",
-                f"{steps.get('private_network', 0):.1f}" if lab else "skipped",
-                f"{r['host_cpu']:.2f}" if r["host_cpu"] is not None else "-",
-                f"{r['host_cpu_again']:.2f}" if r["host_cpu_again"] is not None else "-",
-            ]
-        )
+def _row(r, lab, base) -> list:
+    """A run's figures as one table row; without a lab its lab columns say so."""
+    steps = r["steps"]
+    return [
+        r["n"],
+        r["state"],
+        f"{r['seconds']:.1f}",
+        f"{r['seconds'] / base:.2f}",
+        f"{r['calls']} (budget {r['n'] + API_BUDGET})",
+        f"{r['ssh_per_host']} ({r['ssh_attempts']} attempts)" if lab else "n/a (no lab)",
+        f"{steps.get('droplets', 0) + steps.get('ssh_key', 0) + steps.get('vpc', 0):.1f}",
+        f"{steps.get('wait_active', 0):.1f}",
+        f"{steps.get('firewall', 0):.1f}",
+        f"{steps.get('configure_hosts', 0):.1f}" if lab else "skipped",
+        f"{r['configure_cpu']:.0f} %" if lab and r["configure_cpu"] is not None else "-",
+        f"{r['portal_cpu']:.1f} / {r['machine_cpu']:.1f}",
+        f"{steps.get('private_network', 0):.1f}" if lab else "skipped",
+        f"{r['host_cpu']:.2f}" if r["host_cpu"] is not None else "-",
+        f"{r['host_cpu_again']:.2f}" if r["host_cpu_again"] is not None else "-",
+    ]
+
+
+def _notes(runs, lab, reason, database) -> list[str]:
+    """What the columns mean, and where this machine differs from droplets."""
     notes = [
         f"{database}; {common.machine()}; simulator: {LATENCY_MS} ms per API call, droplets "
         f"boot in {BOOT_DELAY:.0f} s; the job polls every {POLL_INTERVAL:.0f} s",
@@ -182,9 +182,17 @@ def report(runs, lab, reason, database) -> int:
             "the RUNNING cluster (`oneprovision configure`: set-up and private networking over "
             "SSH, as a retry, a repair or a scale-out runs them on the hosts already there)"
         )
+    for r in runs:
+        if r["state"] != "RUNNING":
+            notes.append(f"N={r['n']} ended {r['state']}: {r['error'][:300]}")
+    return notes
+
+
+def report(runs, lab, reason, database) -> int:
+    base = runs[0]["seconds"]
+    rows = [_row(r, lab, base) for r in runs]
+    notes = _notes(runs, lab, reason, database)
     failed = [r for r in runs if r["state"] != "RUNNING"]
-    for r in failed:
-        notes.append(f"N={r['n']} ended {r['state']}: {r['error'][:300]}")
     common.table(
         TITLE,
         [

@@ -304,11 +304,19 @@ def report(runs: dict, workers: int, database: str) -> int:
     ]
     common.table(TITLE, HEADERS, rows, notes)
     steps_table(runs)
+    failed = sum(r["state"] != "RUNNING" for label in runs["labels"] for r in runs[label])
+    parts = _verdicts(runs)
+    if failed:
+        parts.append(f"{failed} VM(s) did not reach RUNNING")
+    common.summary("; ".join(parts))
+    return 1 if failed else 0
 
+
+def _verdicts(runs: dict) -> list[str]:
+    """Each target's figure and whether it was met, for the summary line."""
     cached_times = [
         r["seconds"] for r in runs[LABELS[2]] if r["state"] == "RUNNING" and r["cached"]
     ]
-    failed = sum(r["state"] != "RUNNING" for label in runs["labels"] for r in runs[label])
     batch = runs[LABELS[3]]
     batch_ok = sum(r["state"] == "RUNNING" for r in batch)
     batch_rate = 60 * batch_ok / batch[0]["batch_seconds"]
@@ -346,10 +354,7 @@ def report(runs: dict, workers: int, database: str) -> int:
         f"SSH connections per host for all VM work: {most} (target 1 per worker process: "
         f"{common.verdict(most <= 1)})"
     )
-    if failed:
-        parts.append(f"{failed} VM(s) did not reach RUNNING")
-    common.summary("; ".join(parts))
-    return 1 if failed else 0
+    return parts
 
 
 if __name__ == "__main__":

@@ -355,7 +355,12 @@ def build() -> Command:
     p = cli.verb("log", cmd_log, "print the latest job's log")
     p.add_argument("provision", help="ID or name")
     p.add_argument("--follow", action="store_true")
+    _host_verbs(cli)
+    return cli
 
+
+def _host_verbs(cli: Command) -> None:
+    """`oneprovision host ...`: one provision's hosts."""
     hosts = cli.group("host", "hosts of a provision")
     p = cli.verb("list", cmd_host_list, "list the provision's hosts", structured=True, under=hosts)
     p.add_argument("provision", help="ID or name")
@@ -379,7 +384,6 @@ def build() -> Command:
     p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
     p.add_argument("command", nargs=argparse.REMAINDER)
-    return cli
 
 
 def main(argv=None) -> int:

@@ -138,3 +138,63 @@ def test_test_modules_import_no_other_test_module():
         if module.startswith("tests.") and any(p.startswith("test_") for p in module.split("."))
     ]
     assert offenders == []
+
+
+def module_file(module: str) -> Path | None:
+    """The project file an imported name comes from: the longest prefix that is a module."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        path = ROOT.joinpath(*parts[:end])
+        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def import_circles(graph: dict[Path, set[Path]]) -> list[list[Path]]:
+    """Files that import each other in a loop (strongly connected, Tarjan's algorithm)."""
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            circle = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                circle.append(member)
+                if member == node:
+                    break
+            if len(circle) > 1:
+                circles.append(sorted(circle))
+
+    for node in list(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_no_files_import_each_other_in_a_circle():
+    # Within an app too: a circle makes the import order matter and hides which file is the
+    # base of the other (a model refers to another app's model by its "app.Model" label).
+    graph = {}
+    for package in [*FLOORS, *BESIDE]:
+        for path in project_files(package):
+            targets = {module_file(module) for _, module in imported_modules(path.read_text())}
+            graph[path] = {t for t in targets if t is not None and t != path}
+    circles = [[str(p.relative_to(ROOT)) for p in circle] for circle in import_circles(graph)]
+    assert circles == []
+
+
+def test_the_circle_check_finds_a_loop_of_three():
+    a, b, c, d = (Path(name) for name in "abcd")
+    assert import_circles({a: {b}, b: {c}, c: {a, d}, d: set()}) == [[a, b, c]]
+    assert import_circles({a: {b}, b: {c}, c: set()}) == []

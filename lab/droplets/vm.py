@@ -1,20 +1,17 @@
 """Vm droplets: each a QEMU guest (TCG: /dev/kvm cannot run a Debian kernel on this machine
 kind) booting the cached Debian 12 image through a qcow2 overlay of its own.
 
-Network, per droplet, all inside a namespace `edgevm-<id>` (nothing is routed in this
-machine's own tables):
-- br0: the guest's eth0 (tap0) and a veth to the lab bridge `edgelab0`, so the guest holds its
-  public address on the lab network as a namespace host does; br0 itself carries
-  169.254.169.254, where the metadata service answers. ebtables keep link-local traffic
-  between the guest and br0: every vm droplet has its own 169.254.169.254, and on the shared
-  bridge they would answer each other's guests.
-- br1: the guest's eth1 (tap1) and a veth to the VPC's bridge (the one namespace hosts use).
+Network: lab.droplets.vmnet (a namespace per droplet); QEMU: lab.droplets.qemu.
 The guest learns its addresses, keys, hostname and user data from the metadata service, as a
 droplet does: its SMBIOS manufacturer is DigitalOcean, so cloud-init picks that datasource.
 
 Status: `create` returns once the guest answers SSH (the simulator then makes it active);
 power actions (`power`) stop, start or restart QEMU and return once the guest is off or
 answers SSH again. State lives in `<base>/vms/<id>/` (overlay, console log, QMP socket).
+
+`variant="bare"` boots the image without the user data's packages (a droplet as DigitalOcean
+hands it over), so cloud-init installs them; `apt_proxy` (lab.droplets.aptcache) is then the
+guests' way to a Debian mirror, given to apt through the vendor data.
 """
 
 import ipaddress
@@ -30,21 +27,19 @@ import threading
 import time
 from pathlib import Path
 
-from lab.droplets import metadata
+from lab.droplets import metadata, qemu, vmnet
 from lab.droplets.image import ensure_base_image
 from lab.hosts import net
-from lab.hosts.manager import BRIDGE, DEFAULT_BASE, bridge_for_vpc
+from lab.hosts.manager import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
 
-NETNS_PREFIX = "edgevm-"
 DEBIAN_IMAGE = "debian-12-x64"
 # The guest's memory and vCPUs, at most: an emulated guest gains little from more, and the
 # machine must hold several at once (each costs about its memory plus 100 MB of QEMU).
 MAX_MEMORY_MB = int(os.environ.get("EDGE_LAB_VM_MAX_MEMORY", "1024"))
 MAX_VCPUS = max(1, min(int(os.environ.get("EDGE_LAB_VM_MAX_VCPUS", "2")), os.cpu_count() or 1))
 BOOT_TIMEOUT = float(os.environ.get("EDGE_LAB_VM_BOOT_TIMEOUT", "600"))
-KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"
 
 
 class VmDropletError(Exception):
@@ -64,25 +59,16 @@ def scaled(vcpus: int | None, memory_mb: int | None) -> tuple[int, int]:
     )
 
 
-def _qmp(sock_path: Path, command: str, timeout: float = 5.0) -> dict:
-    """One QMP command on the guest's monitor socket."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
-        conn.connect(str(sock_path))
-        reader = conn.makefile("r")
-        reader.readline()  # the greeting
-        for execute in ("qmp_capabilities", command):
-            conn.sendall(json.dumps({"execute": execute}).encode() + b"\n")
-            while True:
-                answer = json.loads(reader.readline())
-                if "return" in answer or "error" in answer:
-                    break  # events ("event": ...) may come first
-        return answer
-
-
 class VmDroplets:
-    def __init__(self, base_dir: str | os.PathLike | None = None, lock=None):
+    def __init__(
+        self,
+        base_dir: str | os.PathLike | None = None,
+        lock=None,
+        variant: str = "full",
+        apt_proxy: str | None = None,
+    ):
         self.base = Path(base_dir or os.environ.get("EDGE_LAB_DIR", DEFAULT_BASE))
+        self.variant, self.apt_proxy = variant, apt_proxy
         # Bridges are shared with the namespace hosts: one lock for both when given.
         self.lock = lock or threading.Lock()
         self._qemu: dict[int, subprocess.Popen] = {}
@@ -120,7 +106,7 @@ class VmDroplets:
         ipaddress.ip_interface(f"{private_ip}/{int(private_prefix)}")
         ipaddress.ip_address(gateway)
         self.destroy(droplet_id)  # a leftover from a crashed run must not get in the way
-        image = ensure_base_image()
+        image = ensure_base_image(variant=self.variant)
         directory = self.vm_dir(droplet_id)
         directory.mkdir(parents=True)
         cpus, memory_mb = _runnable_size(droplet_id, vcpus, memory)
@@ -141,6 +127,7 @@ class VmDroplets:
             # Nothing answers DNS in the lab: the gateway refuses at once, where an address
             # that drops would make every lookup wait for its timeout.
             nameservers=[gateway],
+            apt_proxy=self.apt_proxy,
         )
         metadata.write_tree(directory / "metadata", doc)
         spec = {
@@ -156,7 +143,7 @@ class VmDroplets:
             "image": str(image.directory),
         }
         try:
-            _overlay_disk(image.disk, directory / "disk.qcow2")
+            qemu.overlay_disk(image.disk, directory / "disk.qcow2")
             (directory / "vm.json").write_text(json.dumps(spec, indent=2) + "\n")
             self._boot(droplet_id, public, gateway, str(vpc_uuid), ready_timeout)
         except (net.NetError, OSError, subprocess.SubprocessError, VmDropletError) as exc:
@@ -166,61 +153,12 @@ class VmDroplets:
     def _boot(self, droplet_id: int, public, gateway: str, vpc_uuid: str, ready_timeout) -> None:
         """Network, metadata server and QEMU for a droplet whose files are written, then the
         wait for its SSH; the boot's seconds are kept in its directory."""
-        self._network(droplet_id, public, gateway, vpc_uuid)
+        vmnet.plumb(droplet_id, public, gateway, vpc_uuid, self.lock)
         self._start_metadata(droplet_id)
         started = time.monotonic()
         self._start_qemu(droplet_id)
         self._wait_ssh(droplet_id, ready_timeout or BOOT_TIMEOUT)
         (self.vm_dir(droplet_id) / "booted").write_text(f"{time.monotonic() - started:.1f}\n")
-
-    def _network(self, droplet_id: int, public, gateway: str, vpc_uuid: str) -> None:
-        netns = f"{NETNS_PREFIX}{droplet_id}"
-        vpc_bridge = bridge_for_vpc(vpc_uuid)
-        with self.lock:
-            net.ensure_bridge(BRIDGE, f"{gateway}/{public.network.prefixlen}")
-            net.ensure_bridge(vpc_bridge)
-            net.run("ip", "netns", "add", netns)
-            for outside, inside, bridge in (
-                (f"evp{droplet_id}", "eth0", BRIDGE),
-                (f"evq{droplet_id}", "eth1", vpc_bridge),
-            ):
-                net.run(
-                    "ip", "link", "add", outside, "type", "veth", "peer", "name", inside,
-                    "netns", netns,
-                )  # fmt: skip
-                net.run("ip", "link", "set", outside, "master", bridge, "up")
-        # A droplet made again gets the address of the one deleted: forget the old MAC.
-        net.run("ip", "neigh", "flush", "to", str(public.ip), "dev", BRIDGE, check=False)
-        inside = [
-            ("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"),
-            ("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"),
-            ("ip", "link", "set", "lo", "up"),
-        ]
-        for bridge, port, tap in (("br0", "eth0", "tap0"), ("br1", "eth1", "tap1")):
-            inside += [
-                ("ip", "link", "add", bridge, "type", "bridge"),
-                ("ip", "tuntap", "add", tap, "mode", "tap"),
-                ("ip", "link", "set", port, "master", bridge, "up"),
-                ("ip", "link", "set", tap, "master", bridge, "up"),
-                ("ip", "link", "set", bridge, "up"),
-            ]
-        inside.append(("ip", "addr", "add", f"{metadata.ADDRESS}/16", "dev", "br0"))
-        link_local = "169.254.0.0/16"
-        for chain, match in (
-            ("INPUT", ["-i", "eth0"]),
-            ("OUTPUT", ["-o", "eth0"]),
-            ("FORWARD", []),
-        ):
-            for proto, field in (
-                ("ARP", "--arp-ip-dst"),
-                ("ARP", "--arp-ip-src"),
-                ("IPv4", "--ip-dst"),
-                ("IPv4", "--ip-src"),
-            ):
-                drop = ("-p", proto, field, link_local, "-j", "DROP")
-                inside.append(("ebtables", "-A", chain, *match, *drop))
-        for argv in inside:
-            net.run(*argv, netns=netns)
 
     def _start_metadata(self, droplet_id: int) -> None:
         directory = self.vm_dir(droplet_id)
@@ -228,7 +166,7 @@ class VmDroplets:
         process = subprocess.Popen(
             [
                 "nsenter",
-                f"--net=/run/netns/{NETNS_PREFIX}{droplet_id}",
+                f"--net=/run/netns/{vmnet.namespace(droplet_id)}",
                 sys.executable,
                 "-m",
                 "http.server",
@@ -250,36 +188,8 @@ class VmDroplets:
     def _start_qemu(self, droplet_id: int) -> None:
         directory = self.vm_dir(droplet_id)
         spec = json.loads((directory / "vm.json").read_text())
-        image = Path(spec["image"])
         (directory / "qmp.sock").unlink(missing_ok=True)
-        argv = [
-            "nsenter",
-            f"--net=/run/netns/{NETNS_PREFIX}{droplet_id}",
-            "qemu-system-x86_64",
-            "-name", f"droplet-{droplet_id}",
-            "-machine", "pc",
-            "-accel", "tcg,tb-size=128",
-            "-cpu", "max",
-            "-smp", str(spec["vcpus"]),
-            "-m", str(spec["memory_mb"]),
-            "-nodefaults",
-            "-display", "none",
-            "-kernel", str(image / "vmlinuz"),
-            "-initrd", str(image / "initrd.img"),
-            "-append", KERNEL_ARGS,
-            "-drive", f"file={directory / 'disk.qcow2'},if=virtio,format=qcow2,cache=unsafe",
-            "-netdev", "tap,id=public,ifname=tap0,script=no,downscript=no",
-            "-device", f"virtio-net-pci,netdev=public,mac={spec['public_mac']}",
-            "-netdev", "tap,id=private,ifname=tap1,script=no,downscript=no",
-            "-device", f"virtio-net-pci,netdev=private,mac={spec['private_mac']}",
-            "-object", "rng-random,id=rng,filename=/dev/urandom",
-            "-device", "virtio-rng-pci,rng=rng",
-            "-smbios",
-            f"type=1,manufacturer=DigitalOcean,product=Droplet,serial={droplet_id}",
-            "-chardev", f"file,id=console,path={directory / 'console.log'},append=on",
-            "-serial", "chardev:console",
-            "-qmp", f"unix:{directory / 'qmp.sock'},server=on,wait=off",
-        ]  # fmt: skip
+        argv = qemu.command(droplet_id, directory, spec, vmnet.namespace(droplet_id))
         log_file = open(directory / "qemu.log", "ab")  # noqa: SIM115 - the child's
         process = subprocess.Popen(
             argv,
@@ -358,7 +268,7 @@ class VmDroplets:
         if graceful:
             # ACPI power button: systemd shuts the guest down and QEMU exits.
             try:
-                _qmp(self.vm_dir(droplet_id) / "qmp.sock", "system_powerdown")
+                qemu.qmp(self.vm_dir(droplet_id) / "qmp.sock", "system_powerdown")
                 process.wait(timeout=grace)
                 return
             except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
@@ -382,11 +292,8 @@ class VmDroplets:
     # -- destroy --------------------------------------------------------------------------
     def destroy(self, droplet_id: int) -> None:
         droplet_id = int(droplet_id)
-        netns = f"{NETNS_PREFIX}{droplet_id}"
         process = self._qemu.pop(droplet_id, None)
-        if netns in net.namespaces():
-            net.kill_namespace(netns, grace=5)
-            net.run("ip", "netns", "del", netns, check=False)
+        vmnet.unplumb(droplet_id, self.lock)
         directory = self.vm_dir(droplet_id)
         for pid_file in ("qemu.pid", "metadata.pid"):
             # A QEMU from another process's run (lab down after lab up) is not in our table.
@@ -402,18 +309,10 @@ class VmDroplets:
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait(timeout=10)
-        with self.lock:
-            for outside in (f"evp{droplet_id}", f"evq{droplet_id}"):
-                net.delete_link(outside)
-            net.drop_unused_vpc_bridges()
         shutil.rmtree(directory, ignore_errors=True)
 
     def destroy_all(self) -> None:
-        ids = {
-            int(ns[len(NETNS_PREFIX) :])
-            for ns in net.namespaces()
-            if ns.startswith(NETNS_PREFIX) and ns[len(NETNS_PREFIX) :].isdigit()
-        }
+        ids = vmnet.droplet_ids()
         vms_dir = self.base / "vms"
         if vms_dir.is_dir():
             ids |= {int(p.name) for p in vms_dir.iterdir() if p.name.isdigit()}
@@ -447,13 +346,3 @@ def _runnable_size(droplet_id: int, vcpus, memory) -> tuple[int, int]:
             memory_mb,
         )
     return cpus, memory_mb
-
-
-def _overlay_disk(base, disk) -> None:
-    """A qcow2 disk of the droplet's own on top of the base image's (read-only below it)."""
-    subprocess.run(
-        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(disk)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )

@@ -1,7 +1,5 @@
 from django.db import models
 
-from provisions.models import Provision
-
 
 class SecurityGroup(models.Model):
     """A named set of inbound rules (OpenNebula's security group) added to the provision's
@@ -10,7 +8,7 @@ class SecurityGroup(models.Model):
     the reconcile job hands them over as they are."""
 
     provision = models.ForeignKey(
-        Provision, on_delete=models.CASCADE, related_name="security_groups"
+        "provisions.Provision", on_delete=models.CASCADE, related_name="security_groups"
     )
     name = models.CharField(max_length=64)
     description = models.CharField(max_length=200, blank=True)

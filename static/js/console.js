@@ -1,4 +1,4 @@
-// The VM page's console: xterm.js on the portal's console WebSocket (consoles/protocol.py).
+// The VM page's console: xterm.js on the portal's console WebSocket (core/console_protocol.py).
 // Binary frames are terminal bytes both ways; text frames are JSON control messages.
 (function () {
   "use strict";

@@ -1,4 +1,4 @@
-"""What every `one*` command shares (portal/cli/framework.py): `--help` lists every verb,
+"""What every `one*` command shares (cli/framework.py): `--help` lists every verb,
 `--json`/`--yaml` on every list and show, exit statuses 0/1/2, a quiet end on a closed pipe."""
 
 import json

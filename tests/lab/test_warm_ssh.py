@@ -1,5 +1,5 @@
 """Warm SSH in the lab: VM deploys, actions and consoles on one host reuse this process's one
-connection to it (provisions/ssh_pool.py) instead of opening one each, and the host sees one
+connection to it (hostexec/ssh_pool.py) instead of opening one each, and the host sees one
 session from the portal, not one per operation."""
 
 import threading

@@ -1,4 +1,4 @@
-"""Warm SSH connections (provisions/ssh_pool.py) against a loopback SSH server: one connection
+"""Warm SSH connections (hostexec/ssh_pool.py) against a loopback SSH server: one connection
 per host and process however many commands, a new one after a failure, a host-key change or
 a fork, and none kept when the pool is off."""
 
