@@ -4,6 +4,7 @@ import sys
 
 from cli.framework import Command, structured
 from cli.output import properties, table
+from core.units import parse_size_mb
 
 
 def cmd_list(client, args):
@@ -35,6 +36,7 @@ def cmd_show(client, args):
                 "SWAP",
                 f"{template['swap_mb']}M" if template.get("swap_mb") is not None else "default",
             ),
+            ("DISK", f"{template['disk_mb']}M" if template.get("disk_mb") else "default"),
             ("LXC_UNPRIVILEGED", "yes" if template.get("lxc_unprivileged", True) else "no"),
             ("NICS", ", ".join(template["networks"]) or "-"),
         ],
@@ -61,6 +63,13 @@ def cmd_update(client, args):
     ):
         if value is not None:
             changes[field] = _optional(value)
+    if args.disk is not None:
+        size = _optional(args.disk)
+        try:
+            changes["disk_mb"] = None if size is None else parse_size_mb(size)
+        except ValueError as exc:
+            print(f"onetemplate update: --disk: {exc}", file=sys.stderr)
+            return 2
     if args.lxc_unprivileged is not None:
         changes["lxc_unprivileged"] = args.lxc_unprivileged == "yes"
     if not changes:
@@ -97,6 +106,9 @@ def build() -> Command:
     p.add_argument("--cpu-quota", help="at most this many CPUs (cpu.max); none: no quota")
     p.add_argument("--pids-max", help="processes in the container (pids.max); none: default")
     p.add_argument("--swap", help="swap in MB on top of the memory; none: default")
+    p.add_argument(
+        "--disk", help="the VM's disk (DISK SIZE): MB or 512M, 2G; none: the default size"
+    )
     p.add_argument(
         "--lxc-unprivileged",
         type=str.lower,

@@ -4,7 +4,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from cli import console_client
+from cli import console_client, onevm_disks
 from cli.client import CliError
 from cli.framework import Command, structured
 from cli.output import command_result, properties, table
@@ -80,6 +80,7 @@ def cmd_show(client, args):
         ("TEMPLATE", vm["template"]),
         ("CPU", vm["cpu"]),
         ("MEMORY", f"{vm['memory_mb']}M"),
+        ("DISK", f"{vm['disk_mb']}M" if vm.get("disk_mb") else "unbounded"),
         ("START TIME", vm["created_at"][:19].replace("T", " ")),
     ]
     if vm["failure_reason"]:
@@ -110,6 +111,7 @@ def _monitoring(latest) -> None:
     latest = latest or {}
     cpu = latest.get("cpu_percent")
     memory = latest.get("memory_mb")
+    disk = latest.get("disk_used_mb")
     properties(
         "VIRTUAL MACHINE MONITORING",
         [
@@ -117,6 +119,7 @@ def _monitoring(latest) -> None:
             ("MEMORY", human_bytes(None if memory is None else memory * 1024 * 1024)),
             ("NETRX", human_bytes(latest.get("net_rx_bytes"))),
             ("NETTX", human_bytes(latest.get("net_tx_bytes"))),
+            ("DISK_USED", human_bytes(None if disk is None else disk * 1024 * 1024)),
         ],
     )
 
@@ -194,6 +197,7 @@ def build() -> Command:
     ):
         p = cli.verb(name, _action(name), help_text)
         p.add_argument("vm", help="ID or name")
+    onevm_disks.add_verbs(cli)
     return cli
 
 

@@ -38,6 +38,8 @@ class VMSample(models.Model):
     memory_mb = models.FloatField()
     net_rx_bytes = models.BigIntegerField()
     net_tx_bytes = models.BigIntegerField()
+    # What the VM's disk holds; empty for a VM without a bounded disk.
+    disk_used_mb = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["vm", "at"]

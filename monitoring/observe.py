@@ -114,6 +114,7 @@ def answered(host: Host, vms, reading: HostReading, now, last_host, last_vms) ->
                     memory_mb=container.memory_mb,
                     net_rx_bytes=container.net_rx_bytes,
                     net_tx_bytes=container.net_tx_bytes,
+                    disk_used_mb=container.disk_used_mb,
                 )
             )
         if vm.state not in VM_MONITORED or host.state != HostState.RUNNING:

@@ -1,4 +1,4 @@
-"""One probe of one host: a single SSH connection running monitoring/hostscripts/probe.sh, parsed."""
+"""One probe of one host: one SSH connection running monitoring/hostscripts/probe.sh, parsed."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ class Container:
     memory_mb: float
     net_rx_bytes: int
     net_tx_bytes: int
+    disk_used_mb: float | None = None  # None: no bounded disk, or not mounted
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def parse(output: str) -> HostReading:
                 )
             elif fields[:1] == ["BOOT"] and len(fields) == 2:
                 boot_id = fields[1]
-            elif fields[:1] == ["CT"] and len(fields) == 7:
+            elif fields[:1] == ["CT"] and len(fields) == 8:
                 name = fields[1]
                 containers[name] = Container(
                     name=name,
@@ -69,6 +70,7 @@ def parse(output: str) -> HostReading:
                     memory_mb=int(fields[4]) / 2**20,
                     net_rx_bytes=int(fields[5]),
                     net_tx_bytes=int(fields[6]),
+                    disk_used_mb=None if fields[7] == "-" else int(fields[7]) / 1024,
                 )
             elif fields == ["DONE"]:
                 done = True

@@ -47,11 +47,13 @@ def _rate(previous, current, seconds: float) -> float | None:
 
 
 def vm_series(vm, hours: int = 1) -> dict:
-    """CPU % (of one core), memory and network rates of the last `hours` hours."""
+    """CPU % (of one core), memory, network rates and disk use of the last `hours` hours."""
     rows = (
         VMSample.objects.filter(vm=vm, at__gte=_since(hours))
         .order_by("at")
-        .values_list("at", "cpu_percent", "memory_mb", "net_rx_bytes", "net_tx_bytes")
+        .values_list(
+            "at", "cpu_percent", "memory_mb", "net_rx_bytes", "net_tx_bytes", "disk_used_mb"
+        )
     )
     series = {
         "interval": settings.MONITOR_INTERVAL,
@@ -60,15 +62,18 @@ def vm_series(vm, hours: int = 1) -> dict:
         "memory_mb": [],
         "net_rx_bps": [],
         "net_tx_bps": [],
+        "disk_used_mb": [],
+        "disk_mb": vm.disk_mb,
     }
     before = None
-    for at, cpu, memory, rx, tx in rows:
+    for at, cpu, memory, rx, tx, disk in rows:
         seconds = (at - before[0]).total_seconds() if before else 0
         series["at"].append(_epoch(at))
         series["cpu_percent"].append(None if cpu is None else round(cpu, 2))
         series["memory_mb"].append(round(memory, 1))
         series["net_rx_bps"].append(_rate(before and before[1], rx, seconds))
         series["net_tx_bps"].append(_rate(before and before[2], tx, seconds))
+        series["disk_used_mb"].append(None if disk is None else round(disk, 1))
         before = (at, rx, tx)
     return series
 
@@ -103,7 +108,9 @@ def latest_vm(vm) -> dict | None:
     rows = list(
         VMSample.objects.filter(vm=vm)
         .order_by("-at")
-        .values("at", "cpu_percent", "memory_mb", "net_rx_bytes", "net_tx_bytes")[:2]
+        .values("at", "cpu_percent", "memory_mb", "net_rx_bytes", "net_tx_bytes", "disk_used_mb")[
+            :2
+        ]
     )
     if not rows:
         return None
@@ -116,6 +123,7 @@ def latest_vm(vm) -> dict | None:
         "memory_mb": last["memory_mb"],
         "net_rx_bytes": last["net_rx_bytes"],
         "net_tx_bytes": last["net_tx_bytes"],
+        "disk_used_mb": last["disk_used_mb"],
         "net_rx_bps": _rate(previous.get("net_rx_bytes"), last["net_rx_bytes"], seconds),
         "net_tx_bps": _rate(previous.get("net_tx_bytes"), last["net_tx_bytes"], seconds),
     }

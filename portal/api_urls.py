@@ -9,6 +9,7 @@ from providers.api.views import ProviderViewSet
 from provisions.api.networks import NetworkViewSet
 from provisions.api.views import ProvisionViewSet
 from provisions.secgroups.api import SecurityGroupViewSet
+from vms.api.snapshots import SnapshotListView, SnapshotRevertView, SnapshotView
 from vms.api.views import ImageViewSet, TemplateViewSet, VMViewSet
 
 app_name = "api"
@@ -27,6 +28,13 @@ urlpatterns = [
     # Before the router, so its vms/<pk>/ routes never see these.
     path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
     path("vms/usage/", VMUsageView.as_view(), name="vm-usage"),
+    path("vms/<int:pk>/snapshots/", SnapshotListView.as_view(), name="vm-snapshots"),
+    path("vms/<int:pk>/snapshots/<int:snapshot>/", SnapshotView.as_view(), name="vm-snapshot"),
+    path(
+        "vms/<int:pk>/snapshots/<int:snapshot>/revert/",
+        SnapshotRevertView.as_view(),
+        name="vm-snapshot-revert",
+    ),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),
     *router.urls,

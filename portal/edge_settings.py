@@ -89,6 +89,11 @@ VM_IDMAP_START = env_int("VM_IDMAP_START", 600100001)
 VM_IDMAP_COUNT = env_int("VM_IDMAP_COUNT", 65536)
 VM_PIDS_MAX_DEFAULT = env_int("VM_PIDS_MAX_DEFAULT", 2048)  # a template's pids_max when unset
 VM_SWAP_MB_DEFAULT = env_int("VM_SWAP_MB_DEFAULT", 0)  # swap on top of the memory limit
+VM_SNAPSHOTS_MAX = env_int("VM_SNAPSHOTS_MAX", 8)  # snapshots one VM may have
+# A VM's disk (its writable layer's filesystem) when its template gives none, and the least a
+# template may give (an ext4 filesystem and its journal need room of their own).
+VM_DISK_MB_DEFAULT = env_int("VM_DISK_MB_DEFAULT", 2048)
+VM_DISK_MB_MIN = env_int("VM_DISK_MB_MIN", 64)
 HOST_RESERVED_MEMORY_MB = env_int("HOST_RESERVED_MEMORY_MB", 256)  # at least, or a tenth
 HOST_VMS_PIDS_MAX = env_int("HOST_VMS_PIDS_MAX", 32768)  # all containers of a host together
 

@@ -10,6 +10,7 @@ from vms.models import (
     VMEvent,
     VMJob,
     VMLogLine,
+    VMSnapshot,
     VMTemplate,
 )
 
@@ -40,7 +41,17 @@ class EventInline(admin.TabularInline):
 
 @admin.register(VM)
 class VMAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "owner", "state", "host", "cpu", "memory_mb", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "owner",
+        "state",
+        "host",
+        "cpu",
+        "memory_mb",
+        "disk_mb",
+        "created_at",
+    ]
     list_filter = ["state"]
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner", "host"]
@@ -57,6 +68,7 @@ class VMTemplateAdmin(admin.ModelAdmin):
         "image",
         "cpu",
         "memory_mb",
+        "disk_mb",
         "cpu_quota",
         "pids_max",
         "lxc_unprivileged",
@@ -100,4 +112,14 @@ class VMJobAdmin(ReadOnlyAdmin):
     list_display = ["id", "vm", "action", "state", "lease_owner", "takeovers", "created_at"]
     list_filter = ["state", "action"]
     search_fields = ["vm__name", "vm__owner__username", "lease_owner"]
+    list_select_related = ["vm"]
+
+
+@admin.register(VMSnapshot)
+class VMSnapshotAdmin(ReadOnlyAdmin):
+    """Snapshots are taken and removed by their jobs on the host: read only here."""
+
+    list_display = ["id", "vm", "name", "state", "disk_mb", "size_bytes", "freeze_ms", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["vm__name", "name"]
     list_select_related = ["vm"]

@@ -33,3 +33,5 @@ VM_COLOURS = {
 PORT_BASE = 9001
 PORTS_PER_NIC = 100
 MAX_BLOCKS_PER_HOST = 500  # 9001..59000
+
+DISK_MB_MAX = 16 * 1048576  # a VM's disk, at most 16 TB: far above any droplet's

@@ -18,7 +18,15 @@ class TemplateForm(forms.ModelForm):
 
     class Meta:
         model = VMTemplate
-        fields = ["cpu", "memory_mb", "cpu_quota", "pids_max", "swap_mb", "lxc_unprivileged"]
+        fields = [
+            "cpu",
+            "memory_mb",
+            "disk_mb",
+            "cpu_quota",
+            "pids_max",
+            "swap_mb",
+            "lxc_unprivileged",
+        ]
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

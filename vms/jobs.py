@@ -16,7 +16,7 @@ from core.choices import EventSource
 from core.transitions import InvalidTransition, transition
 from jobs import leases
 from jobs.states import JobState
-from vms import lxc
+from vms import lxc, snapshots
 from vms.choices import VMState
 from vms.models import VM, PortBlock, VMJob
 from vms.services import release, vm_log
@@ -35,14 +35,14 @@ def run_vm_job(vm_id: int, action: str, job_id: int | None = None) -> str:
     """Run `action` on the VM. With `job_id` (every job the portal enqueues) under the job's
     lease; a job another worker holds or has finished is left alone."""
     if job_id is None:
-        return _run(vm_id, action, _NoLease())
+        return _run(vm_id, action, _NoLease(), None)
     owner = leases.new_owner()
     job = leases.claim(job_id, owner, VMJob.objects.all())
     if job is None:
         return "not claimed (already running or finished)"
     with leases.Heartbeat(job, owner) as heartbeat:
         try:
-            outcome = _run(vm_id, action, heartbeat)
+            outcome = _run(vm_id, action, heartbeat, job)
         except leases.LeaseLost as exc:
             log.warning("%s; stopping", exc)
             return "lease lost"
@@ -59,8 +59,10 @@ def _end(job: VMJob, owner: str, state: str, error: str = "") -> None:
         metrics.observe_job_duration("vm", job.action, state, seconds)
 
 
-def _run(vm_id: int, action: str, lease) -> str:
+def _run(vm_id: int, action: str, lease, job: VMJob | None) -> str:
     vm = VM.objects.select_related("host__provision", "image", "template").get(pk=vm_id)
+    if action in snapshots.ACTIONS:
+        return _snapshot(vm, job, lease)
     try:
         if action == "deploy":
             return _deploy(vm, lease)
@@ -75,6 +77,22 @@ def _run(vm_id: int, action: str, lease) -> str:
         VM.objects.filter(pk=vm.pk).update(failure_reason=str(exc))
         _to(vm, VMState.FAILURE, set(VMState) - {VMState.DONE}, reason=f"{action}: {exc}")
         return "failed"
+
+
+def _snapshot(vm: VM, job: VMJob, lease) -> str:
+    """A snapshot job. Its failure leaves the VM's state to monitoring (a snapshot that was
+    not taken does not make the VM fail), and no half-taken snapshot listed."""
+    try:
+        outcome = snapshots.run_job(vm, job, log=lambda line: vm_log(vm, line))
+    except lxc.LXCError as exc:
+        lease.check()
+        vm_log(vm, f"{job.action} failed: {exc}", "error")
+        snapshots.failed(job)
+        return "failed"
+    if job.action == "snapshot-revert":
+        state = VMState.RUNNING if job.params.get("start") else VMState.POWEROFF
+        _to(vm, state, set(VMState) - {VMState.DONE}, reason="reverted to a snapshot")
+    return outcome
 
 
 def _to(vm: VM, state: str, expected, reason: str = "") -> bool:

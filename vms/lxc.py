@@ -58,10 +58,22 @@ def _run(host, script: str, env: dict, log=None) -> str:
     if log is not None:
         for line in result.stdout.splitlines():
             if line.startswith(
-                ("STEP ", "IMAGE ", "PORTS ", "ROOTFS ", "TRAVERSE ", "TIMES ", "DONE")
+                ("STEP ", "IMAGE ", "PORTS ", "ROOTFS ", "DISK ", "TRAVERSE ", "TIMES ", "DONE")
             ):
                 log(f"{host.name}: {line}")
     return result.stdout
+
+
+def run_checked(host, script: str, env: dict, log=None) -> str:
+    """A host script's output; LXCError naming the script and host when it fails."""
+    return _run(host, script, env, log)
+
+
+def run_script(host, script: str, env: dict):
+    """A host script whose refusals the caller reads: its result, whatever its exit status
+    (LXCError only when the host cannot be reached)."""
+    with connected(host, script, wait=10) as session:
+        return session.run_script(script_text(script), env, check=False)
 
 
 def destroy_on_host(host, vms, log=None) -> None:
@@ -146,6 +158,7 @@ def deploy(
         "IP": public.ip if public else "",
         "MEMORY_MB": vm.memory_mb,
         "CPU_SHARES": max(2, int(float(vm.cpu) * 1024)),
+        "DISK_MB": vm.disk_mb or "",
         "VM_HOSTNAME": "localhost",
         "PUBLIC_IP": vm.host.public_ip,
         "PORT_FIRST": (port_first or "") if public else "",

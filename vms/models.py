@@ -73,6 +73,13 @@ class VMTemplate(models.Model):
     swap_mb = models.PositiveIntegerField(
         null=True, blank=True, help_text="swap on top of the memory (MB); empty: default"
     )
+    # OpenNebula's DISK = [ SIZE = ... ]: what the VM may write, its writable layer's filesystem.
+    disk_mb = models.PositiveIntegerField(
+        "disk (MB)",
+        null=True,
+        blank=True,
+        help_text="the VM's disk: what it may write (MB); empty: the default (VM_DISK_MB_DEFAULT)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PrivateQuerySet.as_manager()
@@ -105,6 +112,8 @@ class VM(models.Model):
     state = models.CharField(max_length=16, choices=VMState.choices, default=VMState.PENDING)
     cpu = models.DecimalField(max_digits=5, decimal_places=2)
     memory_mb = models.PositiveIntegerField()
+    # Its disk's size; empty for a container deployed before disks had one (unbounded).
+    disk_mb = models.PositiveIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -259,6 +268,9 @@ class VMJob(LeasedJob):
 
     vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="jobs")
     action = models.CharField(max_length=16)
+    # What the action works on beyond the VM (a snapshot's ID), so a job taken over by another
+    # worker does the same thing.
+    params = models.JSONField(default=dict, blank=True)
 
     class Meta(LeasedJob.Meta):
         pass
@@ -268,3 +280,30 @@ class VMJob(LeasedJob):
 
     def note(self, message: str, level: str = "info") -> None:
         VMLogLine.objects.create(vm_id=self.vm_id, level=level, message=f"job {self.pk}: {message}")
+
+
+class VMSnapshot(models.Model):
+    """A copy of a VM's disk at one moment (OpenNebula's system snapshot), kept on its host
+    beside the disk (vms/hostscripts/vm-snapshot.sh). CREATING until its job has the whole copy
+    in place, so a half-written snapshot is never listed as one to revert to."""
+
+    class State(models.TextChoices):
+        CREATING = "CREATING"
+        READY = "READY"
+        DELETING = "DELETING"
+
+    vm = models.ForeignKey(VM, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CREATING)
+    # The disk's size when taken: a revert gives the VM that size back.
+    disk_mb = models.PositiveIntegerField()
+    size_bytes = models.BigIntegerField(null=True, blank=True)  # what it takes on the host
+    freeze_ms = models.PositiveIntegerField(null=True, blank=True)  # the VM frozen this long
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["vm", "id"]
+        constraints = [models.UniqueConstraint(fields=["vm", "name"], name="snapshot_name_unique")]
+
+    def __str__(self):
+        return f"{self.vm} snapshot {self.name}"

@@ -26,8 +26,8 @@ from provisions.models import Host, Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
 from vms import addresses, lxc, ports
-from vms.choices import VM_ACTIVE, VMState
-from vms.models import NIC, VM, PortBlock, UserQuota, VMJob, VMLogLine, VMTemplate
+from vms.choices import DISK_MB_MAX, VM_ACTIVE, VMState
+from vms.models import NIC, VM, PortBlock, UserQuota, VMJob, VMLogLine, VMSnapshot, VMTemplate
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
             {"nic": f"cluster {provision.name} is {provision.state}, not RUNNING"}
         )
     check_nics(networks)
+    disk_mb = template.disk_mb or settings.VM_DISK_MB_DEFAULT
+    check_disk(disk_mb, template.image)
     if template.image.datastore.provision_id != provision.pk:
         raise ValidationError(
             {"nic": f"image {template.image.name} is in another cluster's datastore"}
@@ -160,6 +162,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
                 host=host,
                 cpu=template.cpu,
                 memory_mb=template.memory_mb,
+                disk_mb=disk_mb,
             )
             for index, network in enumerate(networks):
                 nic = NIC.objects.create(vm=vm, network=network, index=index)
@@ -192,6 +195,21 @@ TEMPLATE_LIMITS = {
 }
 
 
+def check_disk(disk_mb: int, image) -> None:
+    """A disk holds at least an empty filesystem and, without overlayfs, the whole image: the
+    image's own size is its floor."""
+    image_mb = -(-image.size_bytes // 2**20) if image.size_bytes else 0
+    least = max(settings.VM_DISK_MB_MIN, image_mb)
+    if not least <= disk_mb <= DISK_MB_MAX:
+        raise ValidationError(
+            {
+                "disk_mb": f"DISK SIZE {disk_mb} MB is outside {least}-{DISK_MB_MAX} MB "
+                f"(at least {settings.VM_DISK_MB_MIN} MB and image {image.name}'s "
+                f"{image_mb} MB): give a size in that range"
+            }
+        )
+
+
 def yes_no(value, field: str = "LXC_UNPRIVILEGED") -> bool:
     """A template's yes/no field as a boolean; a ValidationError naming `field` otherwise."""
     try:
@@ -211,7 +229,7 @@ def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
     (None clears an optional limit)."""
     if not VMTemplate.objects.for_user(user).filter(pk=template.pk).exists():
         raise Http404("template not found")
-    unknown = set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged"}
+    unknown = set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged", "disk_mb"}
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))} of a template")
     if "lxc_unprivileged" in changes:
@@ -225,19 +243,22 @@ def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
             continue
         if value is None or not least <= value <= most:
             raise ValidationError({field: f"{field} must be between {least} and {most}"})
+    if changes.get("disk_mb") is not None:
+        check_disk(changes["disk_mb"], template.image)
     for field, value in changes.items():
         setattr(template, field, value)
     template.save(update_fields=list(changes))
     return template
 
 
-def start_job(vm: VM, action: str) -> VMJob:
+def start_job(vm: VM, action: str, **params) -> VMJob:
     """A VMJob row for the action, its task enqueued once the transaction commits. While it
     is QUEUED its lease expiry is the pick-up deadline: a task lost with a worker is enqueued
-    again by the lease sweep."""
+    again by the lease sweep. `params`: what the action works on beyond the VM."""
     job = VMJob.objects.create(
         vm=vm,
         action=action,
+        params=params,
         lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
     )
     enqueue_job(job)
@@ -293,6 +314,8 @@ def release(vm: VM, why: str) -> None:
         for nic in vm.nics.all():
             ports.release(nic)
             addresses.release(nic)
+        # Its snapshots lived in its directory on the host, destroyed with it.
+        VMSnapshot.objects.filter(vm=vm).delete()
         try:
             transition(
                 vm, VMState.DONE, set(VMState) - {VMState.DONE}, source=EventSource.JOB, reason=why

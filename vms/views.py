@@ -6,9 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from core.units import parse_size_mb
 from provisions.choices import NetworkKind, ProvisionState
 from provisions.networks import networks_for
-from vms import services
+from vms import disks, lxc, services
 from vms.choices import VM_ACTIVE, VMState
 from vms.forms import TemplateForm
 from vms.models import VM, VMTemplate
@@ -68,6 +69,24 @@ def vm_action(request, pk, action):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{action} of {vm.name} requested.")
+    return redirect(vm)
+
+
+@login_required
+@require_POST
+def vm_disk_resize(request, pk):
+    vm = get_object_or_404(_vms(request), pk=pk)
+    try:
+        size_mb = parse_size_mb(request.POST.get("size", ""))
+        disks.grow(request.user, vm, size_mb)
+    except ValueError as exc:
+        messages.error(request, f"Disk size: {exc}")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except lxc.LXCError as exc:
+        messages.error(request, f"The disk was not grown: {exc}")
+    else:
+        messages.success(request, f"{vm.name}'s disk is now {size_mb} MB.")
     return redirect(vm)
 
 

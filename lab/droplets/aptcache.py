@@ -78,11 +78,10 @@ class AptCache:
                     f"squid could not make its cache in {self.directory} (it runs as {USER}: "
                     f"every directory above must be searchable): {made.stderr.strip()[-500:]}"
                 )
-        self.process = subprocess.Popen(
-            [squid, "-f", str(config), "-N"],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "stderr", "ab"),  # noqa: SIM115 - the child's
-        )
+        with open(self.directory / "stderr", "ab") as stderr:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [squid, "-f", str(config), "-N"], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,6 +95,23 @@ class AptCache:
                 time.sleep(0.2)
         self.stop()
         raise AptCacheError(f"squid did not listen on {self.url} within 20 s")
+
+    def served(self) -> dict:
+        """What Squid's access log says it served so far: requests, those from its cache
+        (hits), and bytes."""
+        counts = {"requests": 0, "hits": 0, "bytes": 0}
+        try:
+            lines = (self.directory / "access.log").read_text().splitlines()
+        except OSError:
+            return counts
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            counts["requests"] += 1
+            counts["hits"] += "HIT" in fields[3]
+            counts["bytes"] += int(fields[4]) if fields[4].isdigit() else 0
+        return counts
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

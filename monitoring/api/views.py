@@ -35,6 +35,9 @@ class VMLatestSerializer(serializers.Serializer):
     net_tx_bytes = serializers.IntegerField(help_text="cumulative, as OpenNebula's NETTX")
     net_rx_bps = serializers.FloatField(allow_null=True)
     net_tx_bps = serializers.FloatField(allow_null=True)
+    disk_used_mb = serializers.FloatField(
+        allow_null=True, help_text="MiB its disk holds; null without a disk of its own"
+    )
 
 
 class VMSeriesSerializer(_Series):
@@ -42,6 +45,8 @@ class VMSeriesSerializer(_Series):
     memory_mb = _numbers("MiB")
     net_rx_bps = _numbers("received bytes/s; null for the first point and after a reset")
     net_tx_bps = _numbers("sent bytes/s; null for the first point and after a reset")
+    disk_used_mb = _numbers("MiB its disk holds; null without a disk of its own")
+    disk_mb = serializers.IntegerField(allow_null=True, help_text="its disk's size, MiB")
     latest = VMLatestSerializer(allow_null=True, help_text="the newest sample, at any age")
 
 

@@ -3,8 +3,9 @@
 # BOOT <boot id>                                       (a new one each time the host boots)
 # HOST <cpu total ticks> <cpu idle ticks> <load1> <mem total KiB> <mem available KiB>
 #      <disk total KiB> <disk used KiB>                  (disk: the base directory's filesystem)
-# CT <name> <RUNNING|STOPPED|...> <cpu ns> <memory bytes> <rx bytes> <tx bytes>
-#      (rx/tx as the container sees them: the host side of its veth pairs counts the reverse)
+# CT <name> <RUNNING|STOPPED|...> <cpu ns> <memory bytes> <rx bytes> <tx bytes> <disk used KiB>
+#      (rx/tx as the container sees them: the host side of its veth pairs counts the reverse;
+#      disk: what its disk holds while mounted (vms/hostscripts/rootfs.sh), '-' otherwise)
 # DONE
 set -uo pipefail
 BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
@@ -48,6 +49,14 @@ for config in "$LXCPATH"/*/config; do
             fi
         done
     fi
-    echo "CT $vm $state ${cpu:-0} ${mem:-0} $rx $tx"
+    disk=-
+    if [ -f "$dir/disk.img" ]; then
+        mounted="$dir/disk"
+        [ -f "$dir/rootfs.lower" ] || mounted="$dir/rootfs"
+        if mountpoint -q "$mounted"; then
+            disk=$(df -Pk "$mounted" | awk 'NR == 2 {print $3}')
+        fi
+    fi
+    echo "CT $vm $state ${cpu:-0} ${mem:-0} $rx $tx ${disk:--}"
 done
 echo DONE

@@ -35,6 +35,7 @@
   var KINDS = {
     "vm-cpu": { series: [["cpu_percent", "CPU", BLUE]], format: "percent", min: 0 },
     "vm-memory": { series: [["memory_mb", "Memory", GREEN]], format: "mib", min: 0 },
+    "vm-disk": { series: [["disk_used_mb", "Disk used", ORANGE]], format: "mib", min: 0 },
     "vm-network": {
       series: [["net_rx_bps", "RX", BLUE], ["net_tx_bps", "TX", ORANGE]],
       format: "bps",

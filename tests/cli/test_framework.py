@@ -31,7 +31,21 @@ VERBS = {
         "host",
     ],
     onetemplate: ["list", "show", "update", "instantiate", "delete"],
-    onevm: ["list", "show", "port-forward", "ssh", "poweroff", "resume", "reboot", "terminate"],
+    onevm: [
+        "list",
+        "show",
+        "port-forward",
+        "ssh",
+        "poweroff",
+        "resume",
+        "reboot",
+        "terminate",
+        "disk-resize",
+        "snapshot-create",
+        "snapshot-list",
+        "snapshot-revert",
+        "snapshot-delete",
+    ],
     onevnet: ["list", "show", "create", "delete"],
 }
 

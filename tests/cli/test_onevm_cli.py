@@ -55,6 +55,7 @@ def test_template_list_and_show(cli_env, capsys, template):
         "CPU_QUOTA",
         "PIDS_MAX",
         "SWAP",
+        "DISK",
         "LXC_UNPRIVILEGED",
         "NICS",
     ]

@@ -6,9 +6,13 @@ The guests boot under QEMU's software emulation, a minute or more each, so the s
 once and walks everything through them in one test: provision, export, instantiate, ssh,
 port-forward, VM-to-VM over EVPN across the two droplets, isolation (id map, the LXC AppArmor
 profile, cgroup v2 limits, a bounded fork bomb, an OOM inside a VM), FRR as the systemd
-service, a droplet power-cycled with its VMs back, and delete to nothing.
+service, a VM console, a droplet power-cycled with its VMs back, another powered off behind the
+portal's back (drift) and mended by Repair, and delete to nothing. On the way it checks what
+the droplets are after boot: cloud-init's DigitalOcean datasource done, systemd with nothing
+failed, and the SSH host key pinned from the user data (another key refused).
 """
 
+import os
 import shlex
 import sys
 import time
@@ -26,7 +30,7 @@ from marketplace import sync
 from marketplace.models import Marketplace
 from monitoring.cycle import run_cycle
 from provisions import services as provisions
-from provisions.choices import HostState
+from provisions.choices import HostProblem, HostState
 from tests.factories import make_provider
 from tests.lab import helpers
 from tests.lab.conftest import require_vm_lab
@@ -118,7 +122,9 @@ def forwarded_url(vm) -> str:
     return f"http://{address}:{port}/"
 
 
-def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, monkeypatch):
+def test_the_tutorial_and_day_two_on_two_vm_droplets(
+    lab_world, lab_hosts, owner, capsys, monkeypatch
+):
     # Guests take minutes to boot and to finish cloud-init under emulation.
     settings.PROVISION_SSH_WAIT = 600
     settings.PROVISION_BOOT_TIMEOUT = 900
@@ -138,6 +144,7 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, m
     assert "APPARMOR enabled" in log, log
     for host in hosts:
         assert on_host(provision, host, "stat -fc %T /sys/fs/cgroup").strip() == "cgroup2fs"
+    check_droplet_as_booted(provision, hosts[0])
 
     # FRR runs as the distribution's systemd service, and the two hosts peer over EVPN.
     for host in hosts:
@@ -185,11 +192,16 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, m
     # 3. ssh and port-forward 9080 -> 80, answered from the lab machine.
     release = cli(capsys, onevm, "ssh", "one", "--", "cat", "/etc/os-release")
     assert "ID=alpine" in release
+    # Its disk: an ext4 of the VM's size under its overlay (a loop device on the droplet).
+    size_kib = int(in_vm(one, "df -k / | tail -n 1").stdout.split()[1])
+    assert (one.disk_mb - 128) * 1024 < size_kib <= one.disk_mb * 1024, size_kib
+    check_disk_and_snapshot(owner, one)
     host_ip = one.host.public_ip
     assert cli(capsys, onevm, "port-forward", str(one.pk), "80").strip() == f"{host_ip}@9080 -> 80"
     for vm in (one, two):
         serve_http(vm, f"hello from {vm.name}")
         assert f"hello from {vm.name}" in (http_get(forwarded_url(vm)) or "")
+    check_console(owner, one)
 
     # 4. VM to VM over the private network, across the two droplets (VXLAN + BGP-EVPN).
     private = provision.networks.get(name="edge-private")
@@ -219,7 +231,15 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, m
     check_power_cycle(lab_world["sim"], provision, one, two)
     stages.done("power cycle")
 
-    # 8. Delete to nothing: no droplet left in the simulator, no guest on the lab machine.
+    # 8. The other droplet powered off behind the portal's back: drift, and Repair mends it.
+    check_drift_and_repair(lab_world["sim"], owner, provision, two)
+    stages.done("drift and Repair")
+
+    # 9. Delete to nothing: no droplet left in the simulator, no guest on the lab machine.
+    guests = {
+        h.droplet_id: int((lab_hosts.vms.vm_dir(h.droplet_id) / "qemu.pid").read_text())
+        for h in provision.hosts.all()
+    }
     for vm in (one, two):
         cli(capsys, onevm, "terminate", vm.name)
     provisions.delete_provision(owner, provision)
@@ -231,7 +251,132 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(lab_world, owner, capsys, m
     ).json()["droplets"]
     assert left == [], left
     assert not [ns for ns in net.namespaces() if ns.startswith("edgevm-")]
+    for droplet_id, pid in guests.items():
+        # The guest's QEMU ended, and its overlay disk and links went with it.
+        assert not lab_hosts.vms.vm_dir(droplet_id).exists()
+        assert not os.path.exists(f"/proc/{pid}")
+        assert not net.link_exists(f"evp{droplet_id}")
     stages.done("delete")
+
+
+def check_droplet_as_booted(provision, host) -> None:
+    """What a DigitalOcean droplet is after boot: systemd with nothing failed, AppArmor, the
+    DigitalOcean datasource's cloud-init done, and the SSH host key from the user data, so
+    that a droplet presenting any other key is refused."""
+    from hostexec.keys import generate_ed25519
+    from hostexec.ssh import HostKeyMismatch
+
+    status = on_host(provision, host, "cloud-init status --long")
+    assert "status: done" in status and "DataSourceDigitalOcean" in status, status
+    assert on_host(provision, host, "cat /proc/1/comm").strip() == "systemd"
+    assert on_host(provision, host, "cat /sys/module/apparmor/parameters/enabled").strip() == "Y"
+    state = on_host(provision, host, "systemctl is-system-running --wait", timeout=300)
+    assert state.strip() == "running", on_host(provision, host, "systemctl --failed")
+    offered = on_host(provision, host, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+    assert offered == provision.host_key_public.split()[:2]
+    impostor = generate_ed25519("impostor").public_openssh
+    with pytest.raises(HostKeyMismatch, match="refusing to connect"):
+        with HostSession(
+            host.public_ip, private_key=provision.private_key(), host_key=impostor
+        ) as session:
+            session.connect(wait=30)
+
+
+def check_disk_and_snapshot(owner, vm) -> None:
+    """On a droplet's kernel (root with every capability, cgroup v2, AppArmor): the disk grows
+    online and df inside sees it; a snapshot (cgroup freezer, fsfreeze) reverted gives a changed
+    file back with its checksum."""
+    from vms import disks, snapshots
+
+    before = int(in_vm(vm, "df -k / | tail -n 1").stdout.split()[1])
+    disks.grow(owner, vm, vm.disk_mb + 1024)
+    after = int(in_vm(vm, "df -k / | tail -n 1").stdout.split()[1])
+    assert after > before + 900 * 1024, (before, after)
+    in_vm(vm, "head -c 3000000 /dev/urandom > /data && sync")
+    checksum = in_vm(vm, "sha256sum /data").stdout.split()[0]
+    snapshot = snapshots.create(owner, vm, "suite")  # the job runs inline (JOBS_SYNC)
+    snapshot.refresh_from_db()
+    assert snapshot.state == "READY", list(vm.log.values_list("message", flat=True))
+    in_vm(vm, "echo changed >> /data")
+    snapshots.revert(owner, vm, "suite")
+    vm.refresh_from_db()
+    assert vm.state == "RUNNING", list(vm.log.values_list("message", flat=True))
+    assert in_vm(vm, "sha256sum /data").stdout.split()[0] == checksum
+    print(
+        f"[droplet suite] disk grown to {vm.disk_mb} MB; snapshot froze the VM "
+        f"{snapshot.freeze_ms} ms",
+        file=sys.__stderr__,
+    )
+
+
+def check_console(owner, vm) -> None:
+    """A VM console's terminal on a droplet: a PTY on the host's warm connection, lxc-attach
+    into the AppArmor-confined container, a command typed and its answer read back (the
+    WebSocket around it is the same as on any host)."""
+    from consoles import ssh_pty, targets
+
+    target = targets.vm_target(owner, vm.pk, "xterm")
+    output, ended = bytearray(), []
+
+    def shows(text: bytes, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in output:
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {text!r} in {seconds:.0f} s; the console showed {output[-400:]!r}")
+            time.sleep(0.2)
+
+    bridge = ssh_pty.open_pty(target.host, target.command, 80, 24, "xterm")
+    try:
+        bridge.start(output.extend, ended.append)
+        shows(b"# ")  # typed once the shell is there: what comes before, it may throw away
+        bridge.write(b"echo console-$((6 * 7))\r")
+        shows(b"console-42")
+        bridge.write(b"exit\n")
+        wait_for(lambda: ended, "the console to end after exit", seconds=30, every=0.2)
+    finally:
+        bridge.close()
+
+
+def check_drift_and_repair(sim, owner, provision, vm) -> None:
+    host = vm.host
+    sim_api = requests.Session()
+    sim_api.headers["Authorization"] = "Bearer lab-token"
+    response = sim_api.post(
+        f"{sim.url}/v2/droplets/{host.droplet_id}/actions", json={"type": "power_off"}
+    )
+    assert response.status_code < 300, response.text
+    action = response.json()["action"]["id"]
+    wait_for(
+        lambda: (
+            sim_api.get(f"{sim.url}/v2/actions/{action}").json()["action"]["status"] == "completed"
+        ),
+        "the power off to complete",
+        seconds=300,
+        every=2,
+    )
+    run_cycle()
+    host.refresh_from_db()
+    provision.refresh_from_db()
+    assert (host.state, host.problem) == (HostState.ERROR, HostProblem.DROPLET_OFF)
+    assert any(line.startswith(f"{host.name}:") for line in provision.drift), provision.drift
+    provisions.repair_provision(owner, provision)  # inline (JOBS_SYNC): powers on, configures
+    provision.refresh_from_db()
+    host.refresh_from_db()
+    assert provision.state == "RUNNING", provision.error
+    assert host.state == HostState.RUNNING, host.last_error
+    cycles = 0
+    while cycles < 2:
+        run_cycle()
+        cycles += 1
+        vm.refresh_from_db()
+        if vm.state == "RUNNING" and vm_answers(vm):
+            break
+    provision.refresh_from_db()
+    assert provision.drift == [], provision.drift
+    assert vm.state == "RUNNING", list(vm.log.values_list("message", flat=True))
+    serve_http(vm, f"hello from {vm.name}")
+    assert f"hello from {vm.name}" in (http_get(forwarded_url(vm)) or "")
+    print(f"[droplet suite] VM back {cycles} monitoring cycle(s) after Repair", file=sys.__stderr__)
 
 
 def check_isolation(provision, vm, neighbour) -> None:

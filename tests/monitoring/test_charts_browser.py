@@ -31,8 +31,8 @@ def test_vm_page_draws_live_charts(page, live_server, vm):
     vm_samples(vm, [(5.0, 20.0, 0, 0), (12.5, 24.3, 3000, 600), (40.0, 30.0, 9000, 900)])
     page.goto(f"{live_server.url}/vms/{vm.pk}/")
     card = page.locator("#vm-monitoring")
-    expect(card.locator(".uplot")).to_have_count(3)
-    expect(card.locator("canvas")).to_have_count(3)
+    expect(card.locator(".uplot")).to_have_count(4)  # CPU, memory, disk, network
+    expect(card.locator("canvas")).to_have_count(4)
     expect(card.locator("[data-latest=cpu_percent]")).to_have_text("40.0 %")
     expect(card.locator("[data-latest=memory_mb]")).to_have_text("30.0 MiB")
     # A new sample arrives: the next refresh (every 5 s here) shows it without a reload.

@@ -27,8 +27,8 @@ def events(vm):
 def test_parse_reads_the_probe_script_output():
     got = parse(
         "HOST 1000 800 0.25 2097152 1048576 10240000 2048000\n"
-        "CT one-7 RUNNING 1500000000 25165824 4096 2048\n"
-        "CT one-8 STOPPED 0 0 0 0\nDONE\n"
+        "CT one-7 RUNNING 1500000000 25165824 4096 2048 10240\n"
+        "CT one-8 STOPPED 0 0 0 0 -\nDONE\n"
     )
     assert (got.memory_total_mb, got.memory_used_mb, got.disk_used_mb) == (2048, 1024, 2000)
     assert got.containers["one-7"].cpu_seconds == 1.5

@@ -23,6 +23,8 @@ def test_vm_series_gives_parallel_lists_with_rates_in_bytes_per_second(vm, setti
         "memory_mb": [20.0, 24.3, 30.0],
         "net_rx_bps": [None, 100.0, 200.0],
         "net_tx_bps": [None, 20.0, 10.0],
+        "disk_used_mb": [None, None, None],  # these samples are from before disks had a size
+        "disk_mb": vm.disk_mb,
     }
 
 
@@ -117,6 +119,7 @@ def test_latest_vm_has_the_cumulative_counters_and_the_last_rates(vm):
         "memory_mb": 24.3,
         "net_rx_bytes": 1258291,
         "net_tx_bytes": 4096,
+        "disk_used_mb": None,
         "net_rx_bps": round((1258291 - 1000) / 30, 1),
         "net_tx_bps": round((4096 - 100) / 30, 1),
     }

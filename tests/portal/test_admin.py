@@ -21,7 +21,7 @@ from monitoring.models import WorkerHeartbeat, WorkerLease
 from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
-from vms.models import UserQuota, VMJob, VMLogLine
+from vms.models import UserQuota, VMJob, VMLogLine, VMSnapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,7 @@ def one_of_each(owner, operator, cluster, template):
         owner="w1:1:ab", hostname="w1", pid=1, started_at=timezone.now(), seen_at=timezone.now()
     )
     VMJob.objects.get_or_create(vm=vm, action="deploy")
+    VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
     UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
     ConsoleSession.objects.create(
         owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
@@ -119,6 +120,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "provisions.Host",
         "vms.VMEvent",
         "vms.VMJob",
+        "vms.VMSnapshot",
         "consoles.ConsoleSession",
     ],
 )

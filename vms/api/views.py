@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
-from vms import lxc, services
+from vms import disks, lxc, services
 from vms.choices import VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
@@ -34,6 +34,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "cpu_quota",
             "pids_max",
             "swap_mb",
+            "disk_mb",
             "lxc_unprivileged",
             "networks",
             "context",
@@ -52,7 +53,14 @@ class TemplateUpdateSerializer(serializers.Serializer):
     )
     pids_max = serializers.IntegerField(required=False, allow_null=True)
     swap_mb = serializers.IntegerField(required=False, allow_null=True)
+    disk_mb = serializers.IntegerField(
+        required=False, allow_null=True, help_text="the VM's disk in MB; null: the default"
+    )
     lxc_unprivileged = serializers.BooleanField(required=False)
+
+
+class DiskResizeSerializer(serializers.Serializer):
+    size_mb = serializers.IntegerField(min_value=1, help_text="the disk's new size in MB")
 
 
 class VMSerializer(serializers.ModelSerializer):
@@ -82,6 +90,7 @@ class VMSerializer(serializers.ModelSerializer):
             "nics",
             "cpu",
             "memory_mb",
+            "disk_mb",
             "failure_reason",
             "ports",
             "created_at",
@@ -245,6 +254,26 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         vm = services.act(request.user, vm, body.validated_data["action"])
         return Response(VMSerializer(vm).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=DiskResizeSerializer,
+        responses={
+            200: VMSerializer,
+            400: ErrorSerializer,
+            502: OpenApiResponse(ErrorSerializer, description="its host could not be reached"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="disk-resize")
+    def disk_resize(self, request, pk=None):
+        """`onevm disk-resize NAME SIZE`: grow the VM's disk, online when it runs."""
+        vm = self.get_object()
+        body = DiskResizeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            disks.grow(request.user, vm, body.validated_data["size_mb"])
+        except lxc.LXCError as exc:
+            return Response({"detail": str(exc)}, status=502)
+        return Response(VMSerializer(self.get_queryset().get(pk=vm.pk)).data)
 
     @extend_schema(
         parameters=[OpenApiParameter("port", int, description="a port inside the VM")],

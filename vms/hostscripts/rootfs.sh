@@ -11,6 +11,14 @@
 # nothing of the kernel beyond overlayfs itself. Where overlayfs is missing, each container
 # gets its own unpacked copy; a container whose directory is such a plain copy (no delta) is
 # started as it is.
+#
+# A VM's disk bounds what it can write: its writable layer (the overlay's upper and work
+# directories, or the whole unpacked tree without overlayfs) lives in an ext4 filesystem of
+# the VM's size, a sparse file $DIR/disk.img loop-mounted at $DIR/disk (at $DIR/rootfs without
+# overlayfs), as OpenNebula's LXC driver mounts its disk images. A VM that fills it gets
+# ENOSPC inside; the host's filesystem, and every other VM, keep their room. A sparse file
+# takes on the host only what the VM wrote. A container deployed without a size (DISK_MB
+# empty) keeps an unbounded layer in $DIR/delta.
 
 ONE_PREPARED="$BASE/images/rootfs"
 
@@ -207,33 +215,56 @@ ONE_ROOTFS_HOOK="$BASE/bin/one-rootfs-hook"
 one_rootfs_hook_install() {
     # The overlay's mount follows the container's life through LXC's own hooks: mounted
     # before it starts (pre-start, also after a reboot or by an operator's lxc-start) and
-    # unmounted once it has stopped (post-stop), so a stopped container's directory is plain
-    # and lxc-destroy by hand works as on any container. Hooks run as the host's root in the
-    # host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by every deploy, so it is
-    # always this portal version's; each deploy writes its own temporary file (deploys run
-    # side by side on a host) and renames it into place, so no start ever sees half a hook.
+    # unmounted once it has stopped (post-stop), so a stopped container's directory holds no
+    # merged tree and lxc-destroy by hand works as on any container. Hooks run as the host's
+    # root in the host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by every deploy,
+    # so it is always this portal version's; each deploy writes its own temporary file (deploys
+    # run side by side on a host) and renames it into place, so no start ever sees half a hook.
+    #
+    # The disk is not the hooks' to mount: where the host has AppArmor, lxc-start and its
+    # hooks run under lxc-start's profile, which allows overlay mounts but not a loop mount of
+    # ext4. The portal's scripts mount it (one_disk_mount) before they start a container, and
+    # it stays mounted while the container is stopped (LXC runs the stop and start hooks again
+    # for an in-place reboot); a start that finds it unmounted is refused, since the overlay
+    # would otherwise write to the host's own filesystem, unbounded.
     local NEW
     mkdir -p "$BASE/bin"
     NEW=$(mktemp "$ONE_ROOTFS_HOOK.XXXXXX")
     cat > "$NEW" <<'HOOK'
 #!/bin/sh
-# Edge Portal: a container's overlay rootfs (written by vm-deploy.sh). $1: mount | unmount.
+# Edge Portal: a container's overlay rootfs on its disk (written by vm-deploy.sh).
+# $1: mount | unmount (the overlay: LXC's pre-start and post-stop) | unmount-all (the overlay
+# and the disk: the portal's scripts, before the directory is removed or the disk replaced).
 set -eu
 D=$(dirname "$LXC_CONFIG_FILE")
-[ -f "$D/rootfs.lower" ] || exit 0
+UPPER="$D"
+if [ -f "$D/disk.img" ]; then
+    UPPER="$D/disk"
+    [ -f "$D/rootfs.lower" ] || UPPER="$D/rootfs"
+fi
 case "$1" in
     mount)
+        if [ "$UPPER" != "$D" ] && ! mountpoint -q "$UPPER"; then
+            echo "ERROR the VM's disk $D/disk.img is not mounted: start the VM from the portal" >&2
+            exit 9
+        fi
+        [ -f "$D/rootfs.lower" ] || exit 0
         mountpoint -q "$D/rootfs" && exit 0
         LOWER=$(cat "$D/rootfs.lower")
         if [ ! -d "$LOWER" ]; then
             echo "ERROR the prepared image under $D ($LOWER) is gone: redeploy the VM" >&2
             exit 8
         fi
-        mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$D/delta,workdir=$D/work" \
+        mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER/delta,workdir=$UPPER/work" \
             "$D/rootfs" ;;
-    unmount)
-        mountpoint -q "$D/rootfs" || exit 0
-        umount "$D/rootfs" 2>/dev/null || umount -l "$D/rootfs" ;;
+    unmount | unmount-all)
+        MOUNTS="$D/rootfs"
+        [ "$1" = unmount ] || MOUNTS="$D/rootfs $D/disk"
+        [ -f "$D/rootfs.lower" ] || [ "$1" = unmount-all ] || MOUNTS=""
+        for M in $MOUNTS; do
+            mountpoint -q "$M" || continue
+            umount "$M" 2>/dev/null || umount -l "$M"
+        done ;;
 esac
 HOOK
     chmod 755 "$NEW"
@@ -241,35 +272,77 @@ HOOK
 }
 
 one_rootfs_unmount() {
-    # $1 container directory: its overlay unmounted, before the directory is removed (or the
-    # removal would walk the merged tree). Nothing for a plain rootfs directory.
-    if [ -f "$1/rootfs.lower" ] && [ -x "$ONE_ROOTFS_HOOK" ]; then
-        LXC_CONFIG_FILE="$1/config" "$ONE_ROOTFS_HOOK" unmount
+    # $1 container directory: its overlay and disk unmounted, before the directory is removed
+    # or the disk replaced (a removal would walk the merged tree and leave the disk mounted).
+    # Nothing for a plain rootfs directory.
+    if { [ -f "$1/rootfs.lower" ] || [ -f "$1/disk.img" ]; } && [ -x "$ONE_ROOTFS_HOOK" ]; then
+        LXC_CONFIG_FILE="$1/config" "$ONE_ROOTFS_HOOK" unmount-all
     fi
 }
 
+one_disk_mount() {
+    # $1 container directory: its disk mounted where the container's layer lives, before the
+    # container starts (its pre-start hook refuses to start it otherwise). Nothing for a
+    # container without a disk of its own or one whose disk is mounted.
+    local DIR="$1" UPPER="$1/disk"
+    [ -f "$DIR/disk.img" ] || return 0
+    [ -f "$DIR/rootfs.lower" ] || UPPER="$DIR/rootfs"
+    mountpoint -q "$UPPER" && return 0
+    mkdir -p "$UPPER"
+    if ! mount -o loop,noatime "$DIR/disk.img" "$UPPER"; then
+        echo "ERROR the VM's disk could not be mounted (a loop device is needed)" >&2
+        exit 7
+    fi
+}
+
+one_disk_create() {
+    # $1 container directory, $2 size in MB, $3 owner of its root: $1/disk.img, a sparse file
+    # with an empty ext4 filesystem of that size (no blocks reserved for root: the container's
+    # root is the only user). Inode tables and journal are left to be zeroed lazily: a sparse
+    # file reads as zeros anyway, and making a 10 GB disk then writes almost nothing.
+    local DIR="$1" SIZE="$2" ROOT_ID="$3"
+    rm -f "$DIR/disk.img.new"
+    truncate -s "${SIZE}M" "$DIR/disk.img.new"
+    mkfs.ext4 -q -F -m 0 -E "root_owner=$ROOT_ID:$ROOT_ID,lazy_itable_init=1,lazy_journal_init=1" \
+        "$DIR/disk.img.new"
+    mv "$DIR/disk.img.new" "$DIR/disk.img"
+}
+
 one_rootfs_create() {
-    # $1 container directory (absent), $2 image tar, $3 its sha256, $4 root id, $5 id count:
-    # $1/rootfs ready to be written to, an overlay where the kernel has overlayfs. Sets
-    # ROOTFS_CONF: the container configuration's lines for it.
-    local DIR="$1" IMAGE="$2" SHA="$3" ROOT_ID="$4" COUNT="$5" LOWER
+    # $1 container directory (absent), $2 image tar, $3 its sha256, $4 root id, $5 id count,
+    # $6 disk size in MB (empty: no disk, an unbounded layer): $1/rootfs ready to be written
+    # to, an overlay where the kernel has overlayfs. Sets ROOTFS_CONF: the container
+    # configuration's lines for it.
+    local DIR="$1" IMAGE="$2" SHA="$3" ROOT_ID="$4" COUNT="$5" SIZE="${6:-}" LOWER UPPER
     mkdir -p "$DIR/rootfs"
-    ROOTFS_CONF=""
+    one_rootfs_hook_install
+    ROOTFS_CONF="lxc.hook.pre-start = $ONE_ROOTFS_HOOK mount
+lxc.hook.post-stop = $ONE_ROOTFS_HOOK unmount"
+    UPPER="$DIR"
+    if [ -n "$SIZE" ]; then
+        one_disk_create "$DIR" "$SIZE" "$ROOT_ID"
+        UPPER="$DIR/disk"
+        one_overlay_available || UPPER="$DIR/rootfs"
+        mkdir -p "$UPPER"
+        if ! mount -o loop,noatime "$DIR/disk.img" "$UPPER"; then
+            echo "ERROR the VM's disk could not be mounted (a loop device is needed)" >&2
+            exit 7
+        fi
+        echo "DISK ${SIZE} MB (ext4 on a sparse file, mounted at ${UPPER#"$DIR"/})"
+    fi
     if ! one_overlay_available; then
         one_unpack "$IMAGE" "$DIR/rootfs" "$ROOT_ID" "$COUNT"
+        [ -n "$SIZE" ] || ROOTFS_CONF=""
         echo "ROOTFS unpacked (no overlayfs on this host)"
         return
     fi
     one_prepare_image "$IMAGE" "$SHA" "$ROOT_ID" "$COUNT"
     LOWER="$ONE_PREPARED/$SHA-$ROOT_ID"
-    mkdir -p "$DIR/delta" "$DIR/work"
+    mkdir -p "$UPPER/delta" "$UPPER/work"
     # The merged tree's root takes its owner and mode from the writable layer's.
-    chown --reference="$LOWER" "$DIR/delta"
-    chmod --reference="$LOWER" "$DIR/delta"
+    chown --reference="$LOWER" "$UPPER/delta"
+    chmod --reference="$LOWER" "$UPPER/delta"
     echo "$LOWER" > "$DIR/rootfs.lower"
-    one_rootfs_hook_install
     LXC_CONFIG_FILE="$DIR/config" "$ONE_ROOTFS_HOOK" mount
-    ROOTFS_CONF="lxc.hook.pre-start = $ONE_ROOTFS_HOOK mount
-lxc.hook.post-stop = $ONE_ROOTFS_HOOK unmount"
     echo "ROOTFS overlay on the prepared image"
 }

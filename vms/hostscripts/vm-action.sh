@@ -13,12 +13,14 @@ case "$ACTION" in
     start)
         # Not `lxc-info | grep -q`: under pipefail an early grep exit reads as "not running".
         if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s)" != *RUNNING* ]]; then
+            one_disk_mount "$LXCPATH/$VM"
             one_before_start "$LXCPATH/$VM"
             lxc-start -P "$LXCPATH" -n "$VM"
         fi
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;
     reboot)
         lxc-stop -P "$LXCPATH" -n "$VM" -r -t 20 || lxc-stop -P "$LXCPATH" -n "$VM" -k
+        one_disk_mount "$LXCPATH/$VM"
         one_before_start "$LXCPATH/$VM"
         lxc-start -P "$LXCPATH" -n "$VM" 2>/dev/null || true
         lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30 ;;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Deploy one LXC system container (idempotent: every step checks first). Inputs come from the
 # environment, each quoted by the portal: VM (one-<id>), IMAGE_URL, IMAGE_RESOLVE, IMAGE_SHA256,
-# NICS, IP, MEMORY_MB, CPU_SHARES, VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional);
+# NICS, IP, MEMORY_MB, CPU_SHARES, DISK_MB (the disk's size: rootfs.sh; empty: unbounded),
+# VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional);
 # EXISTING_ONLY=1 (a restart): start a container that is on the host, never create one; a
 # container that is not there prints GONE and changes nothing.
 # isolation: PRIVILEGED (1 only when an operator's template says LXC_UNPRIVILEGED = no),
@@ -38,7 +39,9 @@ if [ ! -f "$DIR/config" ]; then
     for N in MEMORY_MB CPU_SHARES SWAP_MB PIDS_MAX; do
         [[ "${!N:-}" =~ ^[0-9]+$ ]] || { echo "ERROR $N must be a number" >&2; exit 2; }
     done
-    [[ "${CPU_QUOTA_US:-}" =~ ^[0-9]*$ ]] || { echo "ERROR CPU_QUOTA_US must be a number" >&2; exit 2; }
+    for N in CPU_QUOTA_US DISK_MB; do
+        [[ "${!N:-}" =~ ^[0-9]*$ ]] || { echo "ERROR $N must be a number" >&2; exit 2; }
+    done
     # What an earlier, unfinished attempt left (its overlay unmounted before it goes).
     one_rootfs_unmount "$DIR"
     rm -rf "$DIR"
@@ -59,7 +62,7 @@ lxc.idmap = u 0 $ID_START $ID_COUNT
 lxc.idmap = g 0 $ID_START $ID_COUNT"
         echo "ROOTFS unprivileged (ids shifted to $ID_START-$(( ID_START + ID_COUNT - 1 )))"
     fi
-    one_rootfs_create "$DIR" "$CACHED" "$IMAGE_SHA256" "$ROOT_ID" "$ID_COUNT"
+    one_rootfs_create "$DIR" "$CACHED" "$IMAGE_SHA256" "$ROOT_ID" "$ID_COUNT" "${DISK_MB:-}"
     # LXC's own profile where the kernel has AppArmor (never `unconfined`).
     if one_apparmor; then
         ISOLATION+="
@@ -142,6 +145,7 @@ fi
 
 step "start"
 if [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null || true)" != *RUNNING* ]]; then
+    one_disk_mount "$DIR"
     one_before_start "$DIR"
     if ! lxc-start -P "$LXCPATH" -n "$VM" --logfile "$DIR/lxc.log" --logpriority NOTICE; then
         grep -E "ERROR" "$DIR/lxc.log" | head -n 4 >&2

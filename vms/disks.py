@@ -1,0 +1,67 @@
+"""A VM's disk: its size checked against the host's room, and grown online.
+
+The disk is an ext4 filesystem in a sparse file on the host (vms/hostscripts/rootfs.sh); it
+only grows: ext4 cannot shrink while mounted, and a VM's data may lie anywhere in it.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+
+from core.tenancy import CHANGE
+from jobs.states import JOB_LIVE
+from vms import lxc
+from vms.choices import DISK_MB_MAX, VMState
+from vms.models import VM, VMLogLine
+
+log = logging.getLogger(__name__)
+
+GROWABLE = {VMState.RUNNING, VMState.POWEROFF}
+
+
+def grow(user, vm: VM, size_mb: int) -> VM:
+    """Grow the VM's disk to `size_mb`, online when it runs (`df` inside shows it at once).
+    Refused, changing nothing: a smaller or equal size, a VM without a disk of its own, one
+    not RUNNING or POWEROFF, one a job is working on, a size beyond the largest allowed."""
+    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
+        raise Http404("VM not found")
+    with transaction.atomic():
+        vm = VM.objects.select_for_update().select_related("host__provision").get(pk=vm.pk)
+        if vm.state not in GROWABLE:
+            raise ValidationError(
+                f"VM {vm.name} is {vm.state}: a disk grows while the VM is RUNNING or POWEROFF"
+            )
+        if vm.jobs.filter(state__in=JOB_LIVE).exists():
+            raise ValidationError(f"VM {vm.name} has a job running: try again once it ends")
+        if vm.disk_mb is None:
+            raise ValidationError(
+                f"VM {vm.name} has no disk of its own (it was deployed before VMs had one)"
+            )
+        if size_mb <= vm.disk_mb:
+            raise ValidationError(
+                {
+                    "size_mb": f"VM {vm.name}'s disk is {vm.disk_mb} MB: give a larger size "
+                    f"(a disk only grows: ext4 cannot shrink while mounted, and the VM's data "
+                    f"may lie anywhere in it)"
+                }
+            )
+        if size_mb > DISK_MB_MAX:
+            raise ValidationError({"size_mb": f"a disk is at most {DISK_MB_MAX} MB"})
+        result = lxc.run_script(
+            vm.host, "vm-disk.sh", {"VM": vm.container_name, "SIZE_MB": int(size_mb)}
+        )
+        if result.exit_status != 0:
+            reason = (result.stderr.strip().splitlines() or ["no reason given"])[-1]
+            raise ValidationError(
+                f"{vm.host.name} did not grow VM {vm.name}'s disk: {reason.removeprefix('ERROR ')}"
+            )
+        old = vm.disk_mb
+        VM.objects.filter(pk=vm.pk).update(disk_mb=size_mb)
+        vm.disk_mb = size_mb
+        detail = next((line for line in result.stdout.splitlines() if line.startswith("DISK")), "")
+        VMLogLine.objects.create(
+            vm=vm, message=f"disk grown {old} -> {size_mb} MB by {user} ({detail})"
+        )
+    return vm
