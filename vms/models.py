@@ -105,6 +105,15 @@ class VM(models.Model):
     state = models.CharField(max_length=16, choices=VMState.choices, default=VMState.PENDING)
     cpu = models.DecimalField(max_digits=5, decimal_places=2)
     memory_mb = models.PositiveIntegerField()
+    # The VM's own CPU quota (cpu.max), copied from its template when it is made, as its CPU
+    # and memory are, so that a resize changes this VM and not its template's other VMs.
+    cpu_quota = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="at most this many CPUs (cpu.max); empty: only the weight from CPU",
+    )
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -31,7 +31,17 @@ VERBS = {
         "host",
     ],
     onetemplate: ["list", "show", "update", "instantiate", "delete"],
-    onevm: ["list", "show", "port-forward", "ssh", "poweroff", "resume", "reboot", "terminate"],
+    onevm: [
+        "list",
+        "show",
+        "port-forward",
+        "ssh",
+        "resize",
+        "poweroff",
+        "resume",
+        "reboot",
+        "terminate",
+    ],
     onevnet: ["list", "show", "create", "delete"],
 }
 
