@@ -24,7 +24,8 @@ done
 exec 9>"$LXCPATH/.$VM.lock"
 flock -w 20 9 || { echo "ERROR $VM is busy: a deploy holds its lock" >&2; exit 4; }
 
-cg() { lxc-cgroup -P "$LXCPATH" -n "$VM" "$@"; }
+# `--`: a value such as -1 (cgroup v1 quota cleared) is not an option.
+cg() { lxc-cgroup -P "$LXCPATH" -n "$VM" -- "$@"; }
 RUNNING=0
 [[ "$(lxc-info -P "$LXCPATH" -n "$VM" -s 2>/dev/null || true)" != *RUNNING* ]] || RUNNING=1
 # Swap is limited where vm-deploy.sh found swap accounting and wrote its line.
