@@ -27,6 +27,7 @@ SCRIPTS = (
     "load",
     "scale_out",
     "console",
+    "vm_resize",
 )
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"
