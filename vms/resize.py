@@ -73,7 +73,8 @@ def _memory_in_use(vm: VM) -> float | None:
     """MiB the VM used at monitoring's latest sample, if that is recent (two cycles)."""
     since = timezone.now() - timedelta(seconds=2 * settings.MONITOR_INTERVAL)
     # Monitoring's samples, read through their relation to the VM (vms imports no monitoring).
-    return vm.samples.filter(at__gte=since).order_by("-at").values_list("memory_mb").first()
+    samples = vm.samples.filter(at__gte=since).order_by("-at")
+    return samples.values_list("memory_mb", flat=True).first()
 
 
 def _check(vm: VM, cpu: Decimal, memory_mb: int) -> None:
@@ -97,9 +98,9 @@ def _check(vm: VM, cpu: Decimal, memory_mb: int) -> None:
             "CPU more"
         )
     used = _memory_in_use(vm) if vm.state == VMState.RUNNING else None
-    if used is not None and memory_mb < used[0]:
+    if used is not None and memory_mb < used:
         raise ValidationError(
-            f"VM {vm.name} uses {used[0]:.0f} MiB of memory now, more than the {memory_mb} MiB "
+            f"VM {vm.name} uses {used:.0f} MiB of memory now, more than the {memory_mb} MiB "
             "asked: free memory in the VM first"
         )
 

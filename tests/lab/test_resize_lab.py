@@ -1,6 +1,7 @@
 """Live resize on a lab host: the cgroup files read on the host before and after, the
-container's init unchanged (no restart), its config file rewritten for its next start, and a
-memory limit below what the VM uses refused by the host with nothing changed."""
+container's init unchanged (no restart), its config file rewritten for its next start, a
+memory limit below what the VM uses refused by the host with nothing changed, and a POWEROFF
+VM's new limits taken at its next start."""
 
 import shlex
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from tests.lab.helpers import in_vm, on_host
-from vms import resize
+from vms import resize, services
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
@@ -88,3 +89,12 @@ def test_live_resize_keeps_the_container_running(cluster_with_vms, owner):
     vm.refresh_from_db()
     assert vm.memory_mb == 384
     assert init_pid(provision, vm) == pid
+
+    # A POWEROFF VM: its config only, applied when it starts again.
+    services.act(owner, vm, "poweroff")  # the job runs inline (JOBS_SYNC)
+    vm.refresh_from_db()
+    vm = resize.resize(owner, vm, memory_mb=320)
+    assert f"{prefix}.{memory} = 320M" in config(provision, vm)
+    assert vm.log.filter(message__startswith="resized (at its next start)").exists()
+    services.act(owner, vm, "resume")
+    assert read(provision, vm, memory)[memory] == str(320 * MIB)
