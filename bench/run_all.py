@@ -28,6 +28,7 @@ SCRIPTS = (
     "scale_out",
     "console",
     "vm_snapshots",
+    "vm_resize",
 )
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"

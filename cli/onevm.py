@@ -81,6 +81,7 @@ def cmd_show(client, args):
         ("CPU", vm["cpu"]),
         ("MEMORY", f"{vm['memory_mb']}M"),
         ("DISK", f"{vm['disk_mb']}M" if vm.get("disk_mb") else "unbounded"),
+        ("CPU_QUOTA", vm["cpu_quota"] or "-"),
         ("START TIME", vm["created_at"][:19].replace("T", " ")),
     ]
     if vm["failure_reason"]:
@@ -168,6 +169,27 @@ def cmd_ssh(client, args):
             _exec(client, vm, ["/bin/sh", "-c", line])
 
 
+def cmd_resize(client, args):
+    vm = _vm(client, args.vm)
+    changes = {}
+    if args.cpu is not None:
+        changes["cpu"] = args.cpu
+    if args.memory is not None:
+        changes["memory_mb"] = args.memory
+    if args.cpu_quota is not None:
+        quota = args.cpu_quota.strip().lower()
+        changes["cpu_quota"] = None if quota in ("", "none") else args.cpu_quota
+    if not changes:
+        print("onevm resize: give --cpu, --memory or --cpu-quota", file=sys.stderr)
+        return 2
+    vm = client.post(f"vms/{vm['id']}/resize/", changes)
+    print(
+        f"VM {vm['id']} ({vm['name']}): CPU {vm['cpu']}, MEMORY {vm['memory_mb']}M, "
+        f"CPU_QUOTA {vm['cpu_quota'] or 'none'}"
+    )
+    return 0
+
+
 def _action(name):
     def command(client, args):
         vm = _vm(client, args.vm)
@@ -189,6 +211,11 @@ def build() -> Command:
     p = cli.verb("ssh", cmd_ssh, "a shell (or one command after --) in the VM")
     p.add_argument("vm", help="ID or name")
     p.add_argument("command", nargs=argparse.REMAINDER)
+    p = cli.verb("resize", cmd_resize, "change a VM's CPU and memory limits without a restart")
+    p.add_argument("vm", help="ID or name")
+    p.add_argument("--cpu", help="CPU (the container's CPU weight)")
+    p.add_argument("--memory", type=int, help="memory in MB (memory.max)")
+    p.add_argument("--cpu-quota", help="at most this many CPUs (cpu.max); none: no quota")
     for name, help_text in (
         ("poweroff", "stop the VM's container"),
         ("resume", "start a powered-off VM again"),

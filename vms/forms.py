@@ -36,3 +36,19 @@ class TemplateForm(forms.ModelForm):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class ResizeForm(forms.Form):
+    """A VM's CPU, memory and CPU quota, shown with its current values; an empty quota means
+    none. Bounds and every other rule are the services' (vms/resize.py)."""
+
+    cpu = forms.DecimalField(label="CPU", max_digits=5, decimal_places=2)
+    memory_mb = forms.IntegerField(label="Memory (MiB)")
+    cpu_quota = forms.DecimalField(
+        label="CPU quota", max_digits=5, decimal_places=2, required=False, help_text="empty: none"
+    )
+
+    @classmethod
+    def of(cls, vm, data=None) -> "ResizeForm":
+        initial = {"cpu": vm.cpu, "memory_mb": vm.memory_mb, "cpu_quota": vm.cpu_quota}
+        return cls(data, initial=initial, prefix="resize")

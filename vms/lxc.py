@@ -130,19 +130,28 @@ def image_source(image) -> outbound.Target:
 
 def isolation(vm) -> dict:
     """The container's isolation and limits, from its template (settings' defaults when the
-    template is gone): every value an integer, PRIVILEGED only for an operator's template."""
+    template is gone) and its own CPU quota: every value an integer, PRIVILEGED only for an
+    operator's template."""
     template = vm.template
     privileged = template is not None and not template.lxc_unprivileged
-    quota = template.cpu_quota if template is not None else None
     pids = template.pids_max if template is not None else None
     swap = template.swap_mb if template is not None else None
     return {
         "PRIVILEGED": 1 if privileged else 0,
         "PIDS_MAX": int(pids or settings.VM_PIDS_MAX_DEFAULT),
         "SWAP_MB": int(settings.VM_SWAP_MB_DEFAULT if swap is None else swap),
-        # cpu.max over a 100 ms period: 0.5 CPU -> 50000 us; at least 1 ms.
-        "CPU_QUOTA_US": max(1000, int(float(quota) * 100000)) if quota else "",
+        "CPU_QUOTA_US": cpu_quota_us(vm.cpu_quota),
     }
+
+
+def cpu_shares(cpu) -> int:
+    """cgroup v1 cpu.shares for `cpu` CPUs (1 CPU -> 1024; cgroup v2's weight is made from it)."""
+    return max(2, int(float(cpu) * 1024))
+
+
+def cpu_quota_us(quota) -> int | str:
+    """cpu.max over a 100 ms period: 0.5 CPU -> 50000 us, at least 1 ms; '' for no quota."""
+    return max(1000, int(float(quota) * 100000)) if quota else ""
 
 
 def deploy(
@@ -157,7 +166,7 @@ def deploy(
         "NICS": nic_lines(nics),
         "IP": public.ip if public else "",
         "MEMORY_MB": vm.memory_mb,
-        "CPU_SHARES": max(2, int(float(vm.cpu) * 1024)),
+        "CPU_SHARES": cpu_shares(vm.cpu),
         "DISK_MB": vm.disk_mb or "",
         "VM_HOSTNAME": "localhost",
         "PUBLIC_IP": vm.host.public_ip,
@@ -190,6 +199,41 @@ def prepare_image(host, image, log=None) -> bool:
 
 def action(vm, name: str, log=None) -> None:
     _run(vm.host, "vm-action.sh", {"VM": vm.container_name, "ACTION": name}, log)
+
+
+class ResizeRefused(LXCError):
+    """The host refused the new memory limit: the container uses more than that now."""
+
+
+RESIZE_REFUSED = 3  # vm-resize.sh's exit status for a limit below the memory in use
+
+
+def resize(vm, memory_mb: int, cpu, cpu_quota, log=None) -> str:
+    """Set the container's memory and CPU limits (vm-resize.sh, under its deploy lock): live
+    when it runs, and in its config file for its next start. Over the warm connection with no
+    wait for an unreachable host: the user is waiting for the answer."""
+    env = {
+        "VM": vm.container_name,
+        "MEMORY_MB": int(memory_mb),
+        "SWAP_MB": isolation(vm)["SWAP_MB"],
+        "CPU_SHARES": cpu_shares(cpu),
+        "CPU_QUOTA_US": cpu_quota_us(cpu_quota),
+    }
+    with connected(vm.host, "vm-resize.sh", wait=0) as session:
+        result = session.run_script(script_text("vm-resize.sh"), env, timeout=60, check=False)
+    if result.exit_status == RESIZE_REFUSED:
+        refusal = [line for line in result.stderr.splitlines() if line.startswith("REFUSED ")]
+        raise ResizeRefused(refusal[-1].removeprefix("REFUSED ") if refusal else result.stderr)
+    if result.exit_status != 0:
+        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        raise LXCError(
+            f"vm-resize.sh on {vm.host.name} exited with status {result.exit_status}: {tail}"
+        )
+    if log is not None:
+        for line in result.stdout.splitlines():
+            if line.startswith(("BEFORE ", "AFTER ")):
+                log(f"{vm.host.name}: {line}")
+    return result.stdout
 
 
 def attach_prefix(vm) -> str:

@@ -114,6 +114,15 @@ class VM(models.Model):
     memory_mb = models.PositiveIntegerField()
     # Its disk's size; empty for a container deployed before disks had one (unbounded).
     disk_mb = models.PositiveIntegerField(null=True, blank=True)
+    # The VM's own CPU quota (cpu.max), copied from its template when it is made, as its CPU
+    # and memory are, so that a resize changes this VM and not its template's other VMs.
+    cpu_quota = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="at most this many CPUs (cpu.max); empty: only the weight from CPU",
+    )
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -37,7 +37,9 @@ def vm_log(vm, message: str, level: str = "info") -> None:
     log.info("vm %s: %s", vm.pk, message)
 
 
-def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
+def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
+    """Whether the user may have `vms` more VMs and `cpu` and `memory_mb` more than the VMs
+    they have use (a resize asks for no VM and for the growth only; nothing more is free)."""
     quota = (
         UserQuota.objects.filter(user=user).values("vms", "cpu", "memory_mb").first()
         or settings.VM_QUOTA_DEFAULT
@@ -47,13 +49,13 @@ def check_quota(user, cpu: Decimal, memory_mb: int) -> None:
         .exclude(state=VMState.DONE)
         .aggregate(n=Count("pk"), cpu=Sum("cpu"), memory=Sum("memory_mb"))
     )
-    if used["n"] + 1 > quota["vms"]:
+    if vms and used["n"] + vms > quota["vms"]:
         raise ValidationError(f"VM quota reached: {used['n']} of {quota['vms']} VMs in use")
-    if (used["cpu"] or 0) + cpu > Decimal(str(quota["cpu"])):
+    if cpu > 0 and (used["cpu"] or 0) + cpu > Decimal(str(quota["cpu"])):
         raise ValidationError(
             f"CPU quota reached: {used['cpu'] or 0} of {quota['cpu']} in use, {cpu} more asked"
         )
-    if (used["memory"] or 0) + memory_mb > quota["memory_mb"]:
+    if memory_mb > 0 and (used["memory"] or 0) + memory_mb > quota["memory_mb"]:
         raise ValidationError(
             f"memory quota reached: {used['memory'] or 0} of "
             f"{quota['memory_mb']} MiB in use, {memory_mb} more asked"
@@ -163,6 +165,7 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
                 cpu=template.cpu,
                 memory_mb=template.memory_mb,
                 disk_mb=disk_mb,
+                cpu_quota=template.cpu_quota,
             )
             for index, network in enumerate(networks):
                 nic = NIC.objects.create(vm=vm, network=network, index=index)
@@ -301,10 +304,15 @@ def act(user, vm: VM, action: str) -> VM:
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     allowed, _ = ACTIONS[action]
-    if vm.state not in allowed:
-        raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
-    vm_log(vm, f"{action} requested by {user}")
-    start_job(vm, action)
+    with transaction.atomic():
+        # Under the VM's row lock, which a resize (vms/resize.py) holds while the host applies
+        # it: the action waits for the resize, and a later resize sees the action's job.
+        state = VM.objects.select_for_update().filter(pk=vm.pk).values_list("state", flat=True)
+        vm.state = state.get()
+        if vm.state not in allowed:
+            raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
+        vm_log(vm, f"{action} requested by {user}")
+        start_job(vm, action)
     return vm
 
 

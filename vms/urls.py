@@ -19,6 +19,7 @@ urlpatterns = [
         snapshot_views.snapshot_delete,
         name="snapshot_delete",
     ),
+    path("<int:pk>/resize/", views.vm_resize, name="resize"),
     path("<int:pk>/<str:action>/", views.vm_action, name="action"),
     path("templates/", views.template_list, name="templates"),
     path("templates/<int:pk>/edit/", views.template_edit, name="template_edit"),

@@ -9,9 +9,9 @@ from django_htmx.http import HttpResponseStopPolling
 from core.units import parse_size_mb
 from provisions.choices import NetworkKind, ProvisionState
 from provisions.networks import networks_for
-from vms import disks, lxc, services
+from vms import disks, lxc, resize, services
 from vms.choices import VM_ACTIVE, VMState
-from vms.forms import TemplateForm
+from vms.forms import ResizeForm, TemplateForm
 from vms.models import VM, VMTemplate
 
 PAGE_SIZE = 50
@@ -46,6 +46,7 @@ def vm_detail(request, pk):
     context = _detail_context(vm)
     # Who moved the VM's state and why (users, jobs, monitoring); the newest first.
     context["events"] = vm.events.order_by("-id")[:50]
+    context["resize_form"] = ResizeForm.of(vm)
     return render(request, "vms/detail.html", context)
 
 
@@ -87,6 +88,33 @@ def vm_disk_resize(request, pk):
         messages.error(request, f"The disk was not grown: {exc}")
     else:
         messages.success(request, f"{vm.name}'s disk is now {size_mb} MB.")
+    return redirect(vm)
+
+
+@login_required
+@require_POST
+def vm_resize(request, pk):
+    """The resize form: the service's answer in the form itself (HTMX) or as a message."""
+    vm = get_object_or_404(_vms(request), pk=pk)
+    form = ResizeForm.of(vm, request.POST)
+    error = None
+    if not form.is_valid():
+        error = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    else:
+        try:
+            vm = resize.resize(request.user, vm, **form.cleaned_data)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        except resize.HostFailed as exc:
+            error = str(exc)
+    if request.htmx:
+        form = form if error else ResizeForm.of(vm)
+        context = {"vm": vm, "resize_form": form, "resize_error": error, "resize_done": not error}
+        return render(request, "vms/partials/resize.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{vm.name} resized.")
     return redirect(vm)
 
 

@@ -36,6 +36,7 @@ VERBS = {
         "show",
         "port-forward",
         "ssh",
+        "resize",
         "poweroff",
         "resume",
         "reboot",

@@ -82,6 +82,9 @@ def test_the_host_script_gets_integers_and_privileged_only_when_asked(template, 
     VMTemplate.objects.filter(pk=template.pk).update(
         lxc_unprivileged=False, pids_max=64, cpu_quota="0.25", swap_mb=32
     )
+    # The CPU quota is the VM's own (copied from its template when it is made; a resize
+    # changes it), the other limits its template's.
+    VM.objects.filter(pk=vm.pk).update(cpu_quota="0.25")
     vm.refresh_from_db()
     assert lxc.isolation(vm) == {
         "PRIVILEGED": 1,

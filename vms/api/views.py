@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
-from vms import disks, lxc, services
+from vms import disks, lxc, resize, services
 from vms.choices import VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
@@ -91,6 +91,7 @@ class VMSerializer(serializers.ModelSerializer):
             "cpu",
             "memory_mb",
             "disk_mb",
+            "cpu_quota",
             "failure_reason",
             "ports",
             "created_at",
@@ -136,6 +137,16 @@ class InstantiateSerializer(serializers.Serializer):
 
 class ActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(services.ACTIONS))
+
+
+class ResizeSerializer(serializers.Serializer):
+    """`onevm resize`: any of the three; what is not given stays. `cpu_quota` null clears it."""
+
+    cpu = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    memory_mb = serializers.IntegerField(required=False)
+    cpu_quota = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, allow_null=True
+    )
 
 
 class ExecSerializer(serializers.Serializer):
@@ -274,6 +285,27 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         except lxc.LXCError as exc:
             return Response({"detail": str(exc)}, status=502)
         return Response(VMSerializer(self.get_queryset().get(pk=vm.pk)).data)
+
+    @extend_schema(
+        request=ResizeSerializer,
+        responses={
+            200: VMSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="refused; nothing changed"),
+            502: OpenApiResponse(ErrorSerializer, description="its host could not apply it"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="resize")
+    def do_resize(self, request, pk=None):
+        """Change a RUNNING VM's CPU and memory limits live (a POWEROFF VM's for its next
+        start): `onevm resize NAME --cpu N --memory M --cpu-quota Q`."""
+        vm = self.get_object()
+        body = ResizeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            vm = resize.resize(request.user, vm, **body.validated_data)
+        except resize.HostFailed as exc:
+            return Response({"detail": str(exc)}, status=502)
+        return Response(VMSerializer(_vms(request.user).get(pk=vm.pk)).data)
 
     @extend_schema(
         parameters=[OpenApiParameter("port", int, description="a port inside the VM")],

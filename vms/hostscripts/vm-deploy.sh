@@ -101,7 +101,7 @@ lxc.cgroup.cpu.cfs_quota_us = $CPU_QUOTA_US"
 lxc.cgroup2.memory.swap.max = ${SWAP_MB}M"
         fi
         LIMITS+="
-lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 ))
+lxc.cgroup2.cpu.weight = $(( CPU_SHARES * 100 / 1024 > 0 ? CPU_SHARES * 100 / 1024 : 1 ))
 lxc.cgroup2.pids.max = $PIDS_MAX"
         [ -z "${CPU_QUOTA_US:-}" ] || LIMITS+="
 lxc.cgroup2.cpu.max = $CPU_QUOTA_US 100000"

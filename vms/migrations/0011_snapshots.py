@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vms', '0009_disks'),
+        ('vms', '0010_disks'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vms', '0008_vmevent_actor'),
+        ('vms', '0009_vm_cpu_quota'),
     ]
 
     operations = [
