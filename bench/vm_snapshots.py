@@ -67,7 +67,9 @@ def measure(vm, size_mb: int) -> list:
     from vms import lxc, snapshots
 
     written = lxc.execute(
-        vm, ["sh", "-c", f"rm -f /data; head -c {size_mb}M /dev/urandom > /data && sync"], 600
+        vm,
+        ["sh", "-c", f"rm -f /data; head -c {size_mb * 2**20} /dev/urandom > /data && sync"],
+        600,
     )
     if written.exit_status != 0:
         raise SystemExit(f"writing {size_mb} MB in the VM failed: {written.stderr[-300:]}")
