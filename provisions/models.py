@@ -18,6 +18,7 @@ from provisions.choices import (
     HostState,
     JobKind,
     NetworkKind,
+    PlacementPolicy,
     ProvisionState,
     ResourceKind,
     ResourceState,
@@ -76,6 +77,10 @@ class Provision(models.Model):
     host_key_public = models.TextField(blank=True)
     host_key_private_encrypted = models.TextField(blank=True, editable=False)
     host_key_fingerprint = models.CharField(max_length=80, blank=True)
+    # How instantiate picks among the hosts with room (vms/placement.py); changeable later.
+    placement_policy = models.CharField(
+        max_length=16, choices=PlacementPolicy.choices, default=PlacementPolicy.STRIPING
+    )
     failed_step = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     # What the last drift check (monitoring.drift) found in DigitalOcean that the ledger does

@@ -106,6 +106,9 @@ class VM(models.Model):
     cpu = models.DecimalField(max_digits=5, decimal_places=2)
     memory_mb = models.PositiveIntegerField()
     failure_reason = models.TextField(blank=True)
+    # Why a PENDING VM has no host yet ("no host with 2048 MiB memory free: ..."); empty once
+    # placed (vms/placement.py).
+    placement_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

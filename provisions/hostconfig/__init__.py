@@ -47,6 +47,19 @@ def isolation_env() -> dict:
     }
 
 
+# host-setup.sh keeps at least this much memory for the host itself, whatever the setting.
+HOST_KEEP_FLOOR_MB = 256
+
+
+def kept_for_host_mb(total_mb: int) -> int:
+    """The memory host-setup.sh keeps out of the containers' parent cgroup on a host with
+    `total_mb`: the reserve asked for (HOST_RESERVED_MEMORY_MB), and at least 256 MB or a
+    tenth; half of it on a host too small for that. The script and this must agree: what
+    is left is all the VMs of the host may ever use (the parent's memory.max)."""
+    keep = max(total_mb // 10, HOST_KEEP_FLOOR_MB, int(settings.HOST_RESERVED_MEMORY_MB))
+    return keep if keep < total_mb else total_mb // 2
+
+
 def configure(session: HostSession, log=None) -> HostFacts:
     """Run the set-up script on a connected host and read back what it reports."""
     env = {"ONE_BRIDGE": BRIDGE, "ONE_BRIDGE_CIDR": BRIDGE_CIDR, "ONE_PUBLIC_IF": "eth0"}
