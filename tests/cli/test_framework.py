@@ -28,10 +28,21 @@ VERBS = {
         "configure",
         "repair",
         "log",
+        "update",
         "host",
     ],
     onetemplate: ["list", "show", "update", "instantiate", "delete"],
-    onevm: ["list", "show", "port-forward", "ssh", "poweroff", "resume", "reboot", "terminate"],
+    onevm: [
+        "list",
+        "show",
+        "port-forward",
+        "ssh",
+        "deploy",
+        "poweroff",
+        "resume",
+        "reboot",
+        "terminate",
+    ],
     onevnet: ["list", "show", "create", "delete"],
 }
 

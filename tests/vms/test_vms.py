@@ -76,7 +76,9 @@ def test_capacity_is_respected(template, owner, cluster):
     assert {a.host_id, b.host_id} == set(cluster.hosts.values_list("pk", flat=True))
     c.refresh_from_db()
     assert c.host is None and c.state == "PENDING"
-    assert c.placement_reason == "no host with 256 MiB memory free: largest free 44 MiB on dc-host-0"
+    assert (
+        c.placement_reason == "no host with 256 MiB memory free: largest free 44 MiB on dc-host-0"
+    )
 
 
 def test_outsider_gets_404_everywhere(template, owner, outsider_api, outsider_client):

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
-from vms import lxc, services
+from vms import lxc, placement, services
 from vms.choices import VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
@@ -83,6 +83,7 @@ class VMSerializer(serializers.ModelSerializer):
             "cpu",
             "memory_mb",
             "failure_reason",
+            "placement_reason",
             "ports",
             "created_at",
             "updated_at",
@@ -127,6 +128,10 @@ class InstantiateSerializer(serializers.Serializer):
 
 class ActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(services.ACTIONS))
+
+
+class DeploySerializer(serializers.Serializer):
+    host = serializers.CharField(help_text="host ID or name, in the VM's cluster")
 
 
 class ExecSerializer(serializers.Serializer):
@@ -245,6 +250,26 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         vm = services.act(request.user, vm, body.validated_data["action"])
         return Response(VMSerializer(vm).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=DeploySerializer,
+        responses={
+            202: VMSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            403: OpenApiResponse(ErrorSerializer, description="not an operator"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def deploy(self, request, pk=None):
+        """`onevm deploy NAME HOST` (operators): place a PENDING VM that waits for room on
+        the chosen host, checked as the placement policy's choice is; its deploy job starts."""
+        vm = self.get_object()
+        body = DeploySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        placement.deploy(request.user, vm, body.validated_data["host"])
+        return Response(
+            VMSerializer(_vms(request.user).get(pk=vm.pk)).data, status=status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(
         parameters=[OpenApiParameter("port", int, description="a port inside the VM")],
