@@ -1,4 +1,4 @@
-"""One probe of one host: a single SSH connection running monitoring/hostscripts/probe.sh, parsed."""
+"""One probe of one host: one SSH connection running monitoring/hostscripts/probe.sh, parsed."""
 
 from dataclasses import dataclass, field
 from pathlib import Path

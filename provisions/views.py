@@ -11,11 +11,10 @@ from core.forms import add_validation_error
 from jobs.states import JobState
 from providers.models import Provider
 from provisions import hooks, services, template_format
-from provisions.choices import PROVISION_TERMINAL, ProvisionState
+from provisions.choices import PROVISION_TERMINAL, PlacementPolicy, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
-from provisions.choices import PlacementPolicy
 from provisions.queries import (
     attach_capacity,
     attach_latest_jobs,
