@@ -41,15 +41,16 @@ class Dimension:
     unit: str
     field: str  # the VM's (and the template's) field that reserves it
     total: Callable[[Host], Decimal]
+    noun: str = ""  # after the amount in messages ("256 MiB memory"); "" when the unit says it
 
-    def show(self, value) -> str:
+    def show(self, value, noun: bool = True) -> str:
         value = Decimal(value).normalize()
-        return f"{value:f} {self.unit}"
+        return f"{value:f} {self.unit}" + (f" {self.noun}" if self.noun and noun else "")
 
 
 DIMENSIONS = (
     Dimension("cpu", "CPU", "cpu", _cpu_total),
-    Dimension("memory", "MiB", "memory_mb", _memory_total),
+    Dimension("memory", "MiB", "memory_mb", _memory_total, noun="memory"),
 )
 
 
@@ -137,13 +138,12 @@ def shortfall(candidates: list[Room], demand: dict[str, Decimal]) -> str | None:
         best = max(candidates, key=lambda room, name=d.name: room.free(name))
         if best.free(d.name) < demand[d.name]:
             return (
-                f"no host with {d.show(demand[d.name])} {d.name} free: largest free "
-                f"{d.show(max(best.free(d.name), 0))} on {best.host.name}"
+                f"no host with {d.show(demand[d.name])} free: largest free "
+                f"{d.show(max(best.free(d.name), 0), noun=False)} on {best.host.name}"
             )
-    asked = " and ".join(f"{d.show(demand[d.name])} {d.name}" for d in DIMENSIONS)
+    asked = " and ".join(d.show(demand[d.name]) for d in DIMENSIONS)
     has = "; ".join(
-        f"{room.host.name}: "
-        + ", ".join(f"{d.show(max(room.free(d.name), 0))} {d.name}" for d in DIMENSIONS)
+        f"{room.host.name}: " + ", ".join(d.show(max(room.free(d.name), 0)) for d in DIMENSIONS)
         for room in candidates
     )
     return f"no host with {asked} free at once ({has})"
