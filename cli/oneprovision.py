@@ -1,69 +1,20 @@
 """`oneprovision`: deploy, watch and delete edge clusters (provisions) on DigitalOcean."""
 
-import argparse
-import os
 import sys
-import time
 
 import yaml
 
-from cli import console_client
 from cli.client import CliError
 from cli.framework import Command, read_file, structured
-from cli.output import command_result, progress_bar, properties, table
-from core.console_protocol import HOST_PATH
-
-TERMINAL = {"RUNNING", "ERROR", "DONE"}
-
-
-def _poll_interval() -> float:
-    return float(os.environ.get("ONEPROVISION_POLL", "1"))
-
-
-def _resolve(client, ref):
-    return client.resolve("provisions", ref, "provision")
-
-
-def _print_line(line):
-    stamp = line["at"][:19].replace("T", " ")
-    print(f"{stamp} [{line['level']}] {line['message']}", flush=True)
-
-
-def follow(client, provision_id: int, success: str, quiet_log: bool = False) -> int:
-    """Follow the provision's latest job until the provision is in a terminal state."""
-    interactive = sys.stdout.isatty()
-    last_line = 0
-    while True:
-        provision = client.get(f"provisions/{provision_id}/")
-        job = provision.get("job") or {}
-        lines = client.get(
-            f"provisions/{provision_id}/log/", after=last_line, job=job.get("id", "")
-        )
-        for line in lines:
-            last_line = max(last_line, line["id"])
-            if not interactive and not quiet_log:
-                _print_line(line)
-        if interactive and job:
-            bar = progress_bar(
-                job["steps_done"], job["steps_total"] or 1, f"{job['step']} ({provision['state']})"
-            )
-            print("\r" + bar.ljust(78), end="", flush=True)
-        job_done = not job or job.get("state") in ("SUCCESS", "FAILED")
-        if provision["state"] in TERMINAL and job_done:
-            if interactive:
-                print()
-            if provision["state"] == success:
-                print(f"{provision['name']}: {provision['state']}")
-                return 0
-            raise CliError(
-                f"provision {provision_id} failed at step "
-                f"{provision['failed_step'] or '?'}: {provision['error']}"
-            )
-        time.sleep(_poll_interval())
+from cli.oneprovision_hosts import host_verbs, hosts_table
+from cli.output import properties, table
+from cli.provision_follow import TERMINAL, follow, print_line, resolve
 
 
 def cmd_create(client, args):
     if args.file:
+        if args.placement_policy:
+            raise CliError("with a template FILE, set `placement:` in it (not --placement-policy)")
         provision = client.post("provisions/from-template/", _template_body(args))
     elif not args.name or not args.provider:
         raise CliError("create needs a provision template FILE, or --provider and --name")
@@ -76,6 +27,7 @@ def cmd_create(client, args):
                 "hosts": args.hosts,
                 "size": args.size or "",
                 "image": args.image or "",
+                "placement_policy": args.placement_policy or "",
             },
         )
     print(f"ID: {provision['id']}", flush=True)
@@ -117,7 +69,7 @@ def cmd_list(client, args):
 
 
 def cmd_show(client, args):
-    provision = client.get(f"provisions/{_resolve(client, args.provision)['id']}/")
+    provision = client.get(f"provisions/{resolve(client, args.provision)['id']}/")
     if args.yaml:
         # As a provision template, which `create` takes back (the API's fields: --json).
         sys.stdout.write(client.text(f"provisions/{provision['id']}/template/"))
@@ -152,7 +104,7 @@ def cmd_show(client, args):
         for line in provision["drift"]:
             print(f"  {line}")
     print("\nHOSTS")
-    _hosts_table(provision["host_list"])
+    hosts_table(provision["host_list"])
     troubled = [h for h in provision["host_list"] if h.get("problem") or h["state"] == "ERROR"]
     if troubled:
         print("\nHOST PROBLEMS")
@@ -188,33 +140,24 @@ def cmd_show(client, args):
     return 0
 
 
-def _hosts_table(hosts):
-    table(
-        ["ID", "NAME", "STATE", "PUBLIC_IP", "PRIVATE_IP", "CPU", "MEMORY"],
-        [
-            [
-                h["id"],
-                h["name"],
-                h["state"],
-                h["public_ip"] or "-",
-                h["private_ip"] or "-",
-                h["cpu"] or "-",
-                f"{h['memory_mb']}M" if h["memory_mb"] else "-",
-            ]
-            for h in hosts
-        ],
-    )
+def cmd_update(client, args):
+    provision = resolve(client, args.provision)
+    changed = client.request(
+        "PATCH", f"provisions/{provision['id']}/", json={"placement_policy": args.placement_policy}
+    ).json()
+    print(f"{changed['name']}: placement policy {changed['placement_policy']}")
+    return 0
 
 
 def cmd_delete(client, args):
-    provision = _resolve(client, args.provision)
+    provision = resolve(client, args.provision)
     flags = {"cleanup": args.cleanup, "force": args.force}
     query = "&".join(f"{name}=true" for name, on in flags.items() if on)
     deleted = client.request("DELETE", f"provisions/{provision['id']}/?{query}").json()
     if deleted["state"] == "DONE":
         # A forced delete has no job to follow: print its verification line.
         for line in client.get(f"provisions/{provision['id']}/log/"):
-            _print_line(line)
+            print_line(line)
         return 0
     return follow(client, provision["id"], "DONE") if args.wait else 0
 
@@ -224,7 +167,7 @@ def _provision_action(action: str):
     --force), then, with --wait, the job followed until RUNNING."""
 
     def command(client, args):
-        provision = _resolve(client, args.provision)
+        provision = resolve(client, args.provision)
         suffix = "?force=true" if getattr(args, "force", False) else ""
         client.post(f"provisions/{provision['id']}/{action}/{suffix}")
         return follow(client, provision["id"], "RUNNING") if args.wait else 0
@@ -238,7 +181,7 @@ cmd_configure = _provision_action("configure")
 
 
 def cmd_log(client, args):
-    provision = _resolve(client, args.provision)
+    provision = resolve(client, args.provision)
     if args.follow:
         return follow(
             client,
@@ -246,55 +189,8 @@ def cmd_log(client, args):
             provision["state"] if provision["state"] in TERMINAL else "RUNNING",
         )
     for line in client.get(f"provisions/{provision['id']}/log/"):
-        _print_line(line)
+        print_line(line)
     return 0
-
-
-def cmd_host_list(client, args):
-    provision = _resolve(client, args.provision)
-    hosts = client.get(f"provisions/{provision['id']}/hosts/")
-    if not structured(args, hosts):
-        _hosts_table(hosts)
-    return 0
-
-
-def cmd_host_add(client, args):
-    provision = _resolve(client, args.provision)
-    client.post(f"provisions/{provision['id']}/hosts/")
-    return follow(client, provision["id"], "RUNNING") if args.wait else 0
-
-
-def _host(client, provision, ref) -> dict:
-    hosts = client.get(f"provisions/{provision['id']}/hosts/")
-    matches = [h for h in hosts if str(h["id"]) == ref or h["name"] == ref]
-    if not matches:
-        raise CliError(f"host {ref!r} not found in provision {provision['name']}")
-    return matches[0]
-
-
-def cmd_host_delete(client, args):
-    provision = _resolve(client, args.provision)
-    host = _host(client, provision, args.host)
-    client.request("DELETE", f"provisions/{provision['id']}/hosts/{host['id']}/")
-    return follow(client, provision["id"], "RUNNING") if args.wait else 0
-
-
-def cmd_host_configure(client, args):
-    provision = _resolve(client, args.provision)
-    host = _host(client, provision, args.host)
-    client.post(f"provisions/{provision['id']}/hosts/{host['id']}/configure/")
-    return follow(client, provision["id"], "RUNNING") if args.wait else 0
-
-
-def cmd_host_ssh(client, args):
-    """An operator's shell on a host, or one command after --, through the portal (its pinned
-    host key, audited as a console session)."""
-    provision = _resolve(client, args.provision)
-    host = _host(client, provision, args.host)
-    command = [c for c in args.command if c != "--"]
-    if not command:
-        return console_client.interactive(client, HOST_PATH.format(id=host["id"]), "oneprovision")
-    return command_result(client.post(f"hosts/{host['id']}/exec/", {"command": command}))
 
 
 def build() -> Command:
@@ -307,6 +203,11 @@ def build() -> Command:
     p.add_argument("--hosts", type=int, default=1, help="without FILE")
     p.add_argument("--size", help="without FILE")
     p.add_argument("--image", help="without FILE")
+    p.add_argument(
+        "--placement-policy",
+        metavar="POLICY",
+        help="without FILE: packing, striping (default) or load-aware",
+    )
     p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
 
     p = cli.verb("validate", cmd_validate, "check a provision template, creating nothing")
@@ -355,35 +256,16 @@ def build() -> Command:
     p = cli.verb("log", cmd_log, "print the latest job's log")
     p.add_argument("provision", help="ID or name")
     p.add_argument("--follow", action="store_true")
-    _host_verbs(cli)
-    return cli
-
-
-def _host_verbs(cli: Command) -> None:
-    """`oneprovision host ...`: one provision's hosts."""
-    hosts = cli.group("host", "hosts of a provision")
-    p = cli.verb("list", cmd_host_list, "list the provision's hosts", structured=True, under=hosts)
+    p = cli.verb("update", cmd_update, "change a provision's placement policy")
     p.add_argument("provision", help="ID or name")
-    p = cli.verb("add", cmd_host_add, "add a host", under=hosts)
-    p.add_argument("provision", help="ID or name")
-    p.add_argument("--wait", action="store_true")
-    p = cli.verb("delete", cmd_host_delete, "remove a host (no live VM on it)", under=hosts)
-    p.add_argument("provision", help="ID or name")
-    p.add_argument("host", help="host ID or name")
-    p.add_argument("--wait", action="store_true")
-    p = cli.verb("configure", cmd_host_configure, "run one host's configuration again", under=hosts)
-    p.add_argument("provision", help="ID or name")
-    p.add_argument("host", help="host ID or name")
-    p.add_argument("--wait", action="store_true")
-    p = cli.verb(
-        "ssh",
-        cmd_host_ssh,
-        "a shell (or one command after --) on the host (operators)",
-        under=hosts,
+    p.add_argument(
+        "--placement-policy",
+        required=True,
+        metavar="POLICY",
+        help="packing, striping or load-aware: how the next VMs pick a host",
     )
-    p.add_argument("provision", help="ID or name")
-    p.add_argument("host", help="host ID or name")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    host_verbs(cli)
+    return cli
 
 
 def main(argv=None) -> int:

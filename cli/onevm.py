@@ -75,7 +75,7 @@ def cmd_show(client, args):
         ("USER", vm["user"]),
         ("GROUP", vm["group"]),
         ("STATE", vm["state"]),
-        ("HOST", f"{vm['host']} ({vm['host_ip']})"),
+        ("HOST", f"{vm['host']} ({vm['host_ip']})" if vm["host"] else "- (not placed yet)"),
         ("IP", vm["ip"]),
         ("TEMPLATE", vm["template"]),
         ("CPU", vm["cpu"]),
@@ -86,6 +86,8 @@ def cmd_show(client, args):
     ]
     if vm["failure_reason"]:
         pairs.append(("FAILURE", vm["failure_reason"]))
+    if vm.get("placement_reason"):
+        pairs.append(("WAITING", vm["placement_reason"]))
     properties(f"VIRTUAL MACHINE {vm['id']} INFORMATION", pairs)
     print()
     _monitoring(client.get(f"vms/{vm['id']}/monitoring/", hours=1).get("latest"))
@@ -199,6 +201,13 @@ def _action(name):
     return command
 
 
+def cmd_deploy(client, args):
+    vm = _vm(client, args.vm)
+    placed = client.post(f"vms/{vm['id']}/deploy/", {"host": args.host})
+    print(f"VM {placed['name']} placed on {placed['host']} ({placed['host_ip']}); deploying")
+    return 0
+
+
 def build() -> Command:
     cli = Command("onevm", __doc__)
     p = cli.verb("list", cmd_list, "list VMs", structured=True)
@@ -216,6 +225,9 @@ def build() -> Command:
     p.add_argument("--cpu", help="CPU (the container's CPU weight)")
     p.add_argument("--memory", type=int, help="memory in MB (memory.max)")
     p.add_argument("--cpu-quota", help="at most this many CPUs (cpu.max); none: no quota")
+    p = cli.verb("deploy", cmd_deploy, "place a PENDING VM on a host (operators)")
+    p.add_argument("vm", help="ID or name")
+    p.add_argument("host", help="host ID or name, in the VM's cluster")
     for name, help_text in (
         ("poweroff", "stop the VM's container"),
         ("resume", "start a powered-off VM again"),

@@ -18,6 +18,7 @@ from monitoring.probe import ProbeError, probe
 from provisions.choices import HostProblem, HostState, ProvisionState
 from provisions.models import Host
 from provisions.progress import in_parallel
+from vms import placement
 from vms.choices import VMState
 from vms.models import VM
 
@@ -30,6 +31,7 @@ class CycleReport:
     answered: int = 0
     samples: int = 0
     repairs: int = 0  # Repairs started for hosts that rebooted
+    placed: int = 0  # waiting VMs placed
     pruned: int = 0
     seconds: float = 0.0
     tokens: list = field(default_factory=list)  # drift.TokenReport per token
@@ -97,6 +99,8 @@ def run_cycle(with_drift: bool = True) -> CycleReport:
     VMSample.objects.bulk_create([s for s in samples if isinstance(s, VMSample)])
     report.samples = len(samples)
     report.repairs = len(reboot.restore(hosts))
+    # The backstop for VMs waiting for room: whatever freed it, they are tried again here.
+    report.placed = placement.place_everywhere()
     report.pruned = prune()
     if with_drift:
         report.tokens = drift.check_all()

@@ -94,6 +94,9 @@ VM_SNAPSHOTS_MAX = env_int("VM_SNAPSHOTS_MAX", 8)  # snapshots one VM may have
 # template may give (an ext4 filesystem and its journal need room of their own).
 VM_DISK_MB_DEFAULT = env_int("VM_DISK_MB_DEFAULT", 2048)
 VM_DISK_MB_MIN = env_int("VM_DISK_MB_MIN", 64)
+# What placement keeps of a host's disk for the host itself (its images, logs, snapshots
+# beyond their VMs' disks); VMs' disks together may take the rest.
+HOST_RESERVED_DISK_MB = env_int("HOST_RESERVED_DISK_MB", 4096)
 HOST_RESERVED_MEMORY_MB = env_int("HOST_RESERVED_MEMORY_MB", 256)  # at least, or a tenth
 HOST_VMS_PIDS_MAX = env_int("HOST_VMS_PIDS_MAX", 32768)  # all containers of a host together
 

@@ -31,6 +31,14 @@ PROVISION_COLOURS = {
 }
 
 
+class PlacementPolicy(models.TextChoices):
+    """How instantiate picks a host among those with room (OpenNebula's scheduler policies)."""
+
+    PACKING = "packing", "packing: the fullest host that fits first"
+    STRIPING = "striping", "striping: spread, the host with most free memory first"
+    LOAD_AWARE = "load-aware", "load-aware: the host with the lowest monitored CPU load first"
+
+
 class HostState(models.TextChoices):
     INIT = "INIT"
     CONFIGURING = "CONFIGURING"

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from provisions.choices import PlacementPolicy
 from provisions.services.create import (
     DEFAULT_IMAGE,
     DEFAULT_SIZE,
@@ -29,6 +30,12 @@ class ProvisionForm(forms.Form):
     # Without a list in the provider's inputs, the same defaults the API applies.
     size = forms.CharField(max_length=64, initial=DEFAULT_SIZE, help_text="a droplet size slug")
     image = forms.CharField(max_length=64, initial=DEFAULT_IMAGE, help_text="a droplet image slug")
+    placement_policy = forms.ChoiceField(
+        choices=PlacementPolicy.choices,
+        initial=PlacementPolicy.STRIPING,
+        required=False,  # not given: striping, as the API
+        help_text="how VMs are placed on the hosts with room; changeable later",
+    )
 
     def __init__(self, *args, provider, **kwargs):
         super().__init__(*args, **kwargs)

@@ -77,3 +77,10 @@ hosts_joined: "Hook[[Provision, list], None]" = Hook(
     or scale-out job; work for them may start in the background (vms stages the cluster's
     images on them). Must not block the job, nor fail it.""",
 )
+
+host_capacity: "Hook[[list], dict]" = Hook(
+    "host_capacity",
+    """host_capacity(hosts) -> {host id: [{dimension, unit, total, reserved, free}, ...]}: each
+    host's capacity (CPU, memory...) and what its VMs reserve, for the hosts table of pages,
+    API and CLI. A constant number of queries whatever the number of hosts.""",
+)

@@ -18,6 +18,7 @@ from provisions.choices import (
     HostState,
     JobKind,
     NetworkKind,
+    PlacementPolicy,
     ProvisionState,
     ResourceKind,
     ResourceState,
@@ -76,6 +77,10 @@ class Provision(models.Model):
     host_key_public = models.TextField(blank=True)
     host_key_private_encrypted = models.TextField(blank=True, editable=False)
     host_key_fingerprint = models.CharField(max_length=80, blank=True)
+    # How instantiate picks among the hosts with room (vms/placement.py); changeable later.
+    placement_policy = models.CharField(
+        max_length=16, choices=PlacementPolicy.choices, default=PlacementPolicy.STRIPING
+    )
     failed_step = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     # What the last drift check (monitoring.drift) found in DigitalOcean that the ledger does
@@ -145,6 +150,8 @@ class Host(models.Model):
     host_key_fingerprint = models.CharField(max_length=80, blank=True)
     cpu = models.PositiveIntegerField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    # The filesystem VMs' disks live on (their sparse files), as host set-up reported it.
+    disk_mb = models.PositiveIntegerField(null=True, blank=True)
     hostconfig_version = models.CharField(max_length=16, blank=True)
     # The kernel's boot id when the host was last configured or probed: a new one means the
     # droplet rebooted, and what lives only in memory (bridge, forwards, containers) is gone.

@@ -3,6 +3,7 @@
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 
+from provisions import hooks
 from provisions.choices import HostState
 from provisions.models import Datastore, Host, Job, Network, Provision
 
@@ -68,3 +69,15 @@ def detail_prefetch():
         "datastores",
         "resources",
     ]
+
+
+def attach_capacity(hosts) -> list:
+    """Each host's `capacity` (what vms reports through hooks.host_capacity: per dimension
+    its total, what VMs reserve and what is free; None when no app reports it)."""
+    hosts = list(hosts)
+    found = {}
+    for result in hooks.host_capacity(hosts):
+        found.update(result)
+    for host in hosts:
+        host.capacity = found.get(host.pk)
+    return hosts

@@ -9,6 +9,7 @@ cluster definition kept in a file, with inputs the user fills in at create time.
       count: ${input.hosts}
     networks:
       - {name: edge-web-backend, type: private, address_range: 10.200.1.0/24}
+    placement: packing        # optional: packing, striping (the default) or load-aware
 
 Parsing never saves anything: it returns clean values or raises `TemplateError`, whose lines
 name the YAML line (syntax) or the field (content) and what is allowed, like the provider YAML
@@ -30,9 +31,10 @@ from django.conf import settings
 from core.names import shown
 from providers import yaml_format
 from provisions import template_inputs
+from provisions.choices import PlacementPolicy
 from provisions.template_inputs import REFERENCE, TemplateError
 
-TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks"}
+TOP_LEVEL_KEYS = {"name", "description", "provider", "inputs", "hosts", "networks", "placement"}
 HOSTS_KEYS = {"count", "size", "image"}
 NETWORK_KEYS = {"name", "type", "address_range"}
 INPUT_KEY_ORDER = ("name", "type", "description", "options", "default", "min_value", "max_value")
@@ -50,6 +52,7 @@ class ProvisionTemplate:
     image: str | None = None
     description: str = ""
     networks: list[dict] = field(default_factory=list)
+    placement: str | None = None  # the placement policy; None: the default
     inputs: dict = field(default_factory=dict)  # the values used, defaults included
     # What a provision keeps to be written back as a template (dump): the definition as given,
     # references kept, with the provider's inputs it used among its `inputs`.
@@ -100,6 +103,21 @@ def _hosts(data: dict, values: dict) -> tuple[dict, list[str]]:
         if key in clean and not isinstance(clean[key], str):
             errors.append(f"hosts.{key}: must be a DigitalOcean {key} slug (text)")
     return clean, errors
+
+
+def _placement(data: dict, values: dict) -> tuple[str | None, list[str]]:
+    if data.get("placement") is None:
+        return None, []
+    try:
+        value = template_inputs.substitute(data["placement"], values, "placement")
+    except TemplateError as exc:
+        return None, exc.messages
+    if value not in PlacementPolicy.values:
+        return None, [
+            f"placement: {shown(value)} is not a placement policy; use one of "
+            f"{', '.join(PlacementPolicy.values)}"
+        ]
+    return value, []
 
 
 def _networks(data: dict, values: dict) -> tuple[list[dict], list[str]]:
@@ -188,6 +206,8 @@ def _definition(data: dict, specs: list[dict]) -> dict:
             for item in networks
         ],
     }
+    if data.get("placement") is not None:
+        definition["placement"] = data["placement"]
     try:
         return json.loads(json.dumps(definition))
     except (TypeError, ValueError):
@@ -220,7 +240,8 @@ def parse_data(
         name = ""
     hosts, host_errors = _hosts(data, values)
     networks, network_errors = _networks(data, values)
-    errors += host_errors + network_errors
+    placement, placement_errors = _placement(data, values)
+    errors += host_errors + network_errors + placement_errors
     if errors:
         raise TemplateError(errors)
     sources = {}
@@ -240,6 +261,7 @@ def parse_data(
         image=hosts.get("image"),
         description=data.get("description") or "",
         networks=networks,
+        placement=placement,
         inputs=values,
         definition=_definition(data, inputs.specs),
         sources=sources,
@@ -352,4 +374,6 @@ def dump(provision) -> str:
     else:
         data["hosts"] = {"count": count, "size": provision.size, "image": provision.image}
         data["networks"] = networks
+    if provision.placement_policy != PlacementPolicy.STRIPING or "placement" in kept:
+        data["placement"] = provision.placement_policy
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)

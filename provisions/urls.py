@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/retry/", views.provision_retry, name="retry"),
     path("<int:pk>/delete/", views.provision_delete, name="delete"),
     path("<int:pk>/repair/", views.provision_repair, name="repair"),
+    path("<int:pk>/placement/", views.provision_placement, name="placement"),
     path("<int:pk>/hosts/add/", views.host_add, name="host-add"),
     path("<int:pk>/hosts/<int:host_pk>/remove/", views.host_remove, name="host-remove"),
     path("<int:pk>/networks/add/", views.network_add, name="network-add"),

@@ -11,11 +11,16 @@ from core.forms import add_validation_error
 from jobs.states import JobState
 from providers.models import Provider
 from provisions import hooks, services, template_format
-from provisions.choices import PROVISION_TERMINAL, ProvisionState
+from provisions.choices import PROVISION_TERMINAL, PlacementPolicy, ProvisionState
 from provisions.forms import ProvisionForm
 from provisions.models import JobLogLine
 from provisions.networks import network_leases, networks_for
-from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+from provisions.queries import (
+    attach_capacity,
+    attach_latest_jobs,
+    detail_prefetch,
+    provisions_for,
+)
 from provisions.secgroups.views import secgroup_context
 from provisions.template_forms import TemplateInputsForm
 
@@ -77,6 +82,7 @@ def provision_create(request):
                 host_count=form.cleaned_data["hosts"],
                 size=form.cleaned_data["size"],
                 image=form.cleaned_data["image"],
+                placement_policy=form.cleaned_data.get("placement_policy") or None,
             )
         except ValidationError as exc:
             add_validation_error(form, exc)
@@ -194,7 +200,20 @@ def provision_detail(request, pk):
     context.update(secgroup_context(request.user, provision))
     context["repair"] = services.needs_repair(provision)
     context["can_repair"] = provision.state in REPAIRABLE
+    context["hosts"] = attach_capacity(provision.hosts.all())
+    context["policies"] = PlacementPolicy.choices
     return render(request, "provisions/detail.html", context)
+
+
+@login_required
+@require_POST
+def provision_placement(request, pk):
+    return _act(
+        request,
+        pk,
+        lambda p: services.set_placement_policy(request.user, p, request.POST.get("policy")),
+        "Placement policy of {name} changed; it applies to the next VMs placed.",
+    )
 
 
 @login_required

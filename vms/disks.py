@@ -12,7 +12,7 @@ from django.http import Http404
 
 from core.tenancy import CHANGE
 from jobs.states import JOB_LIVE
-from vms import lxc
+from vms import capacity, lxc
 from vms.choices import DISK_MB_MAX, VMState
 from vms.models import VM, VMLogLine
 
@@ -49,6 +49,14 @@ def grow(user, vm: VM, size_mb: int) -> VM:
             )
         if size_mb > DISK_MB_MAX:
             raise ValidationError({"size_mb": f"a disk is at most {DISK_MB_MAX} MB"})
+        free = capacity.free(vm.host)["disk"]
+        if size_mb - vm.disk_mb > free:
+            raise ValidationError(
+                {
+                    "size_mb": f"host {vm.host.name} has {max(free, 0):f} MiB left for VMs' "
+                    f"disks; growing to {size_mb} MB asks {size_mb - vm.disk_mb} more"
+                }
+            )
         result = lxc.run_script(
             vm.host, "vm-disk.sh", {"VM": vm.container_name, "SIZE_MB": int(size_mb)}
         )

@@ -1,17 +1,15 @@
 """vms' side of provisions.hooks: what provisions needs from vms (registered in ready())."""
 
 from provisions import hooks
-from vms import recovery, services, staging
-from vms.choices import VMState
-from vms.models import VM
+from vms import capacity, placement, recovery, services, staging
 
 
 def cluster_vm_count(provision) -> int:
-    return VM.objects.filter(host__provision=provision).exclude(state=VMState.DONE).count()
+    return services.in_cluster(provision).count()
 
 
 def cluster_vm_names(provision, limit: int) -> list[str]:
-    alive = VM.objects.filter(host__provision=provision).exclude(state=VMState.DONE)
+    alive = services.in_cluster(provision)
     return list(alive.order_by("id").values_list("name", flat=True)[:limit])
 
 
@@ -21,3 +19,5 @@ def register() -> None:
     hooks.cluster_vm_names.register(cluster_vm_names)
     hooks.hosts_joined.register(staging.stage_images_of)
     hooks.hosts_joined.register(recovery.restart_vms_on)
+    hooks.hosts_joined.register(placement.place_pending_safely)
+    hooks.host_capacity.register(capacity.host_capacity)

@@ -124,6 +124,9 @@ class VM(models.Model):
         help_text="at most this many CPUs (cpu.max); empty: only the weight from CPU",
     )
     failure_reason = models.TextField(blank=True)
+    # Why a PENDING VM has no host yet ("no host with 2048 MiB memory free: ..."); empty once
+    # placed (vms/placement.py).
+    placement_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,8 +10,8 @@ for UNKNOWN was RUNNING (its history says which).
 
 from jobs.states import JOB_LIVE
 from vms.choices import VMState
+from vms.jobstart import start_job
 from vms.models import VM, VMEvent
-from vms.services import start_job
 
 
 def was_running(vm: VM) -> bool:

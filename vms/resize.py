@@ -16,13 +16,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 
 from jobs.states import JOB_LIVE
 from provisions.models import Host
-from vms import lxc
+from vms import capacity, lxc
 from vms.choices import VMState
 from vms.models import VM
 from vms.services import TEMPLATE_LIMITS, check_quota, vm_log
@@ -43,16 +42,10 @@ class Room:
 
 
 def host_free(host: Host) -> Room:
-    """What `host` has left for VMs: its CPUs (times VM_CPU_OVERCOMMIT) and memory, less what
-    its VMs that have not ended reserve, counted as placement (vms.services.schedule) counts.
-    The one place resize asks; a VM's own reservation is part of what it uses."""
-    used = (
-        VM.objects.filter(host=host)
-        .exclude(state=VMState.DONE)
-        .aggregate(cpu=Sum("cpu"), memory=Sum("memory_mb"))
-    )
-    cpu = Decimal(str((host.cpu or 0) * settings.VM_CPU_OVERCOMMIT)) - (used["cpu"] or 0)
-    return Room(cpu=cpu, memory_mb=(host.memory_mb or 0) - (used["memory"] or 0))
+    """What `host` has left for VMs (vms.capacity, as placement counts it); a VM's own
+    reservation is part of what it uses."""
+    free = capacity.free(host)
+    return Room(cpu=free["cpu"], memory_mb=int(free["memory"]))
 
 
 def _bounded(field: str, value):

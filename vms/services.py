@@ -1,40 +1,31 @@
 """VM operations: instantiate (quota, placement, ports), lifecycle actions, port-forward views.
 Pages, API and CLI call these; jobs carry out the host side."""
 
-import ipaddress
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.http import Http404
-from django.utils import timezone
 
 from core.choices import EventSource
 from core.lookup import find
 from core.names import check_name
 from core.transitions import InvalidTransition, transition
 from core.yesno import parse_yes_no
-from jobs.queue import enqueue_on_commit
-from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, ProvisionState
-from provisions.models import Host, Provision
+from provisions.models import Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
-from vms import addresses, lxc, ports
+from vms import addresses, capacity, lxc, placement, ports
 from vms.choices import DISK_MB_MAX, VM_ACTIVE, VMState
-from vms.models import NIC, VM, PortBlock, UserQuota, VMJob, VMLogLine, VMSnapshot, VMTemplate
+from vms.jobstart import enqueue_job, start_job, vm_log
+from vms.models import NIC, VM, PortBlock, UserQuota, VMSnapshot, VMTemplate
 
 log = logging.getLogger(__name__)
-
-
-def vm_log(vm, message: str, level: str = "info") -> None:
-    VMLogLine.objects.create(vm=vm, message=message, level=level)
-    log.info("vm %s: %s", vm.pk, message)
 
 
 def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
@@ -62,31 +53,6 @@ def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
         )
 
 
-def schedule(provision: Provision, cpu: Decimal, memory_mb: int) -> Host:
-    """A RUNNING host of the network's cluster with room, the one with most free memory."""
-    best, best_free = None, None
-    hosts = provision.hosts.filter(state=HostState.RUNNING)
-    for host in hosts:
-        used = (
-            VM.objects.filter(host=host)
-            .exclude(state=VMState.DONE)
-            .aggregate(cpu=Sum("cpu"), memory=Sum("memory_mb"))
-        )
-        free_memory = (host.memory_mb or 0) - (used["memory"] or 0)
-        free_cpu = Decimal(str((host.cpu or 0) * settings.VM_CPU_OVERCOMMIT)) - (used["cpu"] or 0)
-        if (
-            free_memory >= memory_mb
-            and free_cpu >= cpu
-            and (best_free is None or free_memory > best_free)
-        ):
-            best, best_free = host, free_memory
-    if best is None:
-        raise ValidationError(
-            f"no RUNNING host of {provision.name} has {memory_mb} MiB and {cpu} CPU free"
-        )
-    return best
-
-
 MAX_PRIVATE_NICS = 4
 
 
@@ -106,18 +72,15 @@ def check_nics(networks) -> None:
             raise ValidationError({"nic": f"network {network.name} has no VXLAN segment yet"})
 
 
-def _next_ip(host: Host) -> str:
-    network = ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).network
-    used = set(
-        NIC.objects.filter(vm__host=host, network__kind=NetworkKind.PUBLIC)
-        .exclude(vm__state=VMState.DONE)
-        .values_list("ip", flat=True)
+def _place(provision: Provision, vm: VM) -> None:
+    """The new VM on the host the provision's policy picks, or PENDING with the reason."""
+    room, why = placement.choose(
+        provision, placement.running_rooms(provision), capacity.demand_of(vm)
     )
-    gateway = str(ipaddress.ip_interface(hostconfig.BRIDGE_CIDR).ip)
-    for address in network.hosts():
-        if str(address) != gateway and str(address) not in used:
-            return str(address)
-    raise ValidationError(f"host {host.name} has no free container address")
+    if room is None:
+        placement.wait(vm, why)
+        return
+    placement.put(vm, room.host, f"{provision.placement_policy} policy")
 
 
 def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None) -> VM:
@@ -152,16 +115,12 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
             # each other's VMs instead of all passing a check made before any of them wrote.
             list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
             check_quota(user, template.cpu, template.memory_mb)
-            # One placement at a time per cluster: lock its hosts (a no-op on SQLite, whose
-            # writes are serialised anyway), so capacity and addresses are read consistently.
-            list(Host.objects.select_for_update().filter(provision=provision))
-            host = schedule(provision, template.cpu, template.memory_mb)
+            placement.lock_hosts(provision.pk)
             vm = VM.objects.create(
                 owner=user,
                 name=name,
                 template=template,
                 image=template.image,
-                host=host,
                 cpu=template.cpu,
                 memory_mb=template.memory_mb,
                 disk_mb=disk_mb,
@@ -169,17 +128,13 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
             )
             for index, network in enumerate(networks):
                 nic = NIC.objects.create(vm=vm, network=network, index=index)
-                if network.kind == NetworkKind.PUBLIC:
-                    NIC.objects.filter(pk=nic.pk).update(ip=_next_ip(host))
-                    ports.allocate(host, nic)
-                else:
+                if network.kind == NetworkKind.PRIVATE:
                     lease = addresses.allocate(network, nic)
                     vm_log(vm, f"NIC{index}: {lease.ip} on {network.name} ({nic.mac})")
-            vm_log(vm, f"placed on {host.name} ({host.public_ip})")
-            start_job(vm, "deploy")
+            _place(provision, vm)
     except IntegrityError:
         raise ValidationError({"name": f"you already have a VM named {name!r}"}) from None
-    except (ports.NoFreePorts, addresses.NoFreeAddress) as exc:
+    except addresses.NoFreeAddress as exc:
         raise ValidationError(str(exc)) from None
     return vm
 
@@ -254,30 +209,6 @@ def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
     return template
 
 
-def start_job(vm: VM, action: str, **params) -> VMJob:
-    """A VMJob row for the action, its task enqueued once the transaction commits. While it
-    is QUEUED its lease expiry is the pick-up deadline: a task lost with a worker is enqueued
-    again by the lease sweep. `params`: what the action works on beyond the VM."""
-    job = VMJob.objects.create(
-        vm=vm,
-        action=action,
-        params=params,
-        lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-    )
-    enqueue_job(job)
-    return job
-
-
-def enqueue_job(job: VMJob) -> None:
-    enqueue_on_commit(
-        "vms.jobs.run_vm_job",
-        job.vm_id,
-        job.action,
-        job.pk,
-        task_name=f"vm-{job.action}-{job.vm_id}-job-{job.pk}",
-    )
-
-
 ACTIONS = {
     # action: (states it may start from, state while it runs)
     "poweroff": ({VMState.RUNNING}, None),
@@ -316,8 +247,9 @@ def act(user, vm: VM, action: str) -> VM:
     return vm
 
 
-def release(vm: VM, why: str) -> None:
-    """The end of a VM: its port blocks and addresses go back to the pool, it becomes DONE."""
+def release(vm: VM, why: str, place_waiting: bool = True) -> None:
+    """The end of a VM: its port blocks and addresses go back to the pool, it becomes DONE.
+    The room it leaves goes to the cluster's waiting VMs (unless `place_waiting` is off)."""
     with transaction.atomic():
         for nic in vm.nics.all():
             ports.release(nic)
@@ -331,20 +263,31 @@ def release(vm: VM, why: str) -> None:
         except InvalidTransition:
             pass  # ended already: its ports and addresses are free either way
     vm_log(vm, why)
+    if place_waiting and vm.host_id:
+        placement.place_pending_safely(vm.host.provision)
+
+
+def in_cluster(provision: Provision):
+    """The cluster's VMs that have not ended: on its hosts, or waiting for one (a VM's
+    cluster is then its networks')."""
+    return (
+        VM.objects.filter(
+            Q(host__provision=provision) | Q(host=None, nics__network__provision=provision)
+        )
+        .exclude(state=VMState.DONE)
+        .distinct()
+    )
 
 
 def end_with_cluster(provision: Provision, log) -> int:
     """Before a cluster's droplets are deleted, its VMs end: containers destroyed where the host
     still answers (one SSH session per host; best effort, the droplet goes next anyway), ports
     and addresses released, VMs DONE. Returns how many VMs ended."""
-    alive = list(
-        VM.objects.filter(host__provision=provision)
-        .exclude(state=VMState.DONE)
-        .select_related("host__provision")
-    )
+    alive = list(in_cluster(provision).select_related("host__provision"))
     by_host = {}
     for vm in alive:
-        by_host.setdefault(vm.host, []).append(vm)
+        if vm.host is not None:  # a VM still waiting for a host has no container
+            by_host.setdefault(vm.host, []).append(vm)
 
     def destroy(host) -> None:
         try:
@@ -358,7 +301,7 @@ def end_with_cluster(provision: Provision, log) -> int:
         [h for h in by_host if h.public_ip and h.state in (HostState.RUNNING, HostState.ERROR)],
     )
     for vm in alive:
-        release(vm, f"terminated with its cluster {provision.name}")
+        release(vm, f"terminated with its cluster {provision.name}", place_waiting=False)
     return len(alive)
 
 
@@ -393,4 +336,13 @@ def forwarded(vm: VM, internal: int) -> str:
     return f"{entry['host_ip']}@{external} -> {internal}"
 
 
-__all__ = ["VM_ACTIVE", "act", "instantiate", "port_forwards", "update_template"]
+__all__ = [
+    "VM_ACTIVE",
+    "act",
+    "enqueue_job",
+    "instantiate",
+    "port_forwards",
+    "start_job",
+    "update_template",
+    "vm_log",
+]

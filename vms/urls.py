@@ -20,6 +20,7 @@ urlpatterns = [
         name="snapshot_delete",
     ),
     path("<int:pk>/resize/", views.vm_resize, name="resize"),
+    path("<int:pk>/deploy/", views.vm_deploy, name="deploy"),
     path("<int:pk>/<str:action>/", views.vm_action, name="action"),
     path("templates/", views.template_list, name="templates"),
     path("templates/<int:pk>/edit/", views.template_edit, name="template_edit"),

@@ -7,9 +7,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from core.units import parse_size_mb
-from provisions.choices import NetworkKind, ProvisionState
+from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.networks import networks_for
-from vms import disks, lxc, resize, services
+from vms import disks, lxc, placement, resize, services
 from vms.choices import VM_ACTIVE, VMState
 from vms.forms import ResizeForm, TemplateForm
 from vms.models import VM, VMTemplate
@@ -32,6 +32,7 @@ def vm_list(request):
 
 def _detail_context(vm):
     return {
+        "waiting": vm.state == VMState.PENDING and vm.host_id is None,
         "vm": vm,
         "forwards": services.port_forwards(vm),
         "lines": list(vm.log.order_by("-id")[:50])[::-1],
@@ -47,6 +48,9 @@ def vm_detail(request, pk):
     # Who moved the VM's state and why (users, jobs, monitoring); the newest first.
     context["events"] = vm.events.order_by("-id")[:50]
     context["resize_form"] = ResizeForm.of(vm)
+    if context["waiting"] and request.user.is_staff:
+        cluster = placement.cluster_of(vm)
+        context["deploy_hosts"] = cluster.hosts.filter(state=HostState.RUNNING) if cluster else []
     return render(request, "vms/detail.html", context)
 
 
@@ -115,6 +119,22 @@ def vm_resize(request, pk):
         messages.error(request, error)
     else:
         messages.success(request, f"{vm.name} resized.")
+    return redirect(vm)
+
+
+@login_required
+@require_POST
+def vm_deploy(request, pk):
+    """An operator places a waiting VM on the host of their choice (as `onevm deploy`)."""
+    vm = get_object_or_404(_vms(request), pk=pk)
+    try:
+        placement.deploy(request.user, vm, request.POST.get("host", ""))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{vm.name} placed on {vm.host.name}; deploying.")
     return redirect(vm)
 
 

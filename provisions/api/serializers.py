@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provisions.models import CloudResource, Datastore, Host, Job, JobLogLine, Network, Provision
@@ -23,8 +24,19 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
 
+class CapacitySerializer(serializers.Serializer):
+    dimension = serializers.CharField(help_text="cpu, memory, disk")
+    unit = serializers.CharField()
+    total = serializers.FloatField(
+        allow_null=True, help_text="what the host offers VMs; null: not reported yet (disk)"
+    )
+    reserved = serializers.FloatField(help_text="what its VMs (all but DONE) reserve")
+    free = serializers.FloatField(allow_null=True)
+
+
 class HostSerializer(serializers.ModelSerializer):
     vms_running = serializers.SerializerMethodField()
+    capacity = serializers.SerializerMethodField()
 
     class Meta:
         model = Host
@@ -44,7 +56,13 @@ class HostSerializer(serializers.ModelSerializer):
             "failed_probes",
             "monitored_at",
             "vms_running",
+            "capacity",
         ]
+
+    @extend_schema_field(CapacitySerializer(many=True, allow_null=True))
+    def get_capacity(self, host):
+        # Filled in by provisions.queries.attach_capacity; None where it was not asked for.
+        return getattr(host, "capacity", None)
 
     def get_vms_running(self, host) -> int | None:
         # Counted by the detail queryset (provisions.queries.detail_prefetch); None elsewhere.
@@ -104,6 +122,7 @@ class ProvisionSerializer(serializers.ModelSerializer):
             "datastores",
             "size",
             "image",
+            "placement_policy",
             "tag",
             "host_key_fingerprint",
             "failed_step",
@@ -154,6 +173,15 @@ class ProvisionCreateSerializer(serializers.Serializer):
     hosts = serializers.IntegerField(default=1)
     size = serializers.CharField(required=False, allow_blank=True)
     image = serializers.CharField(required=False, allow_blank=True)
+    placement_policy = serializers.CharField(
+        required=False, allow_blank=True, help_text="packing, striping (default) or load-aware"
+    )
+
+
+class ProvisionUpdateSerializer(serializers.Serializer):
+    """What PATCH may change: the placement policy of the next VMs."""
+
+    placement_policy = serializers.CharField(help_text="packing, striping or load-aware")
 
 
 class ProvisionTemplateSerializer(serializers.Serializer):
@@ -179,6 +207,7 @@ class ResolvedTemplateSerializer(serializers.Serializer):
     image = serializers.CharField(allow_null=True)
     description = serializers.CharField()
     networks = serializers.ListField(child=serializers.DictField())
+    placement = serializers.CharField(allow_null=True)
     inputs = serializers.DictField()
 
 

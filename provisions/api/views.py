@@ -19,10 +19,16 @@ from provisions.api.serializers import (
     ProvisionDetailSerializer,
     ProvisionSerializer,
     ProvisionTemplateSerializer,
+    ProvisionUpdateSerializer,
     ResolvedTemplateSerializer,
 )
 from provisions.models import JobLogLine
-from provisions.queries import attach_latest_jobs, detail_prefetch, provisions_for
+from provisions.queries import (
+    attach_capacity,
+    attach_latest_jobs,
+    detail_prefetch,
+    provisions_for,
+)
 
 # A provision's hosts, jobs and log lines are whole lists (the log pages with `after`): neither
 # the list's pagination nor its filters (`?state=` would 404 the provision) apply, and the
@@ -54,9 +60,15 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         attach_latest_jobs([obj])
         return obj
 
+    def retrieve(self, request, pk=None):
+        provision = self.get_object()
+        attach_capacity(provision.hosts.all())
+        return Response(self.get_serializer(provision).data)
+
     def _detail(self, provision, code=status.HTTP_200_OK):
         provision = self.get_queryset().get(pk=provision.pk)
         attach_latest_jobs([provision])
+        attach_capacity(provision.hosts.all())
         return Response(
             ProvisionDetailSerializer(provision, context={"request": self.request}).data,
             status=code,
@@ -74,8 +86,33 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             host_count=data["hosts"],
             size=data.get("size") or None,
             image=data.get("image") or None,
+            placement_policy=data.get("placement_policy") or None,
         )
         return self._detail(provision, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ProvisionUpdateSerializer,
+        responses={200: ProvisionDetailSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        description="Change the placement policy (`oneprovision update NAME "
+        "--placement-policy P`): how the next VMs are placed; placed VMs stay where they are.",
+    )
+    def partial_update(self, request, pk=None):
+        provision = self.get_object()
+        body = ProvisionUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        unknown = sorted(set(request.data) - set(ProvisionUpdateSerializer().fields))
+        if unknown:
+            return Response(
+                {
+                    "detail": f"cannot change {', '.join(unknown)} of a provision; "
+                    "only placement_policy"
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        services.set_placement_policy(
+            request.user, provision, body.validated_data["placement_policy"]
+        )
+        return self._detail(provision)
 
     @extend_schema(
         request=ProvisionTemplateSerializer,
@@ -245,7 +282,7 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if request.method == "POST":
             services.add_host(request.user, provision)
             return self._detail(provision, status.HTTP_202_ACCEPTED)
-        return Response(HostSerializer(provision.hosts.all(), many=True).data)
+        return Response(HostSerializer(attach_capacity(provision.hosts.all()), many=True).data)
 
     @extend_schema(request=None, responses={202: ProvisionDetailSerializer})
     @action(detail=True, methods=["delete"], url_path=r"hosts/(?P<host_id>\d+)")

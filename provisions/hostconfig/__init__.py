@@ -15,7 +15,7 @@ VERSION = "2"
 BRIDGE = "onebr0"
 BRIDGE_CIDR = "192.168.150.1/24"
 
-_CAPACITY = re.compile(r"^CAPACITY cpu=(\d+) memory_mb=(\d+)$", re.M)
+_CAPACITY = re.compile(r"^CAPACITY cpu=(\d+) memory_mb=(\d+) disk_mb=(\d+)$", re.M)
 _DONE = re.compile(r"^DONE version=(\S+)$", re.M)
 _BOOT_ID = re.compile(r"^BOOT_ID (\S+)$", re.M)
 
@@ -31,6 +31,7 @@ class HostFacts:
     version: str
     output: str
     boot_id: str = ""
+    disk_mb: int = 0  # the filesystem the VMs' disks live on
 
 
 def script(name: str = SETUP_SCRIPT) -> str:
@@ -45,6 +46,19 @@ def isolation_env() -> dict:
         "ONE_HOST_RESERVED_MB": int(settings.HOST_RESERVED_MEMORY_MB),
         "ONE_VMS_PIDS_MAX": int(settings.HOST_VMS_PIDS_MAX),
     }
+
+
+# host-setup.sh keeps at least this much memory for the host itself, whatever the setting.
+HOST_KEEP_FLOOR_MB = 256
+
+
+def kept_for_host_mb(total_mb: int) -> int:
+    """The memory host-setup.sh keeps out of the containers' parent cgroup on a host with
+    `total_mb`: the reserve asked for (HOST_RESERVED_MEMORY_MB), and at least 256 MB or a
+    tenth; half of it on a host too small for that. The script and this must agree: what
+    is left is all the VMs of the host may ever use (the parent's memory.max)."""
+    keep = max(total_mb // 10, HOST_KEEP_FLOOR_MB, int(settings.HOST_RESERVED_MEMORY_MB))
+    return keep if keep < total_mb else total_mb // 2
 
 
 def configure(session: HostSession, log=None) -> HostFacts:
@@ -88,4 +102,5 @@ def configure(session: HostSession, log=None) -> HostFacts:
         done[1],
         result.stdout,
         boot_id[1] if boot_id else "",
+        int(capacity[3]),
     )

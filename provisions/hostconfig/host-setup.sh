@@ -199,7 +199,9 @@ if [[ "$ONE_TEXT" =~ $PATTERN ]]; then
     done
 fi
 [ "$CPUS" -gt 0 ] || CPUS=$(nproc)
-echo "CAPACITY cpu=$CPUS memory_mb=$TOTAL_MB"
+# The disk the VMs' disks live on: the base directory's filesystem.
+DISK_MB=$(df -Pm "$BASE" | awk 'NR == 2 {print $2}')
+echo "CAPACITY cpu=$CPUS memory_mb=$TOTAL_MB disk_mb=${DISK_MB:-0}"
 read -r BOOT_ID < /proc/sys/kernel/random/boot_id
 echo "BOOT_ID $BOOT_ID"
 steps_done

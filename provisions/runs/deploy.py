@@ -299,6 +299,7 @@ class DeployRun(Run):
             + (f" (was: {host.get_problem_display()})" if host.problem else ""),
             cpu=facts.cpu,
             memory_mb=facts.memory_mb,
+            disk_mb=facts.disk_mb,
             hostconfig_version=facts.version,
             boot_id=facts.boot_id,
             host_key_fingerprint=p.host_key_fingerprint,

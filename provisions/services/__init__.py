@@ -6,6 +6,7 @@ their jobs. Pages, API, admin actions and jobs call these, by the names below.
 - `hosts`: a host added to or removed from a RUNNING provision
 - `private_networks`: private networks added to or deleted from a RUNNING cluster
 - `lookup`: the provisions and providers a user may see or change
+- `policy`: a provision's placement policy, checked and changed
 """
 
 from provisions.services.create import (
@@ -27,11 +28,13 @@ from provisions.services.lifecycle import (
     start_job,
 )
 from provisions.services.lookup import changeable, find_provision, visible_provider
+from provisions.services.policy import check_policy, set_placement_policy
 from provisions.services.private_networks import create_network, delete_network
 
 __all__ = [
     "add_host",
     "changeable",
+    "check_policy",
     "choose_size_and_image",
     "configure_provision",
     "create_from_template",
@@ -47,6 +50,7 @@ __all__ = [
     "repair_provision",
     "resolve_template",
     "retry_provision",
+    "set_placement_policy",
     "start_job",
     "template_provider",
     "visible_provider",

@@ -27,6 +27,7 @@ from provisions.models import (
 )
 from provisions.services.lifecycle import start_job
 from provisions.services.lookup import visible_provider
+from provisions.services.policy import check_policy
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +141,13 @@ def create_provision(
     image: str | None = None,
     private_networks: list[dict] | None = None,
     template: template_format.ProvisionTemplate | None = None,
+    placement_policy: str | None = None,
 ) -> Provision:
     """A new provision and its deploy job. `private_networks` ({name, address_range}; a
     provision template's `networks`) replace the default one, NAME-private. `template`: the
     provision template it is made from, kept for `show --yaml` (template_format.dump)."""
     provider, name, host_count = _checked_request(user, provider, name, host_count)
+    placement_policy = check_policy(placement_policy)
     size, image = choose_size_and_image(provider, size, image)
     key = generate_ed25519(f"edge-portal-{name}")
     host_key = generate_ed25519(f"edge-portal-host-{name}")
@@ -157,6 +160,7 @@ def create_provision(
                 host_count=host_count,
                 size=size,
                 image=image,
+                placement_policy=placement_policy,
                 ssh_public_key=key.public_openssh,
                 ssh_private_key_encrypted=crypto.encrypt(key.private_openssh),
                 host_key_public=host_key.public_openssh,
@@ -208,7 +212,12 @@ def resolve_template(
 
 
 # What create_provision calls a field, as the template calls it.
-TEMPLATE_FIELDS = {"hosts": "hosts.count", "size": "hosts.size", "image": "hosts.image"}
+TEMPLATE_FIELDS = {
+    "hosts": "hosts.count",
+    "size": "hosts.size",
+    "image": "hosts.image",
+    "placement_policy": "placement",
+}
 
 
 def create_from_template(
@@ -228,6 +237,7 @@ def create_from_template(
             image=template.image,
             private_networks=template.networks,
             template=template,
+            placement_policy=template.placement,
         )
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):

@@ -176,3 +176,16 @@ def test_the_hook_refuses_a_start_whose_disk_is_not_mounted(tmp_path):
     # Stopping with nothing mounted is a no-op, for LXC's post-stop and the portal's cleanup.
     for action in ("unmount", "unmount-all"):
         assert subprocess.run([hook, action], env=env).returncode == 0
+
+
+def test_a_disk_grows_only_into_the_hosts_room(running_vm, owner, monkeypatch, settings):
+    calls = fake_host(monkeypatch)
+    settings.HOST_RESERVED_DISK_MB = 1024
+    host = running_vm.host
+    host.disk_mb = 4096  # 3072 MiB for VMs' disks, 1024 of them this VM's
+    host.save(update_fields=["disk_mb"])
+    with pytest.raises(ValidationError, match=r"has 2048 MiB left for VMs' disks; growing to 4096"):
+        disks.grow(owner, running_vm, 4096)
+    assert calls == []
+    disks.grow(owner, running_vm, 3072)
+    assert VM.objects.get(pk=running_vm.pk).disk_mb == 3072

@@ -68,11 +68,17 @@ def test_quota_is_checked(template, owner):
 
 
 def test_capacity_is_respected(template, owner, cluster):
-    cluster.hosts.update(memory_mb=300)
-    services.instantiate(owner, "Alpine", name="a", nics=["dc-public"])
-    services.instantiate(owner, "Alpine", name="b", nics=["dc-public"])
-    with pytest.raises(services.ValidationError, match="no RUNNING host of dc has 256 MiB"):
-        services.instantiate(owner, "Alpine", name="c", nics=["dc-public"])
+    # 556 MiB less the 256 MiB the host keeps: room for one 256 MiB VM per host.
+    cluster.hosts.update(memory_mb=556)
+    a = services.instantiate(owner, "Alpine", name="a", nics=["dc-public"])
+    b = services.instantiate(owner, "Alpine", name="b", nics=["dc-public"])
+    c = services.instantiate(owner, "Alpine", name="c", nics=["dc-public"])
+    assert {a.host_id, b.host_id} == set(cluster.hosts.values_list("pk", flat=True))
+    c.refresh_from_db()
+    assert c.host is None and c.state == "PENDING"
+    assert (
+        c.placement_reason == "no host with 256 MiB memory free: largest free 44 MiB on dc-host-0"
+    )
 
 
 def test_outsider_gets_404_everywhere(template, owner, outsider_api, outsider_client):

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
-from vms import disks, lxc, resize, services
+from vms import disks, lxc, placement, resize, services
 from vms.choices import VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
@@ -93,6 +93,7 @@ class VMSerializer(serializers.ModelSerializer):
             "disk_mb",
             "cpu_quota",
             "failure_reason",
+            "placement_reason",
             "ports",
             "created_at",
             "updated_at",
@@ -147,6 +148,10 @@ class ResizeSerializer(serializers.Serializer):
     cpu_quota = serializers.DecimalField(
         max_digits=5, decimal_places=2, required=False, allow_null=True
     )
+
+
+class DeploySerializer(serializers.Serializer):
+    host = serializers.CharField(help_text="host ID or name, in the VM's cluster")
 
 
 class ExecSerializer(serializers.Serializer):
@@ -306,6 +311,26 @@ class VMViewSet(viewsets.ReadOnlyModelViewSet):
         except resize.HostFailed as exc:
             return Response({"detail": str(exc)}, status=502)
         return Response(VMSerializer(_vms(request.user).get(pk=vm.pk)).data)
+
+    @extend_schema(
+        request=DeploySerializer,
+        responses={
+            202: VMSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            403: OpenApiResponse(ErrorSerializer, description="not an operator"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def deploy(self, request, pk=None):
+        """`onevm deploy NAME HOST` (operators): place a PENDING VM that waits for room on
+        the chosen host, checked as the placement policy's choice is; its deploy job starts."""
+        vm = self.get_object()
+        body = DeploySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        placement.deploy(request.user, vm, body.validated_data["host"])
+        return Response(
+            VMSerializer(_vms(request.user).get(pk=vm.pk)).data, status=status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(
         parameters=[OpenApiParameter("port", int, description="a port inside the VM")],
