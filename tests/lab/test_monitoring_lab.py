@@ -18,7 +18,16 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 def lxc(vm, verb: str) -> None:
     flags = {"stop": "-k", "start": "", "destroy": "-f"}[verb]
-    host_output(vm.host, f'lxc-{verb} -P "$ONE_EDGE_BASE/lxc" -n {vm.container_name} {flags}')
+    command = f'lxc-{verb} -P "$ONE_EDGE_BASE/lxc" -n {vm.container_name} {flags}'
+    if verb == "destroy":
+        # As an operator destroys one by hand: stopped, its disk unmounted (a stopped
+        # container keeps it mounted, for an in-place reboot), then destroyed.
+        directory = f'"$ONE_EDGE_BASE/lxc/{vm.container_name}"'
+        command = (
+            f'lxc-stop -P "$ONE_EDGE_BASE/lxc" -n {vm.container_name} -k; '
+            f"umount {directory}/disk; {command}"
+        )
+    host_output(vm.host, command)
 
 
 def state(vm) -> str:

@@ -61,12 +61,12 @@ def test_containers_share_one_prepared_image_and_keep_their_own_writes(
     assert in_vm(first, "echo mine > /root/only-here && cat /root/only-here").stdout == "mine\n"
     assert in_vm(second, "test -e /root/only-here; echo $?").stdout.strip() == "1"
     assert host_output(host, f"test -e {lower}/root/only-here; echo $?").strip() == "1"
-    layer = f"{container_dir(first)}/delta/root/only-here"
+    layer = f"{container_dir(first)}/disk/delta/root/only-here"  # on the VM's own disk
     assert host_output(host, f"stat -c %u {layer}").strip() == "600100001"
 
-    # A stopped container has no mount (LXC's post-stop hook took it away, as a reboot would,
-    # and lxc-destroy by hand works on it); resume mounts it again over the same layer, and
-    # the container's write is still there.
+    # A stopped container has no overlay (LXC's post-stop hook took it away, as a reboot
+    # would; its disk stays mounted); resume mounts it again over the same layer, and the
+    # container's write is still there.
     vm_services.act(owner, first, "poweroff")
     first.refresh_from_db()
     assert first.state == "POWEROFF", first.failure_reason

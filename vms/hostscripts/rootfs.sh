@@ -216,10 +216,11 @@ one_rootfs_hook_install() {
     # The overlay's mount follows the container's life through LXC's own hooks: mounted
     # before it starts (pre-start, also after a reboot or by an operator's lxc-start) and
     # unmounted once it has stopped (post-stop), so a stopped container's directory holds no
-    # merged tree and lxc-destroy by hand works as on any container. Hooks run as the host's
-    # root in the host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by every deploy,
-    # so it is always this portal version's; each deploy writes its own temporary file (deploys
-    # run side by side on a host) and renames it into place, so no start ever sees half a hook.
+    # merged tree (an operator who destroys one by hand unmounts its disk first). Hooks run as
+    # the host's root in the host's namespaces; LXC gives them LXC_CONFIG_FILE. Rewritten by
+    # every deploy, so it is always this portal version's; each deploy writes its own temporary
+    # file (deploys run side by side on a host) and renames it into place, so no start ever
+    # sees half a hook.
     #
     # The disk is not the hooks' to mount: where the host has AppArmor, lxc-start and its
     # hooks run under lxc-start's profile, which allows overlay mounts but not a loop mount of

@@ -35,7 +35,8 @@ if mountpoint -q "$MOUNTED"; then
             truncate -s "${OLD}M" "$DIR/disk.img"
             losetup -c "$LOOP"
         fi
-        echo "ERROR the disk was not grown: $(tail -n 1 <<<"$OUT")" >&2
+        WHY=$(grep -m 1 '^resize2fs:' <<<"$OUT" || tail -n 1 <<<"$OUT")
+        echo "ERROR the disk was not grown: $WHY" >&2
         exit 5
     fi
     echo "DISK $OLD -> $SIZE_MB MB (online)"
@@ -43,7 +44,8 @@ if mountpoint -q "$MOUNTED"; then
 else
     if ! OUT=$( { e2fsck -fp "$DIR/disk.img" && resize2fs "$DIR/disk.img"; } 2>&1 ); then
         truncate -s "${OLD}M" "$DIR/disk.img"
-        echo "ERROR the disk was not grown: $(tail -n 1 <<<"$OUT")" >&2
+        WHY=$(grep -m 1 -E '^(resize2fs|e2fsck):' <<<"$OUT" || tail -n 1 <<<"$OUT")
+        echo "ERROR the disk was not grown: $WHY" >&2
         exit 5
     fi
     echo "DISK $OLD -> $SIZE_MB MB (offline: the disk was not mounted)"
