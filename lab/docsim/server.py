@@ -286,6 +286,7 @@ class SimServer(ThreadingHTTPServer):
             "region": droplet["region"]["slug"],
             "vcpus": droplet["vcpus"],
             "memory": droplet["memory"],
+            "disk": droplet["disk"],
         }
 
         def boot():

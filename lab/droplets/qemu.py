@@ -63,10 +63,24 @@ def qmp(sock_path: Path, command: str, timeout: float = 5.0) -> dict:
         return answer
 
 
-def overlay_disk(base: Path, disk: Path) -> None:
-    """A qcow2 disk of the droplet's own on top of the base image's (read-only below it)."""
+def overlay_disk(base: Path, disk: Path, size_gb: int | None = None) -> None:
+    """A qcow2 disk of the droplet's own on top of the base image's (read-only below it), of
+    `size_gb` when given (never smaller than the base)."""
+    size = [f"{int(size_gb)}G"] if size_gb else []
     subprocess.run(
-        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(disk)],
+        [
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            "qcow2",
+            "-b",
+            str(base),
+            str(disk),
+            *size,
+        ],
         check=True,
         capture_output=True,
         timeout=60,

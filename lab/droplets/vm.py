@@ -98,6 +98,7 @@ class VmDroplets:
         region: str = "nyc3",
         vcpus: int | None = None,
         memory: int | None = None,
+        disk: int | None = None,
         ready_timeout: float | None = None,
         **_ignored,
     ) -> None:
@@ -143,7 +144,9 @@ class VmDroplets:
             "image": str(image.directory),
         }
         try:
-            qemu.overlay_disk(image.disk, directory / "disk.qcow2")
+            # The size's disk, as a droplet's: cloud-init's resizefs grows the root to it at
+            # the first boot. Sparse, so it costs this machine only what the guest writes.
+            qemu.overlay_disk(image.disk, directory / "disk.qcow2", size_gb=disk)
             (directory / "vm.json").write_text(json.dumps(spec, indent=2) + "\n")
             self._boot(droplet_id, public, gateway, str(vpc_uuid), ready_timeout)
         except (net.NetError, OSError, subprocess.SubprocessError, VmDropletError) as exc:

@@ -95,6 +95,7 @@ class LabHosts:
         region: str | None = None,
         vcpus: int | None = None,
         memory: int | None = None,
+        disk: int | None = None,
     ) -> None:
         # image, region and size: a namespace host has this machine's own, whatever the
         # droplet asked for (lab.droplets' vm droplets use them).
