@@ -28,7 +28,12 @@ def grow(user, vm: VM, size_mb: int) -> VM:
     if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
         raise Http404("VM not found")
     with transaction.atomic():
-        vm = VM.objects.select_for_update().select_related("host__provision").get(pk=vm.pk)
+        # of=self: PostgreSQL locks no row of a nullable join (the host).
+        vm = (
+            VM.objects.select_for_update(of=("self",))
+            .select_related("host__provision")
+            .get(pk=vm.pk)
+        )
         if vm.state not in GROWABLE:
             raise ValidationError(
                 f"VM {vm.name} is {vm.state}: a disk grows while the VM is RUNNING or POWEROFF"

@@ -28,6 +28,11 @@ from vms.models import NIC, VM, PortBlock, UserQuota, VMSnapshot, VMTemplate
 log = logging.getLogger(__name__)
 
 
+def _cpus(value) -> str:
+    """A sum of CPUs as the same text on every database ('1', not SQLite's 1 and PG's 1.00)."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
 def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
     """Whether the user may have `vms` more VMs and `cpu` and `memory_mb` more than the VMs
     they have use (a resize asks for no VM and for the growth only; nothing more is free)."""
@@ -44,7 +49,8 @@ def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
         raise ValidationError(f"VM quota reached: {used['n']} of {quota['vms']} VMs in use")
     if cpu > 0 and (used["cpu"] or 0) + cpu > Decimal(str(quota["cpu"])):
         raise ValidationError(
-            f"CPU quota reached: {used['cpu'] or 0} of {quota['cpu']} in use, {cpu} more asked"
+            f"CPU quota reached: {_cpus(used['cpu'] or 0)} of {quota['cpu']} in use, {cpu} more "
+            "asked"
         )
     if memory_mb > 0 and (used["memory"] or 0) + memory_mb > quota["memory_mb"]:
         raise ValidationError(
