@@ -20,7 +20,6 @@ SESSIONS = 20
 KEYSTROKES = 200
 TARGET_PROMPT = 1.0
 TARGET_KEY_P95 = 0.050
-LAB_GATEWAY = "198.18.0.1"
 HEADERS = ["measurement", "samples", "median ms", "p95 ms", "max ms"]
 LABELS = [f"connect to prompt ({SESSIONS} sessions, one at a time)", "keystroke round trip"]
 
@@ -33,6 +32,7 @@ def main() -> int:
     with common.django_env("console") as database:
         from django.conf import settings
 
+        from core.models import ApiToken
         from lab.images import ensure_alpine_rootfs, start_image_server
 
         image = ensure_alpine_rootfs()
@@ -42,7 +42,8 @@ def main() -> int:
         server, _ = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
         try:
             with labworld.simulator(lab=True, boot_delay=0.2):
-                vm, token = running_vm(image.name, server.server_address[1])
+                vm = labworld.running_vm(image.name, server.server_address[1], PROVISION, "console")
+                token = ApiToken.issue(vm.owner, "bench")[1]
                 # The same helper the console tests use: uvicorn serving portal.asgi.
                 from tests.asgi_server import serving
 
@@ -53,33 +54,6 @@ def main() -> int:
             server.shutdown()
             server.server_close()
     return report(prompts, keys, database)
-
-
-def running_vm(app_name: str, image_port: int):
-    from core.models import ApiToken
-    from marketplace import sync
-    from marketplace.models import Marketplace, MarketplaceApp
-    from marketplace.services import export_app
-    from provisions import services as provisions
-    from vms import services
-
-    user = common.bench_user()
-    provider = labworld.provider_for(user)
-    market = Marketplace.objects.get(name="Edge Lab")
-    market.index_url = f"http://{LAB_GATEWAY}:{image_port}/index.json"
-    market.save(update_fields=["index_url"])
-    provision = provisions.create_provision(user, provider=provider, name=PROVISION, host_count=1)
-    provision.refresh_from_db()
-    if provision.state != "RUNNING":
-        raise SystemExit(f"provision ended {provision.state}: {provision.error[:300]}")
-    sync.sync(market)
-    app = MarketplaceApp.objects.get(marketplace=market, name=app_name)
-    _, template = export_app(user, app.pk, "alpine", f"{PROVISION}-image")
-    vm = services.instantiate(user, template.pk, name="console", nics=[f"{PROVISION}-public"])
-    vm.refresh_from_db()
-    if vm.state != "RUNNING":
-        raise SystemExit(f"VM ended {vm.state}: {vm.failure_reason[:300]}")
-    return vm, ApiToken.issue(user, "bench")[1]
 
 
 def _open(url: str, vm_id: int, token: str):

@@ -154,3 +154,36 @@ class CPUSampler:
 def lab_or_reason() -> tuple[bool, str]:
     problem = common.lab_problem()
     return problem is None, problem or ""
+
+
+LAB_GATEWAY = "198.18.0.1"  # this machine on the lab bridge (lab.hosts' default gateway)
+
+
+def running_vm(app_name: str, image_port: int, provision_name: str, vm_name: str):
+    """One RUNNING Alpine VM on a one-host lab provision, made through the services as a user
+    would (provision, marketplace sync, export, instantiate); SystemExit naming the step that
+    did not get there."""
+    from marketplace import sync
+    from marketplace.models import Marketplace, MarketplaceApp
+    from marketplace.services import export_app
+    from provisions import services as provisions
+    from vms import services
+
+    user = common.bench_user()
+    market = Marketplace.objects.get(name="Edge Lab")
+    market.index_url = f"http://{LAB_GATEWAY}:{image_port}/index.json"
+    market.save(update_fields=["index_url"])
+    provision = provisions.create_provision(
+        user, provider=provider_for(user), name=provision_name, host_count=1
+    )
+    provision.refresh_from_db()
+    if provision.state != "RUNNING":
+        raise SystemExit(f"provision ended {provision.state}: {provision.error[:300]}")
+    sync.sync(market)
+    app = MarketplaceApp.objects.get(marketplace=market, name=app_name)
+    _, template = export_app(user, app.pk, "alpine", f"{provision_name}-image")
+    vm = services.instantiate(user, template.pk, name=vm_name, nics=[f"{provision_name}-public"])
+    vm.refresh_from_db()
+    if vm.state != "RUNNING":
+        raise SystemExit(f"VM ended {vm.state}: {vm.failure_reason[:300]}")
+    return vm

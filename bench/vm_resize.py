@@ -22,7 +22,6 @@ TITLE = "vm_resize: live resize latency in the lab"
 PROVISION = "rsbench"
 RESIZES = 20
 TARGET_MEDIAN = 0.5
-LAB_GATEWAY = "198.18.0.1"
 SIZES = [
     {"cpu": Decimal("2"), "memory_mb": 384, "cpu_quota": Decimal("1.5")},
     {"cpu": Decimal("1"), "memory_mb": 256, "cpu_quota": None},
@@ -47,7 +46,8 @@ def main() -> int:
         server, _ = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
         try:
             with labworld.simulator(lab=True, boot_delay=0.2):
-                vm, user = running_vm(image.name, server.server_address[1])
+                vm = labworld.running_vm(image.name, server.server_address[1], PROVISION, "resize")
+                user = vm.owner
                 pid = init_pid(vm)
                 samples = timed_resizes(user, vm)
                 same_init = init_pid(vm) == pid
@@ -55,32 +55,6 @@ def main() -> int:
             server.shutdown()
             server.server_close()
     return report(samples, same_init, database)
-
-
-def running_vm(app_name: str, image_port: int):
-    from marketplace import sync
-    from marketplace.models import Marketplace, MarketplaceApp
-    from marketplace.services import export_app
-    from provisions import services as provisions
-    from vms import services
-
-    user = common.bench_user()
-    provider = labworld.provider_for(user)
-    market = Marketplace.objects.get(name="Edge Lab")
-    market.index_url = f"http://{LAB_GATEWAY}:{image_port}/index.json"
-    market.save(update_fields=["index_url"])
-    provision = provisions.create_provision(user, provider=provider, name=PROVISION, host_count=1)
-    provision.refresh_from_db()
-    if provision.state != "RUNNING":
-        raise SystemExit(f"provision ended {provision.state}: {provision.error[:300]}")
-    sync.sync(market)
-    app = MarketplaceApp.objects.get(marketplace=market, name=app_name)
-    _, template = export_app(user, app.pk, "alpine", f"{PROVISION}-image")
-    vm = services.instantiate(user, template.pk, name="resize", nics=[f"{PROVISION}-public"])
-    vm.refresh_from_db()
-    if vm.state != "RUNNING":
-        raise SystemExit(f"VM ended {vm.state}: {vm.failure_reason[:300]}")
-    return vm, user
 
 
 def init_pid(vm) -> str:

@@ -12,7 +12,6 @@ import sys
 import time
 
 from bench import common, labworld
-from bench.console import running_vm
 
 TITLE = "vm_snapshots: snapshot create, freeze and revert with 100 MB and 1 GB written"
 HEADERS = ["data written", "create s", "frozen ms", "revert s", "snapshot size", "disk"]
@@ -37,7 +36,7 @@ def main() -> int:
         server, _ = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
         try:
             with labworld.simulator(lab=True, boot_delay=0.2):
-                vm, _ = running_vm(image.name, server.server_address[1])
+                vm = labworld.running_vm(image.name, server.server_address[1], "snapbench", "snap")
                 rows = [measure(vm, size) for size in SIZES_MB]
         finally:
             server.shutdown()

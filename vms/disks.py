@@ -18,32 +18,37 @@ from vms.models import VM, VMLogLine
 
 log = logging.getLogger(__name__)
 
-GROWABLE = {VMState.RUNNING, VMState.POWEROFF}
+DISK_WORK_STATES = {VMState.RUNNING, VMState.POWEROFF}
+
+
+def locked_for_disk_work(user, vm: VM, needs: str, without_disk: str = "") -> VM:
+    """The VM under a row lock (call inside a transaction), for a change of its disk: a growth
+    or a snapshot. Http404 for anyone who may not change it; refused while it is not RUNNING
+    or POWEROFF (`needs` says for what), while a job works on it, or when it has no disk of
+    its own (`without_disk` ends that message)."""
+    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
+        raise Http404("VM not found")
+    # of=self: PostgreSQL locks no row of a nullable join (the host).
+    vm = VM.objects.select_for_update(of=("self",)).select_related("host__provision").get(pk=vm.pk)
+    if vm.state not in DISK_WORK_STATES:
+        raise ValidationError(f"VM {vm.name} is {vm.state}: {needs}")
+    if vm.jobs.filter(state__in=JOB_LIVE).exists():
+        raise ValidationError(f"VM {vm.name} has a job running: try again once it ends")
+    if vm.disk_mb is None:
+        raise ValidationError(
+            f"VM {vm.name} has no disk of its own (deployed before VMs had one){without_disk}"
+        )
+    return vm
 
 
 def grow(user, vm: VM, size_mb: int) -> VM:
     """Grow the VM's disk to `size_mb`, online when it runs (`df` inside shows it at once).
     Refused, changing nothing: a smaller or equal size, a VM without a disk of its own, one
     not RUNNING or POWEROFF, one a job is working on, a size beyond the largest allowed."""
-    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
     with transaction.atomic():
-        # of=self: PostgreSQL locks no row of a nullable join (the host).
-        vm = (
-            VM.objects.select_for_update(of=("self",))
-            .select_related("host__provision")
-            .get(pk=vm.pk)
+        vm = locked_for_disk_work(
+            user, vm, needs="a disk grows while the VM is RUNNING or POWEROFF"
         )
-        if vm.state not in GROWABLE:
-            raise ValidationError(
-                f"VM {vm.name} is {vm.state}: a disk grows while the VM is RUNNING or POWEROFF"
-            )
-        if vm.jobs.filter(state__in=JOB_LIVE).exists():
-            raise ValidationError(f"VM {vm.name} has a job running: try again once it ends")
-        if vm.disk_mb is None:
-            raise ValidationError(
-                f"VM {vm.name} has no disk of its own (it was deployed before VMs had one)"
-            )
         if size_mb <= vm.disk_mb:
             raise ValidationError(
                 {

@@ -13,37 +13,23 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.http import Http404
 from django.utils import timezone
 
 from core.lookup import find
 from core.names import check_name
-from core.tenancy import CHANGE
-from jobs.states import JOB_LIVE
 from vms import lxc
 from vms.choices import VMState
+from vms.disks import locked_for_disk_work
 from vms.models import VM, VMJob, VMLogLine, VMSnapshot
 from vms.services import start_job
 
-SNAPSHOTTABLE = {VMState.RUNNING, VMState.POWEROFF}
 ACTIONS = ("snapshot-create", "snapshot-revert", "snapshot-delete")
 
 
 def _changeable(user, vm: VM) -> VM:
-    """The VM locked for the change; 404 for anyone who may not change it; refused while it
-    is not RUNNING or POWEROFF, or while a job works on it."""
-    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
-    vm = VM.objects.select_for_update().get(pk=vm.pk)
-    if vm.state not in SNAPSHOTTABLE:
-        raise ValidationError(f"VM {vm.name} is {vm.state}: snapshots need it RUNNING or POWEROFF")
-    if vm.jobs.filter(state__in=JOB_LIVE).exists():
-        raise ValidationError(f"VM {vm.name} has a job running: try again once it ends")
-    if vm.disk_mb is None:
-        raise ValidationError(
-            f"VM {vm.name} has no disk of its own (deployed before VMs had one): no snapshots"
-        )
-    return vm
+    return locked_for_disk_work(
+        user, vm, needs="snapshots need it RUNNING or POWEROFF", without_disk=": no snapshots"
+    )
 
 
 def snapshot_of(vm: VM, ref, states=(VMSnapshot.State.READY,)) -> VMSnapshot:

@@ -337,23 +337,26 @@ def check_console(owner, vm) -> None:
         bridge.close()
 
 
-def check_drift_and_repair(sim, owner, provision, vm) -> None:
-    host = vm.host
+def droplet_action(sim, droplet_id: int, kind: str, seconds: float, every: float) -> None:
+    """A droplet action asked of DigitalOcean behind the portal's back, until it completes."""
     sim_api = requests.Session()
     sim_api.headers["Authorization"] = "Bearer lab-token"
-    response = sim_api.post(
-        f"{sim.url}/v2/droplets/{host.droplet_id}/actions", json={"type": "power_off"}
-    )
+    response = sim_api.post(f"{sim.url}/v2/droplets/{droplet_id}/actions", json={"type": kind})
     assert response.status_code < 300, response.text
     action = response.json()["action"]["id"]
     wait_for(
         lambda: (
             sim_api.get(f"{sim.url}/v2/actions/{action}").json()["action"]["status"] == "completed"
         ),
-        "the power off to complete",
-        seconds=300,
-        every=2,
+        f"the {kind} to complete",
+        seconds=seconds,
+        every=every,
     )
+
+
+def check_drift_and_repair(sim, owner, provision, vm) -> None:
+    host = vm.host
+    droplet_action(sim, host.droplet_id, "power_off", seconds=300, every=2)
     run_cycle()
     host.refresh_from_db()
     provision.refresh_from_db()
@@ -463,21 +466,7 @@ def check_power_cycle(sim, provision, vm, neighbour) -> None:
     host = vm.host
     run_cycle(with_drift=False)
     boot_id = on_host(provision, host, "cat /proc/sys/kernel/random/boot_id").strip()
-    sim_api = requests.Session()
-    sim_api.headers["Authorization"] = "Bearer lab-token"
-    response = sim_api.post(
-        f"{sim.url}/v2/droplets/{host.droplet_id}/actions", json={"type": "power_cycle"}
-    )
-    assert response.status_code < 300, response.text
-    action = response.json()["action"]["id"]
-    wait_for(
-        lambda: (
-            sim_api.get(f"{sim.url}/v2/actions/{action}").json()["action"]["status"] == "completed"
-        ),
-        "the power cycle to complete",
-        seconds=600,
-        every=5,
-    )
+    droplet_action(sim, host.droplet_id, "power_cycle", seconds=600, every=5)
     assert on_host(provision, host, "cat /proc/sys/kernel/random/boot_id").strip() != boot_id
     cycles = 0
     while cycles < 2:

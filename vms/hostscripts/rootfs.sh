@@ -281,13 +281,19 @@ one_rootfs_unmount() {
     fi
 }
 
+one_disk_dir() {
+    # $1 container directory: where its disk is mounted ($1/disk under an overlay, $1/rootfs
+    # without one).
+    if [ -f "$1/rootfs.lower" ]; then echo "$1/disk"; else echo "$1/rootfs"; fi
+}
+
 one_disk_mount() {
     # $1 container directory: its disk mounted where the container's layer lives, before the
     # container starts (its pre-start hook refuses to start it otherwise). Nothing for a
     # container without a disk of its own or one whose disk is mounted.
-    local DIR="$1" UPPER="$1/disk"
+    local DIR="$1" UPPER
     [ -f "$DIR/disk.img" ] || return 0
-    [ -f "$DIR/rootfs.lower" ] || UPPER="$DIR/rootfs"
+    UPPER=$(one_disk_dir "$DIR")
     mountpoint -q "$UPPER" && return 0
     mkdir -p "$UPPER"
     if ! mount -o loop,noatime "$DIR/disk.img" "$UPPER"; then

@@ -7,6 +7,7 @@ set -euo pipefail
 BASE="$ONE_EDGE_BASE"  # its default: the prelude (hostexec/scripts.py)
 LXCPATH="$BASE/lxc"
 DIR="$LXCPATH/$VM"
+# @include rootfs.sh
 [[ "$SIZE_MB" =~ ^[0-9]+$ ]] || { echo "ERROR SIZE_MB must be a number" >&2; exit 2; }
 # The deploy's lock: no deploy, restore or snapshot of this container runs meanwhile.
 exec 9>"$LXCPATH/.$VM.lock"
@@ -20,8 +21,7 @@ if [ "$SIZE_MB" -lt "$OLD" ]; then
     echo "ERROR $VM's disk is $OLD MB: shrinking to $SIZE_MB MB is refused" >&2
     exit 4
 fi
-MOUNTED="$DIR/disk"
-[ -f "$DIR/rootfs.lower" ] || MOUNTED="$DIR/rootfs"
+MOUNTED=$(one_disk_dir "$DIR")
 truncate -s "${SIZE_MB}M" "$DIR/disk.img"
 if mountpoint -q "$MOUNTED"; then
     LOOP=$(findmnt -n -o SOURCE --target "$MOUNTED")

@@ -23,8 +23,7 @@ if [ ! -f "$DIR/disk.img" ]; then
     echo "ERROR $VM has no disk of its own (deployed before VMs had one): no snapshots" >&2
     exit 3
 fi
-MOUNTED="$DIR/disk"
-[ -f "$DIR/rootfs.lower" ] || MOUNTED="$DIR/rootfs"
+MOUNTED=$(one_disk_dir "$DIR")
 
 state() { lxc-info -P "$LXCPATH" -n "$VM" -s -H 2>/dev/null || echo STOPPED; }
 thaw() {
