@@ -2,6 +2,7 @@
 
 import sys
 
+from cli import onevm_backups
 from cli.framework import Command, structured
 from cli.output import properties, table
 from core.units import parse_size_mb
@@ -121,6 +122,14 @@ def build() -> Command:
     p.add_argument("--nic", action="append", help="network ID or name (repeatable)")
     p = cli.verb("delete", cmd_delete, "delete a VM template")
     p.add_argument("template", help="ID or name")
+    p = cli.verb(
+        "backup-schedule",
+        lambda client, args: onevm_backups.cmd_backup_schedule(
+            client, args, "templates", "template"
+        ),
+        "show or set when the template's VMs are backed up by themselves, and what is kept",
+    )
+    onevm_backups.add_schedule_arguments(p)
     return cli
 
 

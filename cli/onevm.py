@@ -4,7 +4,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from cli import console_client, onevm_disks
+from cli import console_client, onevm_backups, onevm_disks
 from cli.client import CliError
 from cli.framework import Command, structured
 from cli.output import command_result, properties, table
@@ -237,6 +237,7 @@ def build() -> Command:
         p = cli.verb(name, _action(name), help_text)
         p.add_argument("vm", help="ID or name")
     onevm_disks.add_verbs(cli)
+    onevm_backups.add_verbs(cli)
     return cli
 
 

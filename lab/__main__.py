@@ -1,7 +1,8 @@
-"""`python -m lab up [--droplets vm]|down|status`: the simulator (with lab hosts) and the image
-server, in the background, for running the portal against (see README, "Running against the
-lab"). `--droplets vm` (or LAB_DROPLETS=vm): droplets made from debian-12-x64 boot as QEMU
-guests (lab.droplets), the rest stay namespace hosts."""
+"""`python -m lab up [--droplets vm]|down|status`: the simulator (with lab hosts), the image
+server and the object store (S3, for backups), in the background, for running the portal
+against (see README, "Running against the lab"). `--droplets vm` (or LAB_DROPLETS=vm):
+droplets made from debian-12-x64 boot as QEMU guests (lab.droplets), the rest stay namespace
+hosts."""
 
 import argparse
 import os
@@ -16,6 +17,7 @@ RUN = Path(os.environ.get("EDGE_LAB_RUN", ROOT / "var" / "lab"))
 SERVICES = {
     "docsim": ["-m", "lab.docsim", "--lab", "--port", "8765"],
     "images": ["-m", "lab.images", "serve", "--host", "0.0.0.0", "--port", "8766"],
+    "objects": ["-m", "lab.objectstore", "8767"],
 }
 
 
@@ -63,6 +65,8 @@ def up(droplets: str = "namespace") -> int:
     print(
         "lab: DigitalOcean simulator on http://127.0.0.1:8765 (token: lab-token)\n"
         "     images on http://198.18.0.1:8766/index.json once a lab host exists\n"
+        "     object storage (S3) on http://198.18.0.1:8767: its key and bucket are the first\n"
+        f"     line of {RUN / 'objects.log'} (onebackupstore create)\n"
         "     run the portal with DIGITALOCEAN_API_URL=http://127.0.0.1:8765/v2/ "
         "OUTBOUND_ALLOWED_NETWORKS=198.18.0.1/32"
     )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from hostexec.ssh import SSHError
-from monitoring import drift, observe, reboot
+from monitoring import cyclehooks, drift, observe, reboot
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import ProbeError, probe
 from provisions.choices import HostProblem, HostState, ProvisionState
@@ -104,6 +104,11 @@ def run_cycle(with_drift: bool = True) -> CycleReport:
     report.pruned = prune()
     if with_drift:
         report.tokens = drift.check_all()
+    for after in cyclehooks.cycle_ended.callables:
+        try:
+            after(report)
+        except Exception:  # one app's failure must not stop monitoring
+            log.exception("after the monitoring cycle: %s failed", after.__qualname__)
     report.seconds = time.monotonic() - started
     log.info(
         "monitoring cycle: %s/%s hosts answered, %s samples, %s DigitalOcean calls, %.2f s",

@@ -1,6 +1,9 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from backups.api.schedules import TemplateScheduleView, VMScheduleView
+from backups.api.stores import BackupStoreViewSet
+from backups.api.vm_backups import BackupListView, BackupView, RestoreView
 from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
@@ -23,6 +26,7 @@ router.register("marketplaceapps", AppViewSet, basename="marketplaceapp")
 router.register("images", ImageViewSet, basename="image")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("vms", VMViewSet, basename="vm")
+router.register("backupstores", BackupStoreViewSet, basename="backupstore")
 urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     # Before the router, so its vms/<pk>/ routes never see these.
@@ -34,6 +38,15 @@ urlpatterns = [
         "vms/<int:pk>/snapshots/<int:snapshot>/revert/",
         SnapshotRevertView.as_view(),
         name="vm-snapshot-revert",
+    ),
+    path("vms/<int:pk>/backups/", BackupListView.as_view(), name="vm-backups"),
+    path("vms/<int:pk>/backups/<str:backup>/", BackupView.as_view(), name="vm-backup"),
+    path("vms/<int:pk>/restore/", RestoreView.as_view(), name="vm-restore"),
+    path("vms/<int:pk>/backup-schedule/", VMScheduleView.as_view(), name="vm-backup-schedule"),
+    path(
+        "templates/<int:pk>/backup-schedule/",
+        TemplateScheduleView.as_view(),
+        name="template-backup-schedule",
     ),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "provisions",
     "marketplace",
     "vms",
+    "backups",
     "monitoring",
     "consoles",
 ]

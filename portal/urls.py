@@ -16,6 +16,7 @@ urlpatterns = [
     path("provisions/", include("provisions.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("vms/", include("vms.urls")),
+    path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

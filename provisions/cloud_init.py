@@ -23,8 +23,19 @@ from provisions.models import Provision
 # droplet's own time.
 # pigz and openssl: a host's first deploy of an image unpacks and checks it faster (rootfs.sh
 # uses them where present; openssl comes with the distribution's images already). curl fetches
-# the images (rootfs.sh): a minimal Debian 12 has no curl.
-BOOT_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl", "curl"]
+# the images (rootfs.sh): a minimal Debian 12 has no curl. restic writes and reads the VMs'
+# backups (backups/hostscripts/vm-backup.sh).
+BOOT_PACKAGES = [
+    "lxc",
+    "iptables",
+    "iproute2",
+    "frr",
+    "uidmap",
+    "pigz",
+    "openssl",
+    "curl",
+    "restic",
+]
 
 # Host configuration reads this to know the packages came from cloud-init.
 MARKER = f"{scripts.EDGE_BASE}/cloud-init.done"

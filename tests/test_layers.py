@@ -24,6 +24,7 @@ FLOORS = {
     "provisions": 3,
     "vms": 4,
     "marketplace": 5,
+    "backups": 5,
     "monitoring": 5,
     "consoles": 5,
     "portal": 6,

@@ -16,7 +16,7 @@ from core.choices import EventSource
 from core.transitions import InvalidTransition, transition
 from jobs import leases
 from jobs.states import JobState
-from vms import lxc, snapshots
+from vms import jobhooks, lxc, snapshots
 from vms.choices import VMState
 from vms.models import VM, PortBlock, VMJob
 from vms.services import release, vm_log
@@ -63,6 +63,8 @@ def _run(vm_id: int, action: str, lease, job: VMJob | None) -> str:
     vm = VM.objects.select_related("host__provision", "image", "template").get(pk=vm_id)
     if action in snapshots.ACTIONS:
         return _snapshot(vm, job, lease)
+    if action in jobhooks.actions:
+        return jobhooks.actions.get(action)(vm, job, lease, log=lambda line: vm_log(vm, line))
     try:
         if action == "deploy":
             return _deploy(vm, lease)
@@ -133,6 +135,7 @@ def _deploy(vm: VM, lease) -> str:
     deploy_on_host(vm)
     lease.check()
     _to(vm, VMState.RUNNING, {VMState.BOOT})
+    jobhooks.deployed(vm)
     vm_log(vm, "RUNNING")
     return "running"
 
@@ -143,13 +146,18 @@ def deploy_on_host(vm: VM, existing_only=False) -> bool:
     With `existing_only` it never creates the container: False when it is not there."""
     nics = list(vm.nics.select_related("network").order_by("index"))
     block = PortBlock.objects.filter(nic__vm=vm).first()
+    # A disk made ready on the host for this VM (a restored backup) before its container is
+    # created; none for a container that is there already.
+    logged = lambda line: vm_log(vm, line)  # noqa: E731
+    restored = "" if existing_only else next(filter(None, jobhooks.disk_source(vm, logged)), "")
     return lxc.deploy(
         vm,
         nics,
         block.first_port if block else None,
         ssh_key=context_ssh_key(vm),
-        log=lambda line: vm_log(vm, line),
+        log=logged,
         existing_only=existing_only,
+        restored=restored,
     )
 
 

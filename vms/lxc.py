@@ -155,10 +155,11 @@ def cpu_quota_us(quota) -> int | str:
 
 
 def deploy(
-    vm, nics, port_first: int | None, ssh_key: str = "", log=None, existing_only=False
+    vm, nics, port_first: int | None, ssh_key: str = "", log=None, existing_only=False, restored=""
 ) -> bool:
     """Deploy `vm`'s container, or with `existing_only` only start one that is on the host.
-    False when `existing_only` found no container there (nothing was changed)."""
+    False when `existing_only` found no container there (nothing was changed). `restored`: the
+    path on the host of a disk the container is to have instead of a new one."""
     public = next((n for n in nics if n.network.kind == NetworkKind.PUBLIC), None)
     env = {
         "VM": vm.container_name,
@@ -174,6 +175,7 @@ def deploy(
         "SSH_KEY": ssh_key,
         **isolation(vm),
         "EXISTING_ONLY": 1 if existing_only else 0,
+        "RESTORED": restored,
     }
     stdout = _run(vm.host, "vm-deploy.sh", env, log)
     return not stdout.startswith("GONE ")

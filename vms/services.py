@@ -114,23 +114,43 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
         raise ValidationError(
             {"nic": f"image {template.image.name} is in another cluster's datastore"}
         )
+    return create_vm(
+        user,
+        name=name,
+        template=template,
+        image=template.image,
+        cpu=template.cpu,
+        memory_mb=template.memory_mb,
+        disk_mb=disk_mb,
+        cpu_quota=template.cpu_quota,
+        networks=networks,
+        provision=provision,
+    )
+
+
+def create_vm(
+    user, *, name, template, image, cpu, memory_mb, disk_mb, cpu_quota, networks, provision
+) -> VM:
+    """A new VM of `user` with NICs on `networks` (checked), placed on a host of `provision`
+    by its policy or PENDING with the reason; its deploy job starts once the transaction
+    commits. Quota and name checked here; ValidationError with nothing kept otherwise."""
     try:
         with transaction.atomic():
             # The quota is checked under a lock on the user's row (PostgreSQL; SQLite's IMMEDIATE
             # transactions serialise writers anyway): concurrent instantiations of one user see
             # each other's VMs instead of all passing a check made before any of them wrote.
             list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
-            check_quota(user, template.cpu, template.memory_mb)
+            check_quota(user, cpu, memory_mb)
             placement.lock_hosts(provision.pk)
             vm = VM.objects.create(
                 owner=user,
                 name=name,
                 template=template,
-                image=template.image,
-                cpu=template.cpu,
-                memory_mb=template.memory_mb,
+                image=image,
+                cpu=cpu,
+                memory_mb=memory_mb,
                 disk_mb=disk_mb,
-                cpu_quota=template.cpu_quota,
+                cpu_quota=cpu_quota,
             )
             for index, network in enumerate(networks):
                 nic = NIC.objects.create(vm=vm, network=network, index=index)

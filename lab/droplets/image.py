@@ -58,7 +58,17 @@ BASE_PACKAGES = [
 ]
 # What the portal's user data installs (provisions.cloud_init.BOOT_PACKAGES; a test keeps the
 # two the same), installed as cloud-init does: with recommends.
-USER_DATA_PACKAGES = ["lxc", "iptables", "iproute2", "frr", "uidmap", "pigz", "openssl", "curl"]
+USER_DATA_PACKAGES = [
+    "lxc",
+    "iptables",
+    "iproute2",
+    "frr",
+    "uidmap",
+    "pigz",
+    "openssl",
+    "curl",
+    "restic",
+]
 # The packages each variant carries beyond the base ones.
 VARIANTS = {"full": USER_DATA_PACKAGES, "bare": []}
 

@@ -35,9 +35,10 @@ if [ -d /run/cloud-init ] && command -v cloud-init >/dev/null 2>&1; then
 fi
 
 step "LXC"
-# What the host scripts run, by the package that brings it (curl fetches the VMs' images).
+# What the host scripts run, by the package that brings it (curl fetches the VMs' images,
+# restic writes their backups).
 MISSING=()
-for NEED in lxc-start:lxc iptables:iptables ip:iproute2 curl:curl; do
+for NEED in lxc-start:lxc iptables:iptables ip:iproute2 curl:curl restic:restic; do
     command -v "${NEED%%:*}" >/dev/null 2>&1 || MISSING+=("${NEED#*:}")
 done
 if [ "${#MISSING[@]}" -gt 0 ]; then

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from cli import onemarketapp, oneprovider, oneprovision, onetemplate, onevm, onevnet
+from cli import onebackupstore, onemarketapp, oneprovider, oneprovision, onetemplate, onevm, onevnet
 from vms import services as vms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_jobs")]
@@ -31,7 +31,7 @@ VERBS = {
         "update",
         "host",
     ],
-    onetemplate: ["list", "show", "update", "instantiate", "delete"],
+    onetemplate: ["list", "show", "update", "instantiate", "delete", "backup-schedule"],
     onevm: [
         "list",
         "show",
@@ -48,7 +48,13 @@ VERBS = {
         "snapshot-list",
         "snapshot-revert",
         "snapshot-delete",
+        "backup",
+        "backup-list",
+        "backup-delete",
+        "restore",
+        "backup-schedule",
     ],
+    onebackupstore: ["create", "list", "show", "check", "delete"],
     onevnet: ["list", "show", "create", "delete"],
 }
 

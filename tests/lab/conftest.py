@@ -117,3 +117,31 @@ def cluster_with_vms(lab_world, owner, settings, request):
         vm.refresh_from_db()
         assert vm.state == "RUNNING", vm.failure_reason
     return provision, vms
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    """The lab's S3 API server (moto, authenticating), reached by lab hosts on the lab bridge."""
+    require_lab()
+    from lab.objectstore import ObjectStore
+
+    with ObjectStore() as store:
+        yield store
+
+
+def lab_backup_store(owner, object_store):
+    """The owner's default backup store in the lab's object store, set up as a user would. On
+    the lab bridge's address: made once a lab host (and so the bridge) exists."""
+    from backups import stores
+
+    return stores.create(
+        owner,
+        {
+            "name": "lab-objects",
+            "endpoint": object_store.endpoint("198.18.0.1"),
+            "region": "us-east-1",
+            "bucket": object_store.bucket,
+            "access_key": object_store.access_key,
+            "secret_key": object_store.secret_key,
+        },
+    )

@@ -33,7 +33,7 @@ from provisions import services as provisions
 from provisions.choices import HostProblem, HostState
 from tests.factories import make_provider
 from tests.lab import helpers
-from tests.lab.conftest import require_vm_lab
+from tests.lab.conftest import lab_backup_store, require_vm_lab
 from tests.lab.helpers import in_vm
 from vms import lxc
 from vms import services as vms
@@ -123,7 +123,7 @@ def forwarded_url(vm) -> str:
 
 
 def test_the_tutorial_and_day_two_on_two_vm_droplets(
-    lab_world, lab_hosts, owner, capsys, monkeypatch
+    lab_world, lab_hosts, owner, capsys, monkeypatch, object_store
 ):
     # Guests take minutes to boot and to finish cloud-init under emulation.
     settings.PROVISION_SSH_WAIT = 600
@@ -196,6 +196,7 @@ def test_the_tutorial_and_day_two_on_two_vm_droplets(
     size_kib = int(in_vm(one, "df -k / | tail -n 1").stdout.split()[1])
     assert (one.disk_mb - 128) * 1024 < size_kib <= one.disk_mb * 1024, size_kib
     check_disk_and_snapshot(owner, one)
+    check_backup_and_restore(owner, one, object_store)
     host_ip = one.host.public_ip
     assert cli(capsys, onevm, "port-forward", str(one.pk), "80").strip() == f"{host_ip}@9080 -> 80"
     for vm in (one, two):
@@ -305,6 +306,28 @@ def check_disk_and_snapshot(owner, vm) -> None:
     print(
         f"[droplet suite] disk grown to {vm.disk_mb} MB; snapshot froze the VM "
         f"{snapshot.freeze_ms} ms",
+        file=sys.__stderr__,
+    )
+
+
+def check_backup_and_restore(owner, vm, object_store) -> None:
+    """restic, installed by the droplet's cloud-init, backs the VM up to the lab's object store
+    and a restore in place gives the file back with its checksum, verified by restic."""
+    from backups import services as backups
+
+    lab_backup_store(owner, object_store)
+    checksum = in_vm(vm, "sha256sum /data").stdout.split()[0]
+    taken = backups.backup(owner, vm)  # the job runs inline (JOBS_SYNC)
+    taken.refresh_from_db()
+    assert taken.state == "READY", taken.error or list(vm.log.values_list("message", flat=True))
+    in_vm(vm, "rm /data && sync")
+    backups.restore(owner, vm, taken.pk)
+    vm.refresh_from_db()
+    assert vm.state == "RUNNING", list(vm.log.values_list("message", flat=True))
+    assert in_vm(vm, "sha256sum /data").stdout.split()[0] == checksum
+    print(
+        f"[droplet suite] backup {taken.uploaded_bytes / 2**20:.1f} MB uploaded in "
+        f"{taken.duration_s:.1f} s, the VM frozen {taken.freeze_ms} ms",
         file=sys.__stderr__,
     )
 

@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
+from backups.models import BackupStore, PendingRestore, VMBackup
 from consoles.models import ConsoleSession
+from core import crypto
 from core.choices import EventSource
 from core.models import ApiToken, UserProfile
 from core.transitions import transition
@@ -49,6 +51,22 @@ def one_of_each(owner, operator, cluster, template):
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
     UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    store = BackupStore.objects.create(
+        owner=owner,
+        name="spaces",
+        endpoint="https://fra1.digitaloceanspaces.com",
+        region="fra1",
+        bucket="backups",
+        access_key="DO00KEY",
+        secret_encrypted=crypto.encrypt("secret"),
+        secret_hint="****",
+        password_encrypted=crypto.encrypt("password"),
+        checked_at=timezone.now(),
+    )
+    backup = VMBackup.objects.create(
+        vm=vm, store=store, repository_key="vm-1-1", state="READY", snapshot_id="ab" * 32
+    )
+    PendingRestore.objects.create(vm=vm, backup=backup)
     ConsoleSession.objects.create(
         owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
     )

@@ -302,6 +302,64 @@ one_disk_mount() {
     fi
 }
 
+one_disk_copy_frozen() {
+    # $1 container directory, $2 the copy to make: its disk copied crash-consistent (a
+    # snapshot's or a backup's source). A running container is frozen (its cgroup's freezer: no
+    # process runs) and its disk's filesystem frozen (fsfreeze: everything written so far is on
+    # the disk, nothing more is written), the disk file copied (sparse: only what is written),
+    # then both thawed; `FROZEN <ms>` says for how long. A thaw also runs when the script is
+    # cut short (its SSH session lost), and every call thaws first what a lost run left frozen.
+    local DIR="$1" COPY="$2" STARTED
+    ONE_FROZEN_VM="$(basename "$DIR")"
+    ONE_FROZEN_DIR="$DIR"
+    one_thaw
+    rm -f "$COPY.tmp"
+    trap one_thaw EXIT HUP INT TERM
+    STARTED=$(date +%s%3N)
+    [ "$(one_lxc_state "$ONE_FROZEN_VM")" != RUNNING ] || lxc-freeze -P "$LXCPATH" -n "$ONE_FROZEN_VM"
+    if mountpoint -q "$(one_disk_dir "$DIR")"; then fsfreeze -f "$(one_disk_dir "$DIR")"; fi
+    cp --sparse=always "$DIR/disk.img" "$COPY.tmp"
+    one_thaw
+    trap - EXIT HUP INT TERM
+    echo "FROZEN $(( $(date +%s%3N) - STARTED ))"
+    sync -f "$COPY.tmp"
+    mv "$COPY.tmp" "$COPY"
+}
+
+one_lxc_state() {
+    lxc-info -P "$LXCPATH" -n "$1" -s -H 2>/dev/null || echo STOPPED
+}
+
+one_thaw() {
+    # What one_disk_copy_frozen froze (ONE_FROZEN_DIR), thawed; nothing when nothing is.
+    local MOUNTED
+    MOUNTED=$(one_disk_dir "$ONE_FROZEN_DIR")
+    if mountpoint -q "$MOUNTED"; then fsfreeze -u "$MOUNTED" 2>/dev/null || true; fi
+    if [ "$(one_lxc_state "$ONE_FROZEN_VM")" = FROZEN ]; then
+        lxc-unfreeze -P "$LXCPATH" -n "$ONE_FROZEN_VM" || true
+    fi
+}
+
+one_disk_replace() {
+    # $1 container directory, $2 a disk file to become its disk, $3 1 to start the container
+    # after: the container stopped, its disk unmounted and replaced, mounted again (a snapshot
+    # reverted to, a backup restored in place).
+    local DIR="$1" VM
+    VM=$(basename "$DIR")
+    if [ "$(one_lxc_state "$VM")" != STOPPED ]; then
+        lxc-stop -P "$LXCPATH" -n "$VM" -t 20 || lxc-stop -P "$LXCPATH" -n "$VM" -k
+    fi
+    one_rootfs_unmount "$DIR"
+    mv -f "$2" "$DIR/disk.img"
+    one_disk_mount "$DIR"
+    if [ "$3" = 1 ]; then
+        one_before_start "$DIR"
+        lxc-start -P "$LXCPATH" -n "$VM"
+        lxc-wait -P "$LXCPATH" -n "$VM" -s RUNNING -t 30
+        echo "STARTED $VM"
+    fi
+}
+
 one_disk_create() {
     # $1 container directory, $2 size in MB, $3 owner of its root: $1/disk.img, a sparse file
     # with an empty ext4 filesystem of that size (no blocks reserved for root: the container's
@@ -326,8 +384,16 @@ one_rootfs_create() {
     ROOTFS_CONF="lxc.hook.pre-start = $ONE_ROOTFS_HOOK mount
 lxc.hook.post-stop = $ONE_ROOTFS_HOOK unmount"
     UPPER="$DIR"
-    if [ -n "$SIZE" ]; then
+    if [ -n "${RESTORED:-}" ]; then
+        # A disk fetched from a backup and verified (backups/hostscripts/vm-backup.sh) is
+        # this VM's disk, whatever size it has.
+        [ -f "$RESTORED" ] || { echo "ERROR the restored disk $RESTORED is missing" >&2; exit 8; }
+        mv "$RESTORED" "$DIR/disk.img"
+        SIZE=$(( $(stat -c %s "$DIR/disk.img") / 1048576 ))
+    elif [ -n "$SIZE" ]; then
         one_disk_create "$DIR" "$SIZE" "$ROOT_ID"
+    fi
+    if [ -n "$SIZE" ]; then
         UPPER="$DIR/disk"
         one_overlay_available || UPPER="$DIR/rootfs"
         mkdir -p "$UPPER"

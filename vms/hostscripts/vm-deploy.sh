@@ -5,6 +5,8 @@
 # VM_HOSTNAME, PUBLIC_IP, PORT_FIRST, SSH_KEY (optional);
 # EXISTING_ONLY=1 (a restart): start a container that is on the host, never create one; a
 # container that is not there prints GONE and changes nothing.
+# RESTORED: a new container's disk is the one a restore left at $LXCPATH/.restored-$VM.img
+# (backups/hostscripts/vm-backup.sh), not a new empty one.
 # isolation: PRIVILEGED (1 only when an operator's template says LXC_UNPRIVILEGED = no),
 # SWAP_MB (swap on top of MEMORY_MB), CPU_QUOTA_US (per 100 ms period; empty: none), PIDS_MAX.
 # IMAGE_RESOLVE: `host:port:address[,address]`, the addresses the portal checked for the URL's
@@ -26,6 +28,10 @@ mkdir -p "$LXCPATH" "$IMAGES"
 exec 9>"$LXCPATH/.$VM.lock"
 flock 9
 
+if [ -n "${RESTORED:-}" ] && [ "$RESTORED" != "$LXCPATH/.restored-$VM.img" ]; then
+    echo "ERROR RESTORED must be $LXCPATH/.restored-$VM.img" >&2
+    exit 2
+fi
 if [ "${EXISTING_ONLY:-0}" = 1 ] && [ ! -f "$DIR/config" ]; then
     echo "GONE $VM is not on this host"
     exit 0

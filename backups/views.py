@@ -1,0 +1,124 @@
+"""The backup pages: the VM page's backup forms (back up now, restore here or as a new VM,
+delete; each confirmed on the page) and the backup stores page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from backups import schedules, services, stores
+from backups.forms import StoreForm
+from backups.models import BackupStore
+from core.tenancy import CHANGE
+from vms.models import VM
+
+
+def _vm(request, pk) -> VM:
+    return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
+
+
+def _done(request, back, work, success: str):
+    try:
+        done = work()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    messages.success(request, success.format(done=done))
+    return redirect(done if isinstance(done, VM) else back)
+
+
+@login_required
+@require_POST
+def backup_create(request, pk):
+    vm = _vm(request, pk)
+    return _done(
+        request,
+        vm,
+        lambda: services.backup(request.user, vm),
+        "Backup {done.pk} started: the VM is frozen only while its disk is copied.",
+    )
+
+
+@login_required
+@require_POST
+def backup_restore(request, pk, backup):
+    vm = _vm(request, pk)
+    return _done(
+        request,
+        vm,
+        lambda: services.restore(request.user, vm, str(backup)),
+        "Restoring backup {done.pk}: the VM is stopped, its disk replaced and started again.",
+    )
+
+
+@login_required
+@require_POST
+def backup_restore_as(request, pk, backup):
+    vm = _vm(request, pk)
+    return _done(
+        request,
+        vm,
+        lambda: services.restore_as(request.user, vm, str(backup), request.POST.get("name", "")),
+        "VM {done.name} is being restored from the backup.",
+    )
+
+
+@login_required
+@require_POST
+def backup_delete(request, pk, backup):
+    vm = _vm(request, pk)
+    return _done(
+        request,
+        vm,
+        lambda: services.delete(request.user, vm, str(backup)),
+        "Backup {done.pk} is being deleted from the store.",
+    )
+
+
+@login_required
+@require_POST
+def backup_schedule(request, pk):
+    vm = _vm(request, pk)
+    if request.POST.get("off"):
+        schedules.clear(request.user, vm)
+        messages.success(request, f"{vm.name} has no backup schedule of its own any more.")
+        return redirect(vm)
+    spec = {key: request.POST.get(key, "") for key in schedules.SPEC_FIELDS}
+    return _done(
+        request,
+        vm,
+        lambda: schedules.set_schedule(request.user, vm, spec),
+        "Backup schedule set: the VM is backed up by itself from now on.",
+    )
+
+
+@login_required
+def store_list(request):
+    form = StoreForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data["provider"] = data["provider"].pk if data["provider"] else None
+        try:
+            store = stores.create(request.user, data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Backup store {store.name} checked and saved.")
+            return redirect("backups:stores")
+    listed = BackupStore.objects.for_user(request.user).select_related("provider")
+    return render(request, "backups/stores.html", {"stores": listed, "form": form})
+
+
+@login_required
+@require_POST
+def store_delete(request, pk):
+    store = get_object_or_404(BackupStore.objects.for_user(request.user, CHANGE), pk=pk)
+    try:
+        stores.delete(request.user, store)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Backup store {store.name} deleted.")
+    return redirect("backups:stores")
