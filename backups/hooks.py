@@ -1,9 +1,10 @@
-"""backups' side of vms.jobhooks and monitoring.cyclehooks: its job actions, the disk of a VM
-restored as a new one, and the scheduled backups started each monitoring cycle (registered in
-ready())."""
+"""backups' side of vms.jobhooks, monitoring.cyclehooks and provisions.hooks: its job actions,
+the disk of a VM restored as a new one, the scheduled backups started each monitoring cycle,
+and the recovery of a fenced host's VMs (registered in ready())."""
 
-from backups import runs, schedules
+from backups import recovery, runs, schedules
 from monitoring import cyclehooks
+from provisions import hooks as provision_hooks
 from vms import jobhooks
 
 
@@ -14,3 +15,4 @@ def register() -> None:
     jobhooks.disk_source.register(runs.restored_disk)
     jobhooks.deployed.register(runs.restore_done)
     cyclehooks.cycle_ended.register(schedules.cycle_ended)
+    provision_hooks.host_fenced.register(recovery.recover_vms_of)

@@ -86,6 +86,14 @@ def cmd_host_configure(client, args):
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
+def cmd_host_fence(client, args):
+    provision = resolve(client, args.provision)
+    host = _host(client, provision, args.host)
+    client.post(f"provisions/{provision['id']}/hosts/{host['id']}/fence/")
+    print(f"host {host['name']}: fencing, then its VMs are recovered elsewhere")
+    return 0
+
+
 def cmd_host_ssh(client, args):
     """An operator's shell on a host, or one command after --, through the portal (its pinned
     host key, audited as a console session)."""
@@ -113,6 +121,14 @@ def host_verbs(cli: Command) -> None:
     p.add_argument("provision", help="ID or name")
     p.add_argument("host", help="host ID or name")
     p.add_argument("--wait", action="store_true")
+    p = cli.verb(
+        "fence",
+        cmd_host_fence,
+        "power off (or destroy) a lost host's droplet, then recover its VMs (operators)",
+        under=hosts,
+    )
+    p.add_argument("provision", help="ID or name")
+    p.add_argument("host", help="host ID or name")
     p = cli.verb(
         "ssh",
         cmd_host_ssh,

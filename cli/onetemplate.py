@@ -39,6 +39,7 @@ def cmd_show(client, args):
             ),
             ("DISK", f"{template['disk_mb']}M" if template.get("disk_mb") else "default"),
             ("LXC_UNPRIVILEGED", "yes" if template.get("lxc_unprivileged", True) else "no"),
+            ("RECOVERY", template.get("recovery_policy", "restore")),
             ("NICS", ", ".join(template["networks"]) or "-"),
         ],
     )
@@ -73,6 +74,8 @@ def cmd_update(client, args):
             return 2
     if args.lxc_unprivileged is not None:
         changes["lxc_unprivileged"] = args.lxc_unprivileged == "yes"
+    if args.recovery is not None:
+        changes["recovery_policy"] = args.recovery
     if not changes:
         print("onetemplate update: nothing to change (see --help)", file=sys.stderr)
         return 2
@@ -115,6 +118,11 @@ def build() -> Command:
         type=str.lower,
         choices=["yes", "no"],
         help="LXC_UNPRIVILEGED: no asks for a privileged container (operators only)",
+    )
+    p.add_argument(
+        "--recovery",
+        choices=["restore", "recreate", "none"],
+        help="what becomes of its VMs when their host is lost (default restore)",
     )
     p = cli.verb("instantiate", cmd_instantiate, "create a VM from the template")
     p.add_argument("template", help="ID or name")

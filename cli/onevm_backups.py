@@ -1,5 +1,6 @@
-"""`onevm backup`, `backup-list`, `backup-delete` and `restore`: a VM's backups in object
-storage (OpenNebula's backup verbs)."""
+"""`onevm backup`, `backup-list`, `backup-delete`, `restore` and `backup-schedule`: a VM's
+backups in object storage (OpenNebula's backup verbs); `recover` and `recovery`: what becomes
+of a VM whose host is lost."""
 
 from cli.client import CliError
 from cli.output import table
@@ -87,6 +88,7 @@ def add_verbs(cli) -> None:
         "show or set when the VM is backed up by itself, and how many backups are kept",
     )
     add_schedule_arguments(p)
+    add_recovery_verbs(cli)
 
 
 def schedule_body(args) -> dict | None:
@@ -143,3 +145,52 @@ def add_schedule_arguments(p) -> None:
     when.add_argument("--off", action="store_true", help="no scheduled backups")
     for rule in ("daily", "weekly", "monthly"):
         p.add_argument(f"--keep-{rule}", type=int, metavar="N", help=f"keep N {rule} backups")
+
+
+RECOVER_OPERATIONS = ("recreate", "restore", "delete", "success", "failure", "retry")
+
+
+def cmd_recover(client, args):
+    vm = _vm(client, args.vm)
+    done = client.post(f"vms/{vm['id']}/recover/", {"operation": args.operation})
+    print(f"VM {done['name']}: {done['state']}")
+    return 0
+
+
+def cmd_recovery(client, args):
+    vm = _vm(client, args.vm)
+    path = f"vms/{vm['id']}/recovery-policy/"
+    if args.policy is not None:
+        answer = client.put(path, {"policy": "" if args.policy == "template" else args.policy})
+    else:
+        answer = client.get(path)
+    own = "its own" if answer["policy"] else "its template's"
+    print(f"VM {answer['name']}: recovery {answer['recovery']} ({own})")
+    return 0
+
+
+def add_recovery_verbs(cli) -> None:
+    p = cli.verb(
+        "recover",
+        cmd_recover,
+        "recover a VM whose host is lost (operators): --recreate, --restore, --delete, "
+        "--success, --failure or --retry",
+    )
+    p.add_argument("vm", help="ID or name")
+    chosen = p.add_mutually_exclusive_group(required=True)
+    for operation in RECOVER_OPERATIONS:
+        chosen.add_argument(
+            f"--{operation}", dest="operation", action="store_const", const=operation
+        )
+    p = cli.verb(
+        "recovery",
+        cmd_recovery,
+        "show or set what becomes of the VM when its host is lost",
+    )
+    p.add_argument("vm", help="ID or name")
+    p.add_argument(
+        "policy",
+        nargs="?",
+        choices=["restore", "recreate", "none", "template"],
+        help="restore (latest backup), recreate (from its image), none, template (its default)",
+    )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from hostexec.ssh import SSHError
-from monitoring import cyclehooks, drift, observe, reboot
+from monitoring import cyclehooks, drift, lost, observe, reboot
 from monitoring.models import HostSample, VMSample
 from monitoring.probe import ProbeError, probe
 from provisions.choices import HostProblem, HostState, ProvisionState
@@ -32,6 +32,7 @@ class CycleReport:
     samples: int = 0
     repairs: int = 0  # Repairs started for hosts that rebooted
     placed: int = 0  # waiting VMs placed
+    fenced: int = 0  # lost hosts whose fencing started
     pruned: int = 0
     seconds: float = 0.0
     tokens: list = field(default_factory=list)  # drift.TokenReport per token
@@ -104,6 +105,8 @@ def run_cycle(with_drift: bool = True) -> CycleReport:
     report.pruned = prune()
     if with_drift:
         report.tokens = drift.check_all()
+    lost.count_error_cycles()
+    report.fenced = len(lost.fence_lost_hosts())
     for after in cyclehooks.cycle_ended.callables:
         try:
             after(report)

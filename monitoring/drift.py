@@ -179,8 +179,10 @@ def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set, con
 def _host_broken(host: Host, problem: str, why: str) -> None:
     if host.problem == problem:
         return
-    if host.problem == HostProblem.DROPLET_GONE:
-        return  # a droplet that is gone stays the reason until a Repair
+    if host.problem in (HostProblem.DROPLET_GONE, HostProblem.FENCED):
+        # A droplet that is gone stays the reason until a Repair; a fenced one is off or gone
+        # on purpose, its VMs recovered elsewhere.
+        return
     vms = list(VM.objects.filter(host=host))
     # Conditional on the droplet seen: a Repair that replaced it meanwhile is not undone.
     if observe.set_host_state(host, HostState.ERROR, problem, why, droplet_id=host.droplet_id):

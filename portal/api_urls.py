@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from backups.api.recovery import RecoverView, RecoveryPolicyView
 from backups.api.schedules import TemplateScheduleView, VMScheduleView
 from backups.api.stores import BackupStoreViewSet
 from backups.api.vm_backups import BackupListView, BackupView, RestoreView
@@ -42,6 +43,8 @@ urlpatterns = [
     path("vms/<int:pk>/backups/", BackupListView.as_view(), name="vm-backups"),
     path("vms/<int:pk>/backups/<str:backup>/", BackupView.as_view(), name="vm-backup"),
     path("vms/<int:pk>/restore/", RestoreView.as_view(), name="vm-restore"),
+    path("vms/<int:pk>/recover/", RecoverView.as_view(), name="vm-recover"),
+    path("vms/<int:pk>/recovery-policy/", RecoveryPolicyView.as_view(), name="vm-recovery-policy"),
     path("vms/<int:pk>/backup-schedule/", VMScheduleView.as_view(), name="vm-backup-schedule"),
     path(
         "templates/<int:pk>/backup-schedule/",

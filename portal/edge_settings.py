@@ -76,6 +76,12 @@ DIGITALOCEAN_HOURLY_LIMIT = env_int("DIGITALOCEAN_HOURLY_LIMIT", 5000)
 # Below this many requests left in the token's window, the drift check waits for a later cycle.
 MONITOR_API_RESERVE = env_int("MONITOR_API_RESERVE", 500)
 
+# A lost host: after HOST_RECOVERY_CYCLES monitoring cycles in ERROR (0: never by itself) its
+# droplet is fenced (HOST_FENCE_POLICY poweroff, or destroy) and then its VMs recovered on the
+# cluster's other hosts by their recovery policy (backups/recovery.py).
+HOST_RECOVERY_CYCLES = env_int("HOST_RECOVERY_CYCLES", 10)
+HOST_FENCE_POLICY = env_str("HOST_FENCE_POLICY", "poweroff")
+
 # VMs (LXC system containers).
 VM_QUOTA_DEFAULT = {
     "vms": env_int("VM_QUOTA_VMS", 20),

@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "provisions.choices.JobKind",
         "MarketplaceKindEnum": "marketplace.choices.MarketplaceKind",
         "VMStateEnum": "vms.choices.VMState",
+        "RecoveryPolicyEnum": "vms.choices.RecoveryPolicy",
     },
 }
 

@@ -68,6 +68,7 @@ class HostProblem(models.TextChoices):
     DROPLET_GONE = "droplet_gone", "droplet deleted outside the portal"
     DROPLET_OFF = "droplet_off", "droplet off"
     REBOOTED = "rebooted", "droplet rebooted: set-up and VMs being restored"
+    FENCED = "fenced", "lost, and fenced: droplet powered off or destroyed, its VMs recovered"
 
 
 # Problems monitoring may clear when it sees the host healthy again.
@@ -82,6 +83,9 @@ class JobKind(models.TextChoices):
     REPAIR = "repair"
     # Reconciles the cloud firewall with the defaults + security groups (secgroups.rules).
     FIREWALL = "firewall"
+    # A lost host's droplet powered off (or destroyed) so its VMs can never run twice
+    # (provisions/runs/fence.py); its VMs are recovered elsewhere once it succeeded.
+    FENCE = "fence"
 
 
 class ResourceKind(models.TextChoices):

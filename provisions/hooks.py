@@ -84,3 +84,10 @@ host_capacity: "Hook[[list], dict]" = Hook(
     host's capacity (CPU, memory...) and what its VMs reserve, for the hosts table of pages,
     API and CLI. A constant number of queries whatever the number of hosts.""",
 )
+
+host_fenced: "Hook[[Provision, object, Log], int]" = Hook(
+    "host_fenced",
+    """host_fenced(provision, host, log) -> int: a lost host's droplet has just been fenced
+    (powered off, destroyed, or found gone): none of its VMs can run there any more, so they
+    may be recovered elsewhere. Returns how many recoveries started.""",
+)

@@ -79,6 +79,11 @@ PLANS = {
     JobKind.FIREWALL: Plan(
         run=lambda job, driver, rec: runs.FirewallRun(job.provision, driver, rec)
     ),
+    JobKind.FENCE: Plan(
+        run=lambda job, driver, rec: runs.FenceRun(
+            job.provision, driver, rec, job.provision.hosts.get(pk=job.options["host"])
+        )
+    ),
 }
 
 

@@ -163,6 +163,10 @@ class Host(models.Model):
         max_length=16, choices=HostProblem.choices, default=HostProblem.NONE, blank=True
     )
     failed_probes = models.PositiveSmallIntegerField(default=0)
+    # Monitoring cycles in a row that found the host ERROR (0 once it is not): after
+    # HOST_RECOVERY_CYCLES of them its droplet is fenced and its VMs recovered elsewhere.
+    error_cycles = models.PositiveIntegerField(default=0)
+    fenced_at = models.DateTimeField(null=True, blank=True)
     monitored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -24,10 +24,10 @@ FLOORS = {
     "provisions": 3,
     "vms": 4,
     "marketplace": 5,
-    "backups": 5,
     "monitoring": 5,
     "consoles": 5,
-    "portal": 6,
+    "backups": 6,
+    "portal": 7,
 }
 # What each package outside the floors may import of the project.
 BESIDE = {"cli": {"core.console_protocol", "core.ids", "core.units"}, "lab": set()}

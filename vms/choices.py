@@ -13,6 +13,14 @@ class VMState(models.TextChoices):
     DONE = "DONE"
 
 
+class RecoveryPolicy(models.TextChoices):
+    """What becomes of a VM whose host was lost and fenced (backups/recovery.py)."""
+
+    RESTORE = "restore", "restore from its latest backup on another host"
+    RECREATE = "recreate", "recreate from its image on another host (its data lost)"
+    NONE = "none", "nothing: it stays UNKNOWN for its owner or an operator"
+
+
 VM_ACTIVE = {VMState.PENDING, VMState.PROLOG, VMState.BOOT}
 # The states monitoring may move between: a VM in any other state has a job working on it or
 # has ended, and monitoring leaves it alone.

@@ -18,6 +18,7 @@ def register() -> None:
     hooks.cluster_vm_count.register(cluster_vm_count)
     hooks.cluster_vm_names.register(cluster_vm_names)
     hooks.hosts_joined.register(staging.stage_images_of)
+    hooks.hosts_joined.register(recovery.clear_strays)
     hooks.hosts_joined.register(recovery.restart_vms_on)
     hooks.hosts_joined.register(placement.place_pending_safely)
     hooks.host_capacity.register(capacity.host_capacity)

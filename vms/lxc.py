@@ -86,6 +86,25 @@ def destroy_on_host(host, vms, log=None) -> None:
                 log(f"{host.name}: container {vm.container_name} ({vm.name}) destroyed")
 
 
+def containers_on(host) -> list[str]:
+    """The names of the portal's containers on the host (one-<id>), whatever the portal has
+    them as."""
+    base = f'"${{ONE_EDGE_BASE:-{scripts.EDGE_BASE}}}/lxc"'
+    with connected(host, "ls", wait=0) as session:
+        result = session.run(f"ls -1 {base} 2>/dev/null || true", timeout=30, check=False)
+    return [name for name in result.stdout.split() if re.fullmatch(r"one-\d+", name)]
+
+
+def destroy_containers(host, names: list[str], log=None) -> None:
+    """Destroy containers by name over one SSH session (vm-action.sh destroy)."""
+    script = script_text("vm-action.sh")
+    with connected(host, "vm-action.sh", wait=0) as session:
+        for name in names:
+            session.run_script(script, {"VM": name, "ACTION": "destroy"})
+            if log is not None:
+                log(f"{host.name}: container {name} destroyed")
+
+
 def nic_lines(nics) -> str:
     """One line per NIC for vm-deploy.sh: `bridge address/prefix mac mtu gateway` ('-' for
     none). Every field is built from validated values, never from user text."""

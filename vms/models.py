@@ -5,7 +5,7 @@ from django.urls import reverse
 from core.models import Event
 from core.tenancy import OwnedQuerySet
 from jobs.base import LeasedJob
-from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, VMState
+from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, RecoveryPolicy, VMState
 
 
 class PrivateQuerySet(OwnedQuerySet):
@@ -80,6 +80,10 @@ class VMTemplate(models.Model):
         blank=True,
         help_text="the VM's disk: what it may write (MB); empty: the default (VM_DISK_MB_DEFAULT)",
     )
+    # What becomes of its VMs when their host is lost (each VM may say otherwise).
+    recovery_policy = models.CharField(
+        max_length=8, choices=RecoveryPolicy.choices, default=RecoveryPolicy.RESTORE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PrivateQuerySet.as_manager()
@@ -123,6 +127,10 @@ class VM(models.Model):
         blank=True,
         help_text="at most this many CPUs (cpu.max); empty: only the weight from CPU",
     )
+    # Its own recovery policy; empty: its template's.
+    recovery_policy = models.CharField(
+        max_length=8, choices=RecoveryPolicy.choices, blank=True, default=""
+    )
     failure_reason = models.TextField(blank=True)
     # Why a PENDING VM has no host yet ("no host with 2048 MiB memory free: ..."); empty once
     # placed (vms/placement.py).
@@ -152,6 +160,14 @@ class VM(models.Model):
     @property
     def state_colour(self):
         return VM_COLOURS.get(self.state, "grey")
+
+    def recovery(self) -> str:
+        """The recovery policy the VM follows: its own, else its template's, else restore."""
+        if self.recovery_policy:
+            return self.recovery_policy
+        if self.template is not None:
+            return self.template.recovery_policy
+        return RecoveryPolicy.RESTORE
 
     @property
     def container_name(self) -> str:

@@ -21,7 +21,7 @@ from provisions.models import Provision
 from provisions.networks import networks_for
 from provisions.progress import in_parallel
 from vms import addresses, capacity, lxc, placement, ports
-from vms.choices import DISK_MB_MAX, VM_ACTIVE, VMState
+from vms.choices import DISK_MB_MAX, VM_ACTIVE, RecoveryPolicy, VMState
 from vms.jobstart import enqueue_job, start_job, vm_log
 from vms.models import NIC, VM, PortBlock, UserQuota, VMSnapshot, VMTemplate
 
@@ -213,7 +213,9 @@ def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
     (None clears an optional limit)."""
     if not VMTemplate.objects.for_user(user).filter(pk=template.pk).exists():
         raise Http404("template not found")
-    unknown = set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged", "disk_mb"}
+    unknown = (
+        set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged", "disk_mb", "recovery_policy"}
+    )
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))} of a template")
     if "lxc_unprivileged" in changes:
@@ -229,6 +231,10 @@ def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
             raise ValidationError({field: f"{field} must be between {least} and {most}"})
     if changes.get("disk_mb") is not None:
         check_disk(changes["disk_mb"], template.image)
+    if "recovery_policy" in changes and changes["recovery_policy"] not in RecoveryPolicy.values:
+        raise ValidationError(
+            {"recovery_policy": f"RECOVERY is one of {', '.join(RecoveryPolicy.values)}"}
+        )
     for field, value in changes.items():
         setattr(template, field, value)
     template.save(update_fields=list(changes))

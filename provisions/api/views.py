@@ -1,6 +1,6 @@
 import dataclasses
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -245,6 +245,23 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except ObjectDoesNotExist:
             raise Http404 from None
         services.configure_provision(request.user, provision, host=host)
+        return self._detail(provision, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: ProvisionDetailSerializer},
+        description="Fence a lost (ERROR) host now and recover its VMs elsewhere (operators).",
+    )
+    @action(detail=True, methods=["post"], url_path=r"hosts/(?P<host_id>\d+)/fence", **DETAIL_LIST)
+    def fence_host(self, request, pk=None, host_id=None):
+        if not request.user.is_staff:
+            raise PermissionDenied("fencing a host is for operators")
+        provision = self.get_object()
+        try:
+            host = provision.hosts.get(pk=host_id)
+        except ObjectDoesNotExist:
+            raise Http404 from None
+        services.fence(provision, host, request.user, reason=f"fence asked by {request.user}")
         return self._detail(provision, status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -78,9 +78,15 @@ class DeployRun(Run):
         p = self.provision
         region = p.provider.region
         row = self.ledger(ResourceKind.VPC, p.tag)
-        if row.state == ResourceState.CREATED:
+        if row.state == ResourceState.CREATED and not self.repair:
             return
         vpcs = self.driver.vpcs()
+        if row.state == ResourceState.CREATED:
+            if any(v["id"] == row.cloud_id for v in vpcs):
+                return
+            # A repair: deleted outside the portal (DigitalOcean allows it once no droplet is
+            # in it, so its droplets are gone too and are made again in the new one).
+            self.rec.log(f"VPC {p.tag} is gone from DigitalOcean: creating it again", "warning")
         in_region = [v for v in vpcs if v.get("region") == region]
         if not any(v.get("default") for v in in_region):
             # The document's warning: the first VPC of an empty region becomes its default and

@@ -16,7 +16,7 @@ from provisions.services.create import (
     resolve_template,
     template_provider,
 )
-from provisions.services.hosts import add_host, remove_host
+from provisions.services.hosts import add_host, fence, remove_host
 from provisions.services.lifecycle import (
     configure_provision,
     delete_provision,
@@ -47,6 +47,7 @@ __all__ = [
     "force_delete",
     "needs_repair",
     "remove_host",
+    "fence",
     "repair_provision",
     "resolve_template",
     "retry_provision",

@@ -1,4 +1,5 @@
-"""A RUNNING provision grows and shrinks by one host at a time, each through its own job."""
+"""A RUNNING provision grows and shrinks by one host at a time, each through its own job; a
+lost host is fenced by one before its VMs are recovered elsewhere."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -45,3 +46,17 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
     if running:
         raise ValidationError(f"host {host.name} still runs VM(s) {running}; terminate them first")
     return start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
+
+
+def fence(provision: Provision, host: Host, user=None, reason: str = "") -> Job:
+    """Fence a lost host (provisions/runs/fence.py), then recover its VMs elsewhere: monitoring
+    asks for it once the host was ERROR for HOST_RECOVERY_CYCLES cycles, an operator may ask
+    at once. ValidationError while the provision has another job running (it waits)."""
+    if host.provision_id != provision.pk or host.state != HostState.ERROR:
+        raise ValidationError(
+            f"host {host.name} is {host.state}: only a host in ERROR (lost) is fenced"
+        )
+    job = start_job(provision, JobKind.FENCE, user, host=host.pk)
+    if reason:
+        job.note(reason)
+    return job

@@ -53,6 +53,8 @@ VERBS = {
         "backup-delete",
         "restore",
         "backup-schedule",
+        "recover",
+        "recovery",
     ],
     onebackupstore: ["create", "list", "show", "check", "delete"],
     onevnet: ["list", "show", "create", "delete"],

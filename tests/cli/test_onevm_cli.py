@@ -57,9 +57,11 @@ def test_template_list_and_show(cli_env, capsys, template):
         "SWAP",
         "DISK",
         "LXC_UNPRIVILEGED",
+        "RECOVERY",
         "NICS",
     ]
     assert re.search(r"MEMORY +: 256M", out) and "LXC_UNPRIVILEGED : yes" in out
+    assert re.search(r"RECOVERY +: restore", out)
     assert run_cli(capsys, onetemplate, "show", str(template.pk))[1] == out
 
 

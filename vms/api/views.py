@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from core.api.errors import ErrorSerializer
 from core.api.params import int_param
 from vms import disks, lxc, placement, resize, services
-from vms.choices import VMState
+from vms.choices import RecoveryPolicy, VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
 
@@ -36,6 +36,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "swap_mb",
             "disk_mb",
             "lxc_unprivileged",
+            "recovery_policy",
             "networks",
             "context",
             "created_at",
@@ -57,6 +58,11 @@ class TemplateUpdateSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="the VM's disk in MB; null: the default"
     )
     lxc_unprivileged = serializers.BooleanField(required=False)
+    recovery_policy = serializers.ChoiceField(
+        choices=RecoveryPolicy.choices,
+        required=False,
+        help_text="what becomes of its VMs when their host is lost",
+    )
 
 
 class DiskResizeSerializer(serializers.Serializer):
@@ -94,6 +100,7 @@ class VMSerializer(serializers.ModelSerializer):
             "cpu_quota",
             "failure_reason",
             "placement_reason",
+            "recovery_policy",
             "ports",
             "created_at",
             "updated_at",
