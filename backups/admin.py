@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 
-from backups.models import BackupStore, PendingRestore, VMBackup
+from backups import recovery
+from backups.models import BackupSchedule, BackupStore, PendingRestore, VMBackup
 from core.admin import ReadOnlyAdmin
+from vms.admin import VMAdmin
 
 
 @admin.register(BackupStore)
@@ -48,7 +51,35 @@ class VMBackupAdmin(ReadOnlyAdmin):
     search_fields = ["vm__name", "snapshot_id"]
 
 
+@admin.register(BackupSchedule)
+class BackupScheduleAdmin(admin.ModelAdmin):
+    list_display = ["id", "vm", "template", "frequency", "at", "keep_daily", "keep_weekly"]
+    list_select_related = ["vm", "template"]
+    raw_id_fields = ["vm", "template"]
+
+
 @admin.register(PendingRestore)
 class PendingRestoreAdmin(ReadOnlyAdmin):
     list_display = ["vm", "backup", "created_at"]
     list_select_related = ["vm", "backup__vm"]
+
+
+def _recover_action(operation: str):
+    """An admin action on VMs for one of `onevm recover`'s operations (backups/recovery.py)."""
+
+    def act(modeladmin, request, queryset):
+        for vm in queryset:
+            try:
+                recovery.operate(request.user, vm, operation)
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(getattr(exc, "messages", [str(exc)]))
+                modeladmin.message_user(request, f"{vm.name}: {text}", messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"{vm.name}: recover --{operation} done")
+
+    act.__name__ = f"recover_{operation}"
+    return admin.action(description=f"Recover: --{operation} (a VM whose host is lost)")(act)
+
+
+# The VM admin (vms/admin.py) gets `onevm recover`'s operations: vms knows nothing of backups.
+VMAdmin.actions = [*(VMAdmin.actions or []), *map(_recover_action, recovery.OPERATIONS)]

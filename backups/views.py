@@ -3,14 +3,15 @@ delete; each confirmed on the page) and the backup stores page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from backups import schedules, services, stores
+from backups import recovery, schedules, services, stores
 from backups.forms import StoreForm
 from backups.models import BackupStore
 from core.tenancy import CHANGE
+from vms.choices import RecoveryPolicy
 from vms.models import VM
 
 
@@ -23,6 +24,9 @@ def _done(request, back, work, success: str):
         done = work()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
         return redirect(back)
     messages.success(request, success.format(done=done))
     return redirect(done if isinstance(done, VM) else back)
@@ -59,7 +63,13 @@ def backup_restore_as(request, pk, backup):
     return _done(
         request,
         vm,
-        lambda: services.restore_as(request.user, vm, str(backup), request.POST.get("name", "")),
+        lambda: services.restore_as(
+            request.user,
+            vm,
+            str(backup),
+            request.POST.get("name", ""),
+            request.POST.get("provision") or None,
+        ),
         "VM {done.name} is being restored from the backup.",
     )
 
@@ -90,6 +100,32 @@ def backup_schedule(request, pk):
         vm,
         lambda: schedules.set_schedule(request.user, vm, spec),
         "Backup schedule set: the VM is backed up by itself from now on.",
+    )
+
+
+@login_required
+@require_POST
+def recovery_policy(request, pk):
+    vm = _vm(request, pk)
+    policy = request.POST.get("policy", "")
+    if policy not in [*RecoveryPolicy.values, ""]:
+        messages.error(request, f"recovery policy {policy!r}: use restore, recreate or none")
+    else:
+        VM.objects.filter(pk=vm.pk).update(recovery_policy=policy)
+        messages.success(request, f"{vm.name}'s recovery policy set.")
+    return redirect(vm)
+
+
+@login_required
+@require_POST
+def recover(request, pk):
+    vm = get_object_or_404(VM.objects.for_user(request.user), pk=pk)
+    operation = request.POST.get("operation", "")
+    return _done(
+        request,
+        vm,
+        lambda: recovery.operate(request.user, vm, operation),
+        f"recover --{operation} done.",
     )
 
 

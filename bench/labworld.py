@@ -160,9 +160,16 @@ LAB_GATEWAY = "198.18.0.1"  # this machine on the lab bridge (lab.hosts' default
 
 
 def running_vm(app_name: str, image_port: int, provision_name: str, vm_name: str):
-    """One RUNNING Alpine VM on a one-host lab provision, made through the services as a user
-    would (provision, marketplace sync, export, instantiate); SystemExit naming the step that
-    did not get there."""
+    """One RUNNING Alpine VM on a one-host lab provision (running_vms)."""
+    return running_vms(app_name, image_port, provision_name, [vm_name])[0]
+
+
+def running_vms(
+    app_name: str, image_port: int, provision_name: str, vm_names: list[str], host_count: int = 1
+) -> list:
+    """RUNNING Alpine VMs on a lab provision of `host_count` hosts, made through the services
+    as a user would (provision, marketplace sync, export, instantiate); SystemExit naming the
+    step that did not get there."""
     from marketplace import sync
     from marketplace.models import Marketplace, MarketplaceApp
     from marketplace.services import export_app
@@ -174,16 +181,19 @@ def running_vm(app_name: str, image_port: int, provision_name: str, vm_name: str
     market.index_url = f"http://{LAB_GATEWAY}:{image_port}/index.json"
     market.save(update_fields=["index_url"])
     provision = provisions.create_provision(
-        user, provider=provider_for(user), name=provision_name, host_count=1
+        user, provider=provider_for(user), name=provision_name, host_count=host_count
     )
     provision.refresh_from_db()
     if provision.state != "RUNNING":
         raise SystemExit(f"provision ended {provision.state}: {provision.error[:300]}")
     sync.sync(market)
     app = MarketplaceApp.objects.get(marketplace=market, name=app_name)
-    _, template = export_app(user, app.pk, "alpine", f"{provision_name}-image")
-    vm = services.instantiate(user, template.pk, name=vm_name, nics=[f"{provision_name}-public"])
-    vm.refresh_from_db()
-    if vm.state != "RUNNING":
-        raise SystemExit(f"VM ended {vm.state}: {vm.failure_reason[:300]}")
-    return vm
+    _, template = export_app(user, app.pk, f"{provision_name}-alpine", f"{provision_name}-image")
+    made = []
+    for name in vm_names:
+        vm = services.instantiate(user, template.pk, name=name, nics=[f"{provision_name}-public"])
+        vm.refresh_from_db()
+        if vm.state != "RUNNING":
+            raise SystemExit(f"VM {name} ended {vm.state}: {vm.failure_reason[:300]}")
+        made.append(vm)
+    return made

@@ -29,6 +29,7 @@ SCRIPTS = (
     "console",
     "vm_snapshots",
     "vm_resize",
+    "vm_backups",
 )
 RESULTS = common.ROOT / "bench" / "results" / "latest.md"
 SUMMARY_MARK = "**Summary:**"

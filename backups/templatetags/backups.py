@@ -4,6 +4,8 @@ from django import template
 
 from backups import schedules
 from backups.choices import BackupState
+from provisions.choices import ProvisionState
+from provisions.models import Provision
 
 register = template.Library()
 
@@ -21,3 +23,14 @@ def vm_backups(vm):
 def vm_backup_schedule(vm):
     """The schedule the VM follows (its own, else its template's), or None."""
     return schedules.schedule_of(vm)
+
+
+@register.simple_tag
+def restore_targets(user):
+    """The clusters a user may restore a VM into (`--as NEW --provision P`)."""
+    return list(
+        Provision.objects.for_user(user)
+        .filter(state=ProvisionState.RUNNING)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )

@@ -162,3 +162,28 @@ def test_a_store_holding_backups_is_not_deleted(vm, owner, store, host, api):
     services.backup(owner, vm)
     answer = api.delete(f"/api/backupstores/{store.pk}/")
     assert answer.status_code == 400 and "holds 1 backup" in answer.content.decode()
+
+
+def test_a_restore_into_a_cluster_without_the_image_says_what_to_do(
+    vm, owner, store, host, sim_free_second_cluster
+):
+    taken = services.backup(owner, vm)
+    run_jobs(vm)
+    with pytest.raises(Exception, match="export its app to that cluster first"):
+        services.restore_as(owner, vm, taken.pk, "elsewhere", "edge2")
+    assert not VM.objects.filter(name="elsewhere").exists()
+
+
+@pytest.fixture
+def sim_free_second_cluster(owner):
+    """A second RUNNING cluster 'edge2' of the owner, without the VM's image."""
+    from provisions import services as provisions
+    from provisions.models import Provision
+    from tests.factories import make_provider
+
+    provision = provisions.create_provision(
+        owner, provider=make_provider(owner, name="do2"), name="edge2", host_count=1
+    )
+    Provision.objects.filter(pk=provision.pk).update(state="RUNNING")
+    provision.hosts.update(state="RUNNING", cpu=2, memory_mb=2048, public_ip="127.18.0.10")
+    return provision

@@ -93,3 +93,31 @@ def test_the_vm_page_sets_and_clears_a_schedule(vm, owner_client, outsider):
     assert "needs a weekday" in bad.content.decode()
     owner_client.post(f"/backups/vms/{vm.pk}/schedule/", {"off": "1"})
     assert not BackupSchedule.objects.exists()
+
+
+def test_the_vm_page_sets_the_recovery_policy_and_operators_recover(
+    vm, owner_client, operator, outsider
+):
+    from django.test import Client
+
+    page = owner_client.get(f"/vms/{vm.pk}/").content.decode()
+    assert "Recovery: <strong>restore</strong> (its template's)" in page
+    assert "Recover (operator)" not in page
+    owner_client.post(f"/backups/vms/{vm.pk}/recovery-policy/", {"policy": "none"})
+    vm.refresh_from_db()
+    assert vm.recovery() == "none"
+    bad = owner_client.post(f"/backups/vms/{vm.pk}/recovery-policy/", {"policy": "x"}, follow=True)
+    assert "use restore, recreate or none" in bad.content.decode()
+    refused = owner_client.post(f"/backups/vms/{vm.pk}/recover/", {"operation": "failure"})
+    assert refused.status_code == 302 and vm.state == "RUNNING"
+    stranger = Client()
+    stranger.force_login(outsider)
+    assert (
+        stranger.post(f"/backups/vms/{vm.pk}/recovery-policy/", {"policy": ""}).status_code == 404
+    )
+    staff = Client()
+    staff.force_login(operator)
+    assert "Recover (operator)" in staff.get(f"/vms/{vm.pk}/").content.decode()
+    staff.post(f"/backups/vms/{vm.pk}/recover/", {"operation": "failure"})
+    vm.refresh_from_db()
+    assert vm.state == "FAILURE"

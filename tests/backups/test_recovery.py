@@ -198,3 +198,17 @@ def test_the_api_faces(lost_host, vm, api, operator_api, outsider_api):
     fence = f"/api/provisions/{lost_host.provision_id}/hosts/{lost_host.pk}/fence/"
     assert api.post(fence).status_code == 403
     assert operator_api.post(fence).status_code == 202
+
+
+def test_the_admin_recovers_a_vm(lost_host, vm, operator_client):
+    answer = operator_client.post(
+        "/admin/vms/vm/",
+        {"action": "recover_success", "_selected_action": [vm.pk]},
+        follow=True,
+    )
+    assert "recover --success done" in answer.content.decode()
+    assert VM.objects.get(pk=vm.pk).state == "RUNNING"
+    answer = operator_client.post(
+        "/admin/vms/vm/", {"action": "recover_restore", "_selected_action": [vm.pk]}, follow=True
+    )
+    assert "not fenced" in answer.content.decode()

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
-from backups.models import BackupStore, PendingRestore, VMBackup
+from backups.models import BackupSchedule, BackupStore, PendingRestore, VMBackup
 from consoles.models import ConsoleSession
 from core import crypto
 from core.choices import EventSource
@@ -67,6 +67,7 @@ def one_of_each(owner, operator, cluster, template):
         vm=vm, store=store, repository_key="vm-1-1", state="READY", snapshot_id="ab" * 32
     )
     PendingRestore.objects.create(vm=vm, backup=backup)
+    BackupSchedule.objects.create(vm=vm, frequency="daily", at="02:00", keep_daily=7)
     ConsoleSession.objects.create(
         owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
     )
