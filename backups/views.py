@@ -3,13 +3,14 @@ delete; each confirmed on the page) and the backup stores page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from backups import recovery, schedules, services, stores
 from backups.forms import StoreForm
 from backups.models import BackupStore
+from core.pages import acted
 from core.tenancy import CHANGE
 from vms.choices import RecoveryPolicy
 from vms.models import VM
@@ -19,28 +20,15 @@ def _vm(request, pk) -> VM:
     return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
 
 
-def _done(request, back, work, success: str):
-    try:
-        done = work()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(back)
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-        return redirect(back)
-    messages.success(request, success.format(done=done))
-    return redirect(done if isinstance(done, VM) else back)
-
-
 @login_required
 @require_POST
 def backup_create(request, pk):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: services.backup(request.user, vm),
-        "Backup {done.pk} started: the VM is frozen only while its disk is copied.",
+        lambda done: f"Backup {done.pk} started: the VM is frozen only while its disk is copied.",
     )
 
 
@@ -48,11 +36,13 @@ def backup_create(request, pk):
 @require_POST
 def backup_restore(request, pk, backup):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: services.restore(request.user, vm, str(backup)),
-        "Restoring backup {done.pk}: the VM is stopped, its disk replaced and started again.",
+        lambda done: (
+            f"Restoring backup {done.pk}: the VM is stopped, its disk replaced and started again."
+        ),
     )
 
 
@@ -60,7 +50,7 @@ def backup_restore(request, pk, backup):
 @require_POST
 def backup_restore_as(request, pk, backup):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: services.restore_as(
@@ -70,7 +60,8 @@ def backup_restore_as(request, pk, backup):
             request.POST.get("name", ""),
             request.POST.get("provision") or None,
         ),
-        "VM {done.name} is being restored from the backup.",
+        lambda done: f"VM {done.name} is being restored from the backup.",
+        to=lambda done: done,
     )
 
 
@@ -78,11 +69,11 @@ def backup_restore_as(request, pk, backup):
 @require_POST
 def backup_delete(request, pk, backup):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: services.delete(request.user, vm, str(backup)),
-        "Backup {done.pk} is being deleted from the store.",
+        lambda done: f"Backup {done.pk} is being deleted from the store.",
     )
 
 
@@ -95,7 +86,7 @@ def backup_schedule(request, pk):
         messages.success(request, f"{vm.name} has no backup schedule of its own any more.")
         return redirect(vm)
     spec = {key: request.POST.get(key, "") for key in schedules.SPEC_FIELDS}
-    return _done(
+    return acted(
         request,
         vm,
         lambda: schedules.set_schedule(request.user, vm, spec),
@@ -121,7 +112,7 @@ def recovery_policy(request, pk):
 def recover(request, pk):
     vm = get_object_or_404(VM.objects.for_user(request.user), pk=pk)
     operation = request.POST.get("operation", "")
-    return _done(
+    return acted(
         request,
         vm,
         lambda: recovery.operate(request.user, vm, operation),

@@ -1,12 +1,11 @@
 """The VM page's snapshot forms: take one, revert to one, delete one (each confirmed on the
 page). The work is the snapshot job's; the page shows its progress in the VM's log."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
+from core.pages import acted
 from core.tenancy import CHANGE
 from vms import snapshots
 from vms.models import VM
@@ -16,26 +15,16 @@ def _vm(request, pk) -> VM:
     return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
 
 
-def _done(request, vm, work, success: str):
-    try:
-        snapshot = work()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, success.format(name=snapshot.name))
-    return redirect(vm)
-
-
 @login_required
 @require_POST
 def snapshot_create(request, pk):
     vm = _vm(request, pk)
     name = request.POST.get("name", "").strip() or None
-    return _done(
+    return acted(
         request,
         vm,
         lambda: snapshots.create(request.user, vm, name),
-        "Snapshot {name} is being taken: the VM is frozen only for the copy.",
+        lambda done: f"Snapshot {done.name} is being taken: the VM is frozen only for the copy.",
     )
 
 
@@ -43,11 +32,14 @@ def snapshot_create(request, pk):
 @require_POST
 def snapshot_revert(request, pk, snapshot):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: snapshots.revert(request.user, vm, str(snapshot)),
-        "Reverting to snapshot {name}: the VM is stopped, its disk replaced and started again.",
+        lambda done: (
+            f"Reverting to snapshot {done.name}: the VM is stopped, its disk replaced "
+            "and started again."
+        ),
     )
 
 
@@ -55,9 +47,9 @@ def snapshot_revert(request, pk, snapshot):
 @require_POST
 def snapshot_delete(request, pk, snapshot):
     vm = _vm(request, pk)
-    return _done(
+    return acted(
         request,
         vm,
         lambda: snapshots.delete(request.user, vm, str(snapshot)),
-        "Snapshot {name} is being deleted.",
+        lambda done: f"Snapshot {done.name} is being deleted.",
     )

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from core.pages import acted
 from core.units import parse_size_mb
 from provisions.choices import HostState, NetworkKind, ProvisionState
 from provisions.networks import networks_for
@@ -68,13 +69,12 @@ def vm_live(request, pk):
 @require_POST
 def vm_action(request, pk, action):
     vm = get_object_or_404(_vms(request), pk=pk)
-    try:
-        services.act(request.user, vm, action)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{action} of {vm.name} requested.")
-    return redirect(vm)
+    return acted(
+        request,
+        vm,
+        lambda: services.act(request.user, vm, action),
+        lambda done: f"{action} of {vm.name} requested.",
+    )
 
 
 @login_required
@@ -127,15 +127,12 @@ def vm_resize(request, pk):
 def vm_deploy(request, pk):
     """An operator places a waiting VM on the host of their choice (as `onevm deploy`)."""
     vm = get_object_or_404(_vms(request), pk=pk)
-    try:
-        placement.deploy(request.user, vm, request.POST.get("host", ""))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{vm.name} placed on {vm.host.name}; deploying.")
-    return redirect(vm)
+    return acted(
+        request,
+        vm,
+        lambda: placement.deploy(request.user, vm, request.POST.get("host", "")),
+        lambda done: f"{done.name} placed on {done.host.name}; deploying.",
+    )
 
 
 @login_required

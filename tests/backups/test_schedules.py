@@ -182,6 +182,7 @@ def test_retention_forgets_what_restic_pruned(vm, store, owner, host):
     assert left == {"a" * 64, "e" * 64}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_api_and_cli_set_show_and_clear_a_schedule(vm, owner, api, cli_env, capsys, template):
     from cli import onetemplate, onevm
 

@@ -72,6 +72,7 @@ def test_a_checked_store_keeps_its_secret_encrypted(given, owner, s3):
     assert "provider" in second_default.value.message_dict
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_api_and_cli_never_show_the_secret(given, owner, api, s3, cli_env, capsys, monkeypatch):
     from cli import onebackupstore
 
