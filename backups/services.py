@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from backups import stores
 from backups.choices import BackupState
 from backups.models import BackupStore, PendingRestore, VMBackup, repository_key
 from core.lookup import find, is_id
 from core.names import check_name
 from core.tenancy import CHANGE
+from provisions.choices import ProvisionState
 from provisions.models import Provision
 from vms import disks, placement
 from vms.choices import VMState
@@ -167,8 +169,13 @@ def _target(user, vm: VM, provision_ref) -> Provision:
         cluster = placement.cluster_of(vm)
         if cluster is None:
             raise ValidationError({"provision": "give the cluster to restore to (--provision)"})
-        return cluster
-    return find(Provision.objects.for_user(user), provision_ref, "provision")
+    else:
+        cluster = find(Provision.objects.for_user(user), provision_ref, "provision")
+    if cluster.state != ProvisionState.RUNNING:
+        raise ValidationError(
+            {"provision": f"cluster {cluster.name} is {cluster.state}, not RUNNING"}
+        )
+    return cluster
 
 
 def _networks_in(provision: Provision, recorded: dict) -> list:
@@ -226,3 +233,27 @@ def delete(user, vm: VM, ref) -> VMBackup:
         vm_log(vm, f"backup {chosen.pk} ({chosen.short_id}) deletion by {user}")
         start_job(vm, "backup-delete", backup=chosen.pk)
     return chosen
+
+
+def delete_all(user, vm: VM) -> int:
+    """Forget every backup of the VM: its repositories removed from their stores through the
+    S3 API, so this works for a VM whose host is gone or that has ended (its backups outlive
+    it until deleted). Refused while one is being taken. How many backups went."""
+    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
+        raise Http404("VM not found")
+    with transaction.atomic():
+        listed = list(vm.backups.select_for_update().select_related("store"))
+        if any(b.state == BackupState.CREATING for b in listed):
+            raise ValidationError(f"VM {vm.name} has a backup being taken: try once it ends")
+        VMBackup.objects.filter(pk__in=[b.pk for b in listed]).update(state=BackupState.DELETING)
+    repositories = {(b.store, b.repository_key) for b in listed if b.store is not None}
+    try:
+        for store, key in repositories:
+            stores.delete_repository(store, key)
+    except ValidationError:
+        for backup in listed:  # nothing was deleted: listed again as they were
+            VMBackup.objects.filter(pk=backup.pk).update(state=backup.state)
+        raise
+    VMBackup.objects.filter(pk__in=[b.pk for b in listed]).delete()
+    vm_log(vm, f"all {len(listed)} backup(s) deleted from the store by {user}")
+    return len(listed)

@@ -150,6 +150,27 @@ def _conflict(user, values: dict) -> dict:
     return {"provider": "you have a default backup store already (one without a provider)"}
 
 
+def delete_repository(store: BackupStore, repository_key: str) -> int:
+    """Remove one VM's whole restic repository from the store (every object under its
+    prefix), through the S3 API: no host needed. How many objects went."""
+    client = _client(store.endpoint, store.region, store.access_key, store.secret())
+    prefix = f"edge-portal/{repository_key}/"
+    removed = 0
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=store.bucket, Prefix=prefix
+        ):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=store.bucket, Delete={"Objects": keys})
+                removed += len(keys)
+    except EndpointConnectionError:
+        raise ValidationError(f"cannot connect to {store.endpoint}: nothing deleted") from None
+    except ClientError as exc:
+        raise ValidationError(_refusal(exc, store.bucket)) from None
+    return removed
+
+
 def check(user, store: BackupStore) -> BackupStore:
     """Check a kept store again (its key may have been revoked since)."""
     store = _mine(user, store)

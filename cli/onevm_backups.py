@@ -46,6 +46,12 @@ def cmd_backup_list(client, args):
 
 def cmd_backup_delete(client, args):
     vm = _vm(client, args.vm)
+    if args.all:
+        done = client.request("DELETE", f"vms/{vm['id']}/backups/").json()
+        print(f"VM {vm['name']}: {done['deleted']} backup(s) deleted")
+        return 0
+    if not args.backup:
+        raise CliError("give a backup (ID or snapshot), or --all")
     client.delete(f"vms/{vm['id']}/backups/{args.backup}/")
     return 0
 
@@ -70,9 +76,14 @@ def add_verbs(cli) -> None:
     p.add_argument("vm", help="ID or name")
     p = cli.verb("backup-list", cmd_backup_list, "list the VM's backups")
     p.add_argument("vm", help="ID or name")
-    p = cli.verb("backup-delete", cmd_backup_delete, "delete one of the VM's backups")
+    p = cli.verb(
+        "backup-delete",
+        cmd_backup_delete,
+        "delete one of the VM's backups, or --all of them (an ended VM's too)",
+    )
     p.add_argument("vm", help="ID or name")
-    p.add_argument("backup", help="backup ID or snapshot ID")
+    p.add_argument("backup", nargs="?", help="backup ID or snapshot ID")
+    p.add_argument("--all", action="store_true", help="every backup of the VM")
     p = cli.verb(
         "restore",
         cmd_restore,

@@ -66,6 +66,11 @@ class BackupListView(APIView):
         taken.refresh_from_db()
         return Response(BackupSerializer(taken).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses={200: dict, 400: ErrorSerializer})
+    def delete(self, request, pk):
+        """Delete every backup of the VM from its store (an ended VM's too): {"deleted": N}."""
+        return Response({"deleted": services.delete_all(request.user, _vm(request, pk, CHANGE))})
+
 
 class BackupView(APIView):
     @extend_schema(

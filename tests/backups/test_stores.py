@@ -92,3 +92,32 @@ def test_the_api_and_cli_never_show_the_secret(given, owner, api, s3, cli_env, c
     assert s3.access_key in out and s3.secret_key not in out
     assert onebackupstore.main(["delete", "spaces"]) == 0
     assert not BackupStore.objects.exists()
+
+
+def test_deleting_all_of_a_vms_backups_empties_its_repository(given, owner, s3, vm, api):
+    from backups import services
+    from backups.models import VMBackup
+    from lab.objectstore import client
+
+    store = stores.create(owner, given)
+    bucket = client("s3", s3.local_url, s3.access_key, s3.secret_key)
+    for name in ("config", "data/ab/abcd", "snapshots/ef01", "keys/k"):
+        bucket.put_object(Bucket=s3.bucket, Key=f"edge-portal/vm-9-1/{name}", Body=b"x")
+    bucket.put_object(Bucket=s3.bucket, Key="edge-portal/vm-10-1/config", Body=b"other VM")
+    for n in range(2):
+        VMBackup.objects.create(
+            vm=vm, store=store, repository_key="vm-9-1", state="READY", snapshot_id=f"{n}" * 64
+        )
+    VM = type(vm)
+    VM.objects.filter(pk=vm.pk).update(state="DONE")  # ended: its backups outlive it
+    answer = api.delete(f"/api/vms/{vm.pk}/backups/")
+    assert answer.status_code == 200 and answer.json() == {"deleted": 2}
+    left = bucket.list_objects_v2(Bucket=s3.bucket, Prefix="edge-portal/")["Contents"]
+    assert [o["Key"] for o in left] == ["edge-portal/vm-10-1/config"]
+    assert not VMBackup.objects.exists()
+    with pytest.raises(ValidationError):  # a store that cannot be reached: nothing forgotten
+        VMBackup.objects.create(vm=vm, store=store, repository_key="vm-9-1", state="READY")
+        BackupStoreModel = type(store)
+        BackupStoreModel.objects.filter(pk=store.pk).update(endpoint="http://127.0.0.1:9")
+        services.delete_all(owner, vm)
+    assert VMBackup.objects.get().state == "READY"
