@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_upload_and_mid_recovery(
     assert taken.state == "CREATING", "the backup finished before the worker was killed"
     assert not vm.backups.filter(state="READY").exists()  # never listed half-written
 
-    workers("second")
+    second = workers("second")
     wait_until(
         lambda: VMJob.objects.filter(
             pk=job.pk, state__in=[JobState.SUCCESS, JobState.FAILED]
@@ -135,15 +135,14 @@ def test_a_worker_killed_mid_upload_and_mid_recovery(
     # The VM's host lost for good (its sshd killed): fenced, the VM restored elsewhere; the
     # worker running that is killed while it fetches the backup.
     lab_world["sim"].server.lab_hosts.kill_sshd(vm.host.droplet_id)
-    third = workers("third")
     for _ in range(8):
         run_cycle()
         if Job.objects.filter(kind="fence").exists():
             break
     assert Job.objects.filter(kind="fence").exists(), "the lost host was never fenced"
     wait_until(lambda: restic_running("restore"), 120, "the backup to be fetched")
-    kill(third)
-    workers("fourth")
+    kill(second)  # the only worker: the one running the recovery's deploy
+    workers("third")
     wait_until(
         lambda: VM.objects.filter(pk=vm.pk, state__in=["RUNNING", "FAILURE"]).exists(),
         300,
