@@ -181,7 +181,10 @@ def running_vms(
     market.index_url = f"http://{LAB_GATEWAY}:{image_port}/index.json"
     market.save(update_fields=["index_url"])
     provision = provisions.create_provision(
-        user, provider=provider_for(user), name=provision_name, host_count=host_count
+        user,
+        provider=provider_for(user, f"{provision_name}-sim"),
+        name=provision_name,
+        host_count=host_count,
     )
     provision.refresh_from_db()
     if provision.state != "RUNNING":

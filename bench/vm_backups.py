@@ -76,7 +76,9 @@ def main() -> int:
         [
             "cycles: monitoring cycles from the sshd killed to the fence job "
             f"(MONITOR_HOST_FAILURES {settings.MONITOR_HOST_FAILURES} + HOST_RECOVERY_CYCLES "
-            f"{settings.HOST_RECOVERY_CYCLES}), run back to back; work: from the kill to all "
+            f"{settings.HOST_RECOVERY_CYCLES} - 1: the cycle that finds the host ERROR is its "
+            "first in ERROR), run back to back; fence: the job's power-off; restores: from the "
+            "host fenced to the last VM RUNNING; work: from the kill to all "
             "VMs RUNNING; with production cycles: work plus those cycles at "
             f"MONITOR_INTERVAL {settings.MONITOR_INTERVAL} s and the production "
             f"HOST_RECOVERY_CYCLES ({PRODUCTION_RECOVERY_CYCLES})",
@@ -195,7 +197,8 @@ def measure_loss(sim, app_name: str, port: int) -> list:
         raise SystemExit(f"not every VM came back: fence {fence.state} {fence.error}")
     running_at = back.aggregate(last=Max("at"))["last"]
     work = (running_at - killed_at).total_seconds()
-    waiting = (settings.MONITOR_HOST_FAILURES + PRODUCTION_RECOVERY_CYCLES) * (
+    # The cycle that finds the host ERROR is its first in ERROR.
+    waiting = (settings.MONITOR_HOST_FAILURES + PRODUCTION_RECOVERY_CYCLES - 1) * (
         settings.MONITOR_INTERVAL
     )
     return [

@@ -8,6 +8,7 @@ from backups import services as backups
 from backups.models import PendingRestore
 from tests.lab.conftest import lab_backup_store
 from tests.lab.helpers import in_vm
+from vms import services as vm_services
 from vms.models import VM
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -68,6 +69,21 @@ def test_backup_then_restore_in_place_and_as_a_new_vm(
     # A VM of its own: its own port block and container, the original untouched.
     assert copy.container_name != vm.container_name
     assert checksum(vm) == written
+
+    # A powered-off VM is backed up too (nothing to freeze), and a schedule's retention has
+    # restic forget and prune what it does not keep: of the day's backups, the newest.
+    vm_services.act(owner, vm, "poweroff")
+    vm.refresh_from_db()
+    assert vm.state == "POWEROFF"
+    kept = backups.backup(owner, vm, scheduled=True, keep="--keep-daily 1")
+    kept.refresh_from_db()
+    assert kept.state == "READY", kept.error
+    assert list(vm.backups.values_list("pk", flat=True)) == [kept.pk]
+    assert any("1 backup(s) kept, 2 pruned" in m for m in vm.log.values_list("message", flat=True))
+    vm_services.act(owner, vm, "resume")
+    backups.restore(owner, vm, kept.pk)  # the newest backup restores too
+    vm.refresh_from_db()
+    assert vm.state == "RUNNING" and checksum(vm) == written
 
 
 def test_a_wrong_secret_or_an_unreachable_store_keeps_nothing(object_store, owner, settings):
