@@ -212,3 +212,29 @@ def test_the_admin_recovers_a_vm(lost_host, vm, operator_client):
         "/admin/vms/vm/", {"action": "recover_restore", "_selected_action": [vm.pk]}, follow=True
     )
     assert "not fenced" in answer.content.decode()
+
+
+def test_a_recovered_vm_keeps_its_private_address_and_gets_new_ports(
+    owner, template, cluster, driver, settings
+):
+    from vms import services as vm_services
+
+    settings.HOST_RECOVERY_CYCLES = 2
+    made = vm_services.instantiate(owner, "Alpine", name="two", nics=["dc-public", "dc-private"])
+    VM.objects.filter(pk=made.pk).update(state="UNKNOWN", recovery_policy="recreate")
+    made.jobs.update(state="DONE")
+    private = made.nics.get(network__name="dc-private")
+    address, lease = private.ip, private.lease.pk
+    old_block = made.nics.get(network__name="dc-public").port_block
+    Host.objects.filter(pk=made.host_id).update(
+        state=HostState.ERROR, problem=HostProblem.UNREACHABLE, droplet_id=77
+    )
+    lost_host = Host.objects.get(pk=made.host_id)
+    cycles(2)
+    run_fence_job(lost_host)
+    made.refresh_from_db()
+    assert made.host_id not in (None, lost_host.pk)
+    private.refresh_from_db()
+    assert (private.ip, private.lease.pk) == (address, lease)
+    block = made.nics.get(network__name="dc-public").port_block
+    assert block.host_id == made.host_id and block.pk != old_block.pk
