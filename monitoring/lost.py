@@ -2,7 +2,8 @@
 fenced (provisions/runs/fence.py), and its VMs recovered elsewhere once that succeeded. A host
 that answers again before that is left alone (a flapping host does nothing), and so is one
 whose VMs all have the recovery policy `none` (fencing it would only stop them). A fencing
-that failed is tried again the next cycle; its VMs say why they still wait.
+that failed is tried again, less and less often (BACKOFF_MAX_CYCLES); its VMs say why they
+still wait.
 """
 
 import logging
@@ -13,13 +14,18 @@ from django.db.models import F
 
 from jobs.states import JobState
 from provisions.choices import HostProblem, HostState, JobKind, ProvisionState
-from provisions.models import Host, Job
+from provisions.models import Host, HostEvent, Job
 from provisions.services import hosts as host_services
 from vms.choices import RecoveryPolicy, VMState
 from vms.jobstart import vm_log
 from vms.models import VM
 
 log = logging.getLogger(__name__)
+
+# A fencing that failed is tried again 1, 2, 4, 8, 16, then every 32 cycles after the last try:
+# DigitalOcean's API budget is not spent every 30 s on a droplet it keeps refusing to power off.
+BACKOFF_MAX_CYCLES = 32
+BACKOFF_STEPS = 6
 
 
 def count_error_cycles() -> None:
@@ -49,10 +55,22 @@ def fence_lost_hosts() -> list[Host]:
         )
         if not any(vm.recovery() != RecoveryPolicy.NONE for vm in vms):
             continue
-        _note_failed_fencing(host, vms)
+        failures, last = _failed_fencings(host)
+        if last is not None:
+            waited = host.error_cycles - last.options.get("at_cycle", 0)
+            if waited < min(2 ** (failures - 1), BACKOFF_MAX_CYCLES):
+                continue  # after failed fencings: 1, 2, 4... cycles before the next try
+        if last is not None:
+            for vm in vms:
+                vm_log(
+                    vm,
+                    f"fencing its host {host.name} failed ({last.error}): not recovered, so it "
+                    f"cannot run twice; trying again (attempt {failures + 1})",
+                    "warning",
+                )
         reason = f"{host.name} ERROR for {host.error_cycles} monitoring cycles: {host.last_error}"
         try:
-            host_services.fence(host.provision, host, reason=reason)
+            host_services.fence(host.provision, host, reason=reason, at_cycle=host.error_cycles)
         except ValidationError as exc:
             log.info("fencing %s waits: %s", host.name, " ".join(exc.messages))
             continue
@@ -62,18 +80,17 @@ def fence_lost_hosts() -> list[Host]:
     return started
 
 
-def _note_failed_fencing(host: Host, vms) -> None:
-    """The host's last fencing failed: its VMs say so (and stay as they are)."""
-    last = (
-        Job.objects.filter(provision=host.provision, kind=JobKind.FENCE, options__host=host.pk)
+def _failed_fencings(host: Host) -> tuple[int, Job | None]:
+    """How many fencings of the host failed since it last became ERROR, and the latest."""
+    since = (
+        HostEvent.objects.filter(host=host, to_state=HostState.ERROR)
+        .exclude(from_state=HostState.ERROR)
         .order_by("-id")
+        .values_list("at", flat=True)
         .first()
     )
-    if last is not None and last.state == JobState.FAILED:
-        for vm in vms:
-            vm_log(
-                vm,
-                f"fencing its host {host.name} failed ({last.error}): not recovered, so it "
-                "cannot run twice; trying again",
-                "warning",
-            )
+    jobs = Job.objects.filter(provision=host.provision, kind=JobKind.FENCE, options__host=host.pk)
+    if since is not None:
+        jobs = jobs.filter(created_at__gte=since)
+    failed = list(jobs.filter(state=JobState.FAILED).order_by("-id")[:BACKOFF_STEPS])
+    return len(failed), failed[0] if failed else None

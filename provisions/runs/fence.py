@@ -4,7 +4,7 @@ API is the power switch). HOST_FENCE_POLICY says how: `poweroff` (the droplet an
 kept, for an operator to look at or a Repair to bring back) or `destroy`. A droplet already
 gone is fenced. Only once DigitalOcean reports the droplet off (or gone) is the host FENCED
 and the `host_fenced` hook called; a fencing that fails fails the job, and its VMs stay as
-they are (monitoring tries again next cycle)."""
+they are (monitoring tries again, less and less often)."""
 
 import time
 

@@ -48,7 +48,7 @@ def remove_host(user, provision: Provision, host: Host) -> Job:
     return start_job(provision, JobKind.REMOVE_HOST, user, host=host.pk)
 
 
-def fence(provision: Provision, host: Host, user=None, reason: str = "") -> Job:
+def fence(provision: Provision, host: Host, user=None, reason: str = "", at_cycle: int = 0) -> Job:
     """Fence a lost host (provisions/runs/fence.py), then recover its VMs elsewhere: monitoring
     asks for it once the host was ERROR for HOST_RECOVERY_CYCLES cycles, an operator may ask
     at once. ValidationError while the provision has another job running (it waits)."""
@@ -56,7 +56,8 @@ def fence(provision: Provision, host: Host, user=None, reason: str = "") -> Job:
         raise ValidationError(
             f"host {host.name} is {host.state}: only a host in ERROR (lost) is fenced"
         )
-    job = start_job(provision, JobKind.FENCE, user, host=host.pk)
+    # at_cycle: the host's error cycles when this try began (monitoring spaces out retries).
+    job = start_job(provision, JobKind.FENCE, user, host=host.pk, at_cycle=at_cycle)
     if reason:
         job.note(reason)
     return job

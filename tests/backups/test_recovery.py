@@ -238,3 +238,17 @@ def test_a_recovered_vm_keeps_its_private_address_and_gets_new_ports(
     assert (private.ip, private.lease.pk) == (address, lease)
     block = made.nics.get(network__name="dc-public").port_block
     assert block.host_id == made.host_id and block.pk != old_block.pk
+
+
+def test_a_refused_fencing_is_tried_again_less_and_less_often(lost_host, vm, monkeypatch):
+    refusing = Driver(refuse=True)
+    monkeypatch.setattr(provision_jobs, "driver_for", lambda provider: refusing)
+    tries = []
+    for cycle in range(1, 14):
+        if cycles(1):
+            run_fence_job(lost_host)
+            tries.append(cycle)
+    # ERROR for 3 cycles, then 1, 2, 4 and 8 cycles after each refused try.
+    assert tries == [3, 4, 6, 10], tries
+    assert VM.objects.get(pk=vm.pk).host_id == lost_host.pk
+    assert vm.log.filter(message__contains="trying again (attempt 4)").exists()
