@@ -66,7 +66,9 @@ class BackupListView(APIView):
         taken.refresh_from_db()
         return Response(BackupSerializer(taken).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: dict, 400: ErrorSerializer})
+    @extend_schema(
+        operation_id="api_vms_backups_destroy_all", responses={200: dict, 400: ErrorSerializer}
+    )
     def delete(self, request, pk):
         """Delete every backup of the VM from its store (an ended VM's too): {"deleted": N}."""
         return Response({"deleted": services.delete_all(request.user, _vm(request, pk, CHANGE))})
@@ -74,7 +76,8 @@ class BackupListView(APIView):
 
 class BackupView(APIView):
     @extend_schema(
-        responses={202: OpenApiResponse(description="its deletion started"), 400: ErrorSerializer}
+        operation_id="api_vms_backups_destroy",
+        responses={202: OpenApiResponse(description="its deletion started"), 400: ErrorSerializer},
     )
     def delete(self, request, pk, backup):
         services.delete(request.user, _vm(request, pk, CHANGE), str(backup))
