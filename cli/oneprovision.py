@@ -11,7 +11,23 @@ from cli.output import properties, table
 from cli.provision_follow import TERMINAL, follow, print_line, resolve
 
 
+def cost_line(provision: dict) -> str:
+    """`cost: 4 x s-1vcpu-1gb = $0.0357/h, $24.00/month`, or why there is no figure."""
+    estimate = provision.get("estimate")
+    if not estimate:
+        return "cost: unknown (DigitalOcean gave no price now)"
+    return f"cost: {estimate['line']}"
+
+
 def cmd_create(client, args):
+    if args.estimate:
+        if args.file or not args.provider:
+            raise CliError("--estimate needs --provider (and --hosts, --size): not a FILE")
+        found = client.get(
+            "provisions/estimate/", provider=args.provider, hosts=args.hosts, size=args.size or ""
+        )
+        print(f"cost: {found['line']}")
+        return 0
     if args.file:
         if args.placement_policy:
             raise CliError("with a template FILE, set `placement:` in it (not --placement-policy)")
@@ -30,7 +46,8 @@ def cmd_create(client, args):
                 "placement_policy": args.placement_policy or "",
             },
         )
-    print(f"ID: {provision['id']}", flush=True)
+    print(f"ID: {provision['id']}")
+    print(cost_line(provision), flush=True)
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 
@@ -132,12 +149,39 @@ def cmd_show(client, args):
         ["ID", "NAME", "TYPE"],
         [[d["id"], d["name"], d["kind"]] for d in provision["datastore_list"]],
     )
+    _cost_section(client, provision)
     print("\nCLOUD RESOURCES")
     table(
         ["KIND", "NAME", "CLOUD_ID", "STATE"],
         [[r["kind"], r["name"], r["cloud_id"] or "-", r["state"]] for r in provision["resources"]],
     )
     return 0
+
+
+def _cost_section(client, provision):
+    cost = client.get(f"provisions/{provision['id']}/cost/")
+    print()
+    properties(
+        "COST (this month, UTC, at DigitalOcean's prices)",
+        [
+            ("MONTH TO DATE", f"${cost['month_to_date']}"),
+            ("PROJECTED", f"${cost['projected']}"),
+            ("NOW", f"${cost['hourly']}/h"),
+            ("HOSTS", cost_line(provision).removeprefix("cost: ")),
+        ],
+    )
+    if cost["unpriced"]:
+        print(f"  {cost['unpriced']} droplet(s) not counted: no price known now")
+    if cost["vms"]:
+        rows = [
+            [v["vm"], v["name"], v["host"], f"${v['month_to_date']}", f"${v['projected']}"]
+            for v in cost["vms"]
+        ]
+        idle = cost["idle"]
+        rows.append(
+            ["-", "(idle capacity)", "-", f"${idle['month_to_date']}", f"${idle['projected']}"]
+        )
+        table(["VM", "NAME", "HOST", "MONTH_TO_DATE", "PROJECTED"], rows)
 
 
 def cmd_update(client, args):
@@ -209,6 +253,11 @@ def build() -> Command:
         help="without FILE: packing, striping (default) or load-aware",
     )
     p.add_argument("--wait", action="store_true", help="follow progress until RUNNING")
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="without FILE: only print what the droplets would cost; create nothing",
+    )
 
     p = cli.verb("validate", cmd_validate, "check a provision template, creating nothing")
     p.add_argument("file", help="provision template YAML ('-' for stdin)")

@@ -60,7 +60,10 @@ def cmd_host_list(client, args):
 
 def cmd_host_add(client, args):
     provision = resolve(client, args.provision)
-    client.post(f"provisions/{provision['id']}/hosts/")
+    added = client.post(f"provisions/{provision['id']}/hosts/")
+    estimate = added.get("estimate")
+    if estimate:
+        print(f"cost: now {estimate['line']}", flush=True)
     return follow(client, provision["id"], "RUNNING") if args.wait else 0
 
 

@@ -21,6 +21,7 @@ from jobs.states import JOB_LIVE
 from monitoring import observe
 from providers.drivers import CloudError, NotFound
 from providers.drivers.digitalocean import DigitalOceanDriver
+from provisions import metering
 from provisions.choices import (
     HostProblem,
     HostState,
@@ -164,6 +165,7 @@ def compare(provision: Provision, droplets: dict, vpcs: set, firewalls: set, con
         droplet = droplets.get(host.droplet_id) or confirm(host.droplet_id)
         if droplet is None:
             problem, why = HostProblem.DROPLET_GONE, "droplet deleted outside the portal"
+            metering.droplet_ended(host.droplet_id)
         elif droplet.get("status") == "off":
             problem, why = HostProblem.DROPLET_OFF, "droplet off"
         else:

@@ -7,6 +7,7 @@ from backups.api.stores import BackupStoreViewSet
 from backups.api.vm_backups import BackupListView, BackupView, RestoreView
 from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
+from costs.api.views import BalanceView, ProvisionCostView, SummaryView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
 from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
 from providers.api.views import ProviderViewSet
@@ -51,6 +52,9 @@ urlpatterns = [
         TemplateScheduleView.as_view(),
         name="template-backup-schedule",
     ),
+    path("provisions/<int:pk>/cost/", ProvisionCostView.as_view(), name="provision-cost"),
+    path("costs/", SummaryView.as_view(), name="costs"),
+    path("costs/balance/", BalanceView.as_view(), name="cost-balance"),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),
     *router.urls,

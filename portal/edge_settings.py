@@ -82,6 +82,12 @@ MONITOR_API_RESERVE = env_int("MONITOR_API_RESERVE", 500)
 HOST_RECOVERY_CYCLES = env_int("HOST_RECOVERY_CYCLES", 10)
 HOST_FENCE_POLICY = env_str("HOST_FENCE_POLICY", "poweroff")
 
+# Costs (costs/): every COST_BALANCE_INTERVAL seconds (0: never) after a monitoring cycle, each
+# token's month-to-date usage at DigitalOcean is compared with the portal's own figure; a
+# difference over COST_BALANCE_THRESHOLD dollars is shown to operators.
+COST_BALANCE_INTERVAL = env_float("COST_BALANCE_INTERVAL", 3600.0)
+COST_BALANCE_THRESHOLD = env_float("COST_BALANCE_THRESHOLD", 1.0)
+
 # VMs (LXC system containers).
 VM_QUOTA_DEFAULT = {
     "vms": env_int("VM_QUOTA_VMS", 20),

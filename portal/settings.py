@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "marketplace",
     "vms",
     "backups",
+    "costs",
     "monitoring",
     "consoles",
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("vms/", include("vms.urls")),
     path("backups/", include("backups.urls")),
+    path("costs/", include("costs.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

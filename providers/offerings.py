@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from providers import prices
 from providers.drivers import CloudError
 from providers.models import Provider
 
@@ -28,9 +29,11 @@ def _fetch(provider: Provider, kind: str) -> list[str]:
 
     driver = driver_for(provider)
     if kind == "size":
+        sizes = driver.sizes()
+        prices.remember(sizes)
         return sorted(
             size["slug"]
-            for size in driver.sizes()
+            for size in sizes
             if size.get("available", True) and provider.region in size.get("regions", [])
         )
     return sorted(

@@ -9,6 +9,7 @@ from provisions.models import (
     HostEvent,
     Job,
     JobLogLine,
+    MeteredDroplet,
     Provision,
     ProvisionEvent,
 )
@@ -214,3 +215,23 @@ class HostEventAdmin(ReadOnlyAdmin):
     @admin.display(ordering="host__provision")
     def provision(self, event):
         return event.host.provision
+
+
+@admin.register(MeteredDroplet)
+class MeteredDropletAdmin(ReadOnlyAdmin):
+    """Droplet lives as billed: what the cost reports add up."""
+
+    list_display = [
+        "droplet_id",
+        "provision",
+        "host_name",
+        "size",
+        "price_hourly",
+        "price_monthly",
+        "started_at",
+        "ended_at",
+    ]
+    list_select_related = ["provision"]
+    list_filter = ["size"]
+    search_fields = ["droplet_id", "host_name", "provision__name"]
+    date_hierarchy = "started_at"

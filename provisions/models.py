@@ -262,6 +262,31 @@ class CloudResource(models.Model):
         return f"{self.kind} {self.name}"
 
 
+class MeteredDroplet(models.Model):
+    """One droplet's billable life: DigitalOcean bills from its creation to its deletion. Kept
+    per droplet ID (a host whose droplet was made again has two), prices as they were when it
+    was made (None when DigitalOcean could not say: today's price is used then)."""
+
+    provision = models.ForeignKey(Provision, on_delete=models.CASCADE, related_name="meters")
+    host = models.ForeignKey(
+        "Host", null=True, blank=True, on_delete=models.SET_NULL, related_name="meters"
+    )
+    host_name = models.CharField(max_length=64)
+    droplet_id = models.CharField(max_length=32, unique=True)
+    size = models.CharField(max_length=64)
+    price_hourly = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    price_monthly = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["ended_at"], name="meter_ended")]
+
+    def __str__(self):
+        return f"droplet {self.droplet_id} ({self.host_name}, {self.size})"
+
+
 class Job(LeasedJob):
     """One background run (deploy, delete...) with its progress and log, shown live."""
 
@@ -316,6 +341,7 @@ __all__ = [
     "JobKind",
     "JobLogLine",
     "JobState",
+    "MeteredDroplet",
     "Network",
     "NetworkKind",
     "Provision",

@@ -9,6 +9,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from core.forms import add_validation_error
 from jobs.states import JobState
+from providers import prices
 from providers.models import Provider
 from provisions import hooks, services, template_format
 from provisions.choices import PROVISION_TERMINAL, PlacementPolicy, ProvisionState
@@ -72,7 +73,12 @@ def provision_create(request):
             return render(
                 request,
                 "provisions/create_review.html",
-                {"form": form, "provider": provider, "data": form.cleaned_data},
+                {
+                    "form": form,
+                    "provider": provider,
+                    "data": form.cleaned_data,
+                    "estimate": _estimate(request.user, provider, form.cleaned_data),
+                },
             )
         try:
             provision = services.create_provision(
@@ -92,6 +98,15 @@ def provision_create(request):
             )
             return redirect(provision)
     return render(request, "provisions/create_form.html", {"form": form, "provider": provider})
+
+
+def _estimate(user, provider, data):
+    try:
+        return services.estimate_cost(
+            user, provider=provider, host_count=data["hosts"], size=data.get("size") or None
+        )
+    except ValidationError:
+        return None  # the review says the price is unknown; create checks the size itself
 
 
 MAX_TEMPLATE_UPLOAD = 64 * 1024  # as the YAML loader's own limit
@@ -202,6 +217,7 @@ def provision_detail(request, pk):
     context["can_repair"] = provision.state in REPAIRABLE
     context["hosts"] = attach_capacity(provision.hosts.all())
     context["policies"] = PlacementPolicy.choices
+    context["host_price"] = prices.estimate(provision.provider, provision.size, 1, ask=False)
     return render(request, "provisions/detail.html", context)
 
 

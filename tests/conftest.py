@@ -13,6 +13,10 @@ def no_real_digitalocean(settings):
     """No test reaches the real DigitalOcean API: the driver's default endpoint is a closed local
     port unless a test points it at the simulator."""
     settings.DIGITALOCEAN_API_URL = "http://127.0.0.1:9/v2/"
+    # Refused at once there: retried briefly, so a page that asks for prices answers fast.
+    settings.DIGITALOCEAN_BACKOFF = 0.01
+    # The balance check a monitoring cycle may start: only in the tests about it.
+    settings.COST_BALANCE_INTERVAL = 0
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ FLOORS = {
     "monitoring": 5,
     "consoles": 5,
     "backups": 6,
+    "costs": 6,
     "portal": 7,
 }
 # What each package outside the floors may import of the project.

@@ -39,6 +39,12 @@ def get_account(h, cloud, query, body):
     }
 
 
+@route("GET", "/v2/customers/my/balance")
+def get_balance(h, cloud, query, body):
+    # The lab has one account: every token the simulator accepts sees the same balance.
+    return 200, cloud.meter.balance()
+
+
 @route("GET", "/v2/regions")
 def list_regions(h, cloud, query, body):
     return h.paginate("regions", [catalog.region(s) for s in catalog.REGIONS], query)

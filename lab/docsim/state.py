@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 
-from lab.docsim import catalog, droplets
+from lab.docsim import billing, catalog, droplets
 from lab.docsim.droplets import TAG_NAME, now_iso
 from lab.docsim.errors import ApiError, not_found, unprocessable
 from lab.docsim.firewall_rules import checked_rules
@@ -50,6 +50,7 @@ class Cloud:
     def reset(self):
         with self.lock:
             self.droplets: dict[int, dict] = {}
+            self.meter = billing.Meter()
             self.vpcs: dict[str, dict] = {}
             self.firewalls: dict[str, dict] = {}
             self.keys: dict[int, dict] = {}
@@ -245,6 +246,7 @@ class Cloud:
                 droplet_id, name, body, size, image, vpc, public, private, self._public_keys(body)
             )
             self.droplets[droplet_id] = droplet
+            self.meter.started(droplet_id, size)
             self.booting.add(droplet_id)
             created.append((droplet, self.new_action("create", droplet_id, body["region"])))
         return created
@@ -309,6 +311,7 @@ class Cloud:
     def delete_droplet(self, droplet_id):
         droplet = self.droplet(droplet_id)
         del self.droplets[droplet["id"]]
+        self.meter.ended(droplet["id"])
         self.booting.discard(droplet["id"])
         self.used_public.discard(droplet["_public_ip"])
         self.booted.pop(droplet["id"], None)

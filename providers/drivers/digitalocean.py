@@ -198,6 +198,10 @@ class DigitalOceanDriver:
     def regions(self) -> list[dict]:
         return self._call("regions")["regions"]
 
+    def balance(self) -> dict:
+        """The account's balance: `month_to_date_usage` is what this month has cost so far."""
+        return self._get_one("customers/my/balance")
+
     def sizes(self) -> list[dict]:
         return self._call("sizes")["sizes"]
 

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from providers import prices
 from provisions.models import CloudResource, Datastore, Host, Job, JobLogLine, Network, Provision
 
 
@@ -143,11 +144,25 @@ class ProvisionSerializer(serializers.ModelSerializer):
         return JobSerializer(job).data if job else None
 
 
+class EstimateSerializer(serializers.Serializer):
+    """`4 x s-1vcpu-1gb = $0.0357/h, $24.00/month`: DigitalOcean bills per started hour, at
+    most the monthly price in a calendar month."""
+
+    count = serializers.IntegerField()
+    size = serializers.CharField()
+    hourly = serializers.DecimalField(max_digits=12, decimal_places=5, coerce_to_string=True)
+    monthly = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    line = serializers.CharField()
+
+
 class ProvisionDetailSerializer(ProvisionSerializer):
     host_list = HostSerializer(source="hosts", many=True, read_only=True)
     network_list = ClusterNetworkSerializer(source="networks", many=True, read_only=True)
     datastore_list = DatastoreSerializer(source="datastores", many=True, read_only=True)
     resources = CloudResourceSerializer(many=True, read_only=True)
+    estimate = serializers.SerializerMethodField(
+        help_text="what its hosts' droplets cost at DigitalOcean's prices (null: unknown now)"
+    )
     inputs = serializers.DictField(
         source="input_values",
         read_only=True,
@@ -164,7 +179,16 @@ class ProvisionDetailSerializer(ProvisionSerializer):
             "resources",
             "drift",
             "drift_checked_at",
+            "estimate",
         ]
+
+    @extend_schema_field(EstimateSerializer(allow_null=True))
+    def get_estimate(self, provision) -> dict | None:
+        # Answers wait on DigitalOcean only where asked to (create, add host): elsewhere the
+        # last prices it gave.
+        ask = self.context.get("ask_prices", False)
+        found = prices.estimate(provision.provider, provision.size, provision.host_count, ask=ask)
+        return found.as_dict() if found else None
 
 
 class ProvisionCreateSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from core.api.params import int_param
 from core.yesno import parse_yes_no
 from provisions import services, template_format
 from provisions.api.serializers import (
+    EstimateSerializer,
     HostSerializer,
     JobSerializer,
     LogLineSerializer,
@@ -65,14 +66,14 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         attach_capacity(provision.hosts.all())
         return Response(self.get_serializer(provision).data)
 
-    def _detail(self, provision, code=status.HTTP_200_OK):
+    def _detail(self, provision, code=status.HTTP_200_OK, *, spends=False):
+        """The provision's detail; `spends`: an answer to what makes droplets (create, add
+        host), whose cost estimate asks DigitalOcean for today's prices."""
         provision = self.get_queryset().get(pk=provision.pk)
         attach_latest_jobs([provision])
         attach_capacity(provision.hosts.all())
-        return Response(
-            ProvisionDetailSerializer(provision, context={"request": self.request}).data,
-            status=code,
-        )
+        context = {"request": self.request, "ask_prices": spends}
+        return Response(ProvisionDetailSerializer(provision, context=context).data, status=code)
 
     @extend_schema(request=ProvisionCreateSerializer, responses={201: ProvisionDetailSerializer})
     def create(self, request):
@@ -88,7 +89,7 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             image=data.get("image") or None,
             placement_policy=data.get("placement_policy") or None,
         )
-        return self._detail(provision, status.HTTP_201_CREATED)
+        return self._detail(provision, status.HTTP_201_CREATED, spends=True)
 
     @extend_schema(
         request=ProvisionUpdateSerializer,
@@ -129,7 +130,26 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             provider=data.get("provider") or None,
             user_inputs=data["user_inputs"],
         )
-        return self._detail(provision, status.HTTP_201_CREATED)
+        return self._detail(provision, status.HTTP_201_CREATED, spends=True)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("provider", str, required=True, description="provider ID or name"),
+            OpenApiParameter("hosts", int, description="how many droplets (default 1)"),
+            OpenApiParameter("size", str, description="droplet size (the provider's default)"),
+        ],
+        responses={200: EstimateSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
+    @action(detail=False, methods=["get"])
+    def estimate(self, request):
+        """What a provision's droplets would cost, at DigitalOcean's prices; creates nothing."""
+        found = services.estimate_cost(
+            request.user,
+            provider=request.query_params.get("provider", ""),
+            host_count=int_param(request, "hosts", default=1, minimum=1, maximum=10_000),
+            size=request.query_params.get("size") or None,
+        )
+        return Response(EstimateSerializer(found.as_dict()).data)
 
     @extend_schema(
         request=ProvisionTemplateSerializer,
@@ -298,7 +318,7 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         provision = self.get_object()
         if request.method == "POST":
             services.add_host(request.user, provision)
-            return self._detail(provision, status.HTTP_202_ACCEPTED)
+            return self._detail(provision, status.HTTP_202_ACCEPTED, spends=True)
         return Response(HostSerializer(attach_capacity(provision.hosts.all()), many=True).data)
 
     @extend_schema(request=None, responses={202: ProvisionDetailSerializer})

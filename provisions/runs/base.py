@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from hostexec.ssh import HostSession, SSHError
 from providers.drivers import CloudError, TransientError
-from provisions import hostconfig, networks
-from provisions.choices import HostState, ResourceState
+from provisions import hostconfig, metering, networks
+from provisions.choices import HostState, ResourceKind, ResourceState
 from provisions.hostconfig import evpn
 from provisions.models import CloudResource, Host, Provision
 from provisions.progress import JobRecorder, in_parallel
@@ -94,6 +94,8 @@ class Run:
         row.state = ResourceState.DELETED
         row.deleted_at = timezone.now()
         row.save(update_fields=["state", "deleted_at"])
+        if row.kind == ResourceKind.DROPLET:
+            metering.droplet_ended(row.cloud_id, row.deleted_at)
 
     def live_hosts(self):
         return self.provision.hosts.exclude(state__in=[HostState.REMOVING, HostState.REMOVED])

@@ -10,7 +10,7 @@ from hostexec.keys import md5_fingerprint
 from hostexec.ssh import SSHError
 from providers.drivers import NotFound, PermanentError
 from providers.drivers.digitalocean import MAX_DROPLETS_PER_CREATE, private_ipv4, public_ipv4
-from provisions import cloud_init, firewall_rules, hooks, hostconfig
+from provisions import cloud_init, firewall_rules, hooks, hostconfig, metering
 from provisions.choices import (
     HostProblem,
     HostState,
@@ -151,6 +151,7 @@ class DeployRun(Run):
                 if row.state != ResourceState.CREATED:
                     self.confirm(row, droplet["id"])
                     self.rec.log(f"droplet {host.name} adopted (id {droplet['id']})")
+                metering.droplet_started(p, host, droplet)
                 if portal_tag() not in droplet.get("tags", []):
                     untagged.append(droplet["id"])
                 if droplet.get("status") == "off":
@@ -162,6 +163,7 @@ class DeployRun(Run):
                         "creating it again",
                         "warning",
                     )
+                    metering.droplet_ended(row.cloud_id)
                 missing.append(host)
         if untagged:
             # Monitoring lists droplets by the portal's tag: one without it (the tag taken off
@@ -188,6 +190,7 @@ class DeployRun(Run):
             host.droplet_id = droplet["id"]
             host.save(update_fields=["droplet_id"])
             self.confirm(self.ledger(ResourceKind.DROPLET, host.name), droplet["id"])
+            metering.droplet_started(p, host, droplet)
         batches = -(-len(missing) // MAX_DROPLETS_PER_CREATE)
         self.rec.log(
             f"created {len(missing)} droplet(s) in {batches} request(s): "

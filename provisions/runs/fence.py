@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.choices import EventSource
 from core.transitions import InvalidTransition, transition
 from providers.drivers import NotFound
-from provisions import hooks
+from provisions import hooks, metering
 from provisions.choices import HostProblem, HostState, ResourceKind
 from provisions.models import CloudResource, Host
 from provisions.runs.base import Run, StepFailed
@@ -56,6 +56,7 @@ class FenceRun(Run):
         try:
             droplet = self.driver.get_droplet(host.droplet_id)
         except NotFound:
+            metering.droplet_ended(host.droplet_id)
             return "its droplet is gone"
         if settings.HOST_FENCE_POLICY == "destroy":
             self.driver.delete_droplet(host.droplet_id)

@@ -1,7 +1,8 @@
 """Provision operations: the only code that creates provisions, changes their state or starts
 their jobs. Pages, API, admin actions and jobs call these, by the names below.
 
-- `create`: a new provision, from the form's fields or from a provision template
+- `create`: a new provision, from the form's fields or from a provision template, and what
+  its droplets will cost
 - `lifecycle`: the job row every operation starts, retry, configure, repair, delete
 - `hosts`: a host added to or removed from a RUNNING provision
 - `private_networks`: private networks added to or deleted from a RUNNING cluster
@@ -13,6 +14,7 @@ from provisions.services.create import (
     choose_size_and_image,
     create_from_template,
     create_provision,
+    estimate_cost,
     resolve_template,
     template_provider,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "delete_network",
     "delete_provision",
     "enqueue_job",
+    "estimate_cost",
     "find_provision",
     "force_delete",
     "needs_repair",

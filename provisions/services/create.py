@@ -12,7 +12,7 @@ from core import crypto
 from core.choices import EventSource
 from core.names import shown
 from hostexec.keys import generate_ed25519
-from providers import offerings
+from providers import offerings, prices
 from providers.models import Provider
 from provisions import networks, template_format, template_inputs
 from provisions.choices import DatastoreKind, JobKind, NetworkKind, ProvisionState
@@ -78,6 +78,20 @@ def choose_size_and_image(provider: Provider, size, image) -> tuple[str, str]:
     if errors:
         raise ValidationError(errors)
     return chosen["size"], chosen["image"]
+
+
+def estimate_cost(user, *, provider, host_count=1, size=None) -> prices.Estimate:
+    """What `host_count` droplets of `size` (the provider's default when not given) cost, before
+    any is made; ValidationError for a wrong provider, count or size, or when DigitalOcean
+    cannot give the price now."""
+    provider, _, host_count = _checked_request(user, provider, "estimate", host_count)
+    size, _ = choose_size_and_image(provider, size, None)
+    found = prices.estimate(provider, size, host_count)
+    if found is None:
+        raise ValidationError(
+            {"size": f"DigitalOcean gives no price for {size} now; try again in a moment"}
+        )
+    return found
 
 
 def _checked_request(user, provider, name, host_count) -> tuple[Provider, str, int]:

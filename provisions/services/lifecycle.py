@@ -14,7 +14,7 @@ from jobs.queue import enqueue_on_commit
 from jobs.states import JOB_LIVE, JobState
 from providers.drivers import CloudError
 from providers.services import driver_for
-from provisions import deletion, hooks
+from provisions import deletion, hooks, metering
 from provisions.choices import HostState, JobKind, ProvisionState, ResourceState
 from provisions.hoststates import move_hosts
 from provisions.models import CloudResource, Job, JobLogLine, Provision
@@ -225,6 +225,7 @@ def force_delete(user, provision: Provision) -> Job:
         CloudResource.objects.filter(provision=provision).exclude(
             state=ResourceState.DELETED
         ).update(state=ResourceState.DELETED, deleted_at=now)
+        metering.provision_ended(provision, now)
         transition(
             provision,
             ProvisionState.DONE,

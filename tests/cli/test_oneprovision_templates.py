@@ -58,7 +58,7 @@ def _show_yaml_then_create_again(capsys, monkeypatch, first, tmp_path):
             again.write_text(shown)
             code, out, err = run_oneprovision(capsys, "create", str(again))
         assert (code, err) == (0, ""), err
-        made.append(Provision.objects.get(pk=int(out.removeprefix("ID: "))))
+        made.append(Provision.objects.get(pk=int(out.splitlines()[0].removeprefix("ID: "))))
     return made, shown
 
 
@@ -73,7 +73,7 @@ def test_round_trip_keeps_description_inputs_and_the_providers_inputs(
         capsys, "create", str(path), "--user-inputs", chosen + ",hosts_per_site=3"
     )
     assert (code, err) == (0, "")
-    first = Provision.objects.get(pk=int(out.removeprefix("ID: ")))
+    first = Provision.objects.get(pk=int(out.splitlines()[0].removeprefix("ID: ")))
     assert (first.name, first.host_count, first.size, first.image) == (
         "edge-lon",
         3,

@@ -25,6 +25,8 @@ from tests.helpers import nothing_left, run_queued
 from tests.provisions.conftest import SIM_TOKEN
 
 SPEC = Path(__file__).resolve().parents[2] / "lab/docsim/contract/do-openapi-subset.json"
+BILLING = SPEC.with_name("do-openapi-billing.json")
+BILLING_SHA256 = "3cc4b9153e1822e35b548b78756687a3f7efe0b60955526374285d080d768358"
 SPEC_SHA256 = "ec62a557d80607bfe43eed9beea478b0ce89b17eb9d8a9385022e8b733a67d9c"
 
 # What the portal uses of DigitalOcean: each must be exercised, and so checked, here.
@@ -64,6 +66,9 @@ def test_the_vendored_contract_is_the_recorded_subset_with_its_licence():
     provenance = (SPEC.parent / "README.md").read_text()
     assert SPEC_SHA256 in provenance and "7c1300c" in provenance
     assert len(Contract(SPEC).operations) == 58
+    assert hashlib.sha256(BILLING.read_bytes()).hexdigest() == BILLING_SHA256
+    assert BILLING_SHA256 in provenance
+    assert [op.operation_id for op in Contract(BILLING).operations] == ["balance_get"]
 
 
 @pytest.mark.django_db(transaction=True)

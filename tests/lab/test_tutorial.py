@@ -2,6 +2,7 @@
 lab: provision -> export the Alpine app -> instantiate -> ssh -> port-forward -> a web server in
 the container answers on the forwarded host port."""
 
+import re
 import time
 
 import pytest
@@ -44,6 +45,8 @@ def test_the_documents_tutorial(lab_world, capsys, outsider, monkeypatch):
         "--wait",
     )
     assert "digitalocean-cluster: RUNNING" in out
+    # What it costs, at the prices DigitalOcean (the simulator) publishes for the size.
+    assert re.search(r"^cost: 1 x s-\S+ = \$0\.\d{4}/h, \$\d+\.\d\d/month$", out, re.M), out
     header, row = cli(capsys, oneprovision, "list").splitlines()
     assert header.split() == ["ID", "NAME", "CLUSTERS", "HOSTS", "NETWORKS", "DATASTORES", "STAT"]
     assert row.split()[1:] == ["digitalocean-cluster", "1", "1", "2", "2", "RUNNING"]

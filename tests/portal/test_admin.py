@@ -19,8 +19,16 @@ from core import crypto
 from core.choices import EventSource
 from core.models import ApiToken, UserProfile
 from core.transitions import transition
+from costs.models import BalanceCheck
 from monitoring.models import WorkerHeartbeat, WorkerLease
-from provisions.models import CloudResource, HostEvent, JobLogLine, ProvisionEvent, SecurityGroup
+from provisions.models import (
+    CloudResource,
+    HostEvent,
+    JobLogLine,
+    MeteredDroplet,
+    ProvisionEvent,
+    SecurityGroup,
+)
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
 from vms.models import UserQuota, VMJob, VMLogLine, VMSnapshot
@@ -51,6 +59,23 @@ def one_of_each(owner, operator, cluster, template):
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
     UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    MeteredDroplet.objects.create(
+        provision=cluster,
+        host=host,
+        host_name=host.name,
+        droplet_id="300000001",
+        size="s-1vcpu-1gb",
+        price_hourly="0.00893",
+        price_monthly="6.00",
+        started_at=timezone.now(),
+    )
+    BalanceCheck.objects.create(
+        token_fingerprint="0123456789abcdef",
+        providers="do",
+        checked_at=timezone.now(),
+        portal_usd="1.00",
+        digitalocean_usd="1.20",
+    )
     store = BackupStore.objects.create(
         owner=owner,
         name="spaces",

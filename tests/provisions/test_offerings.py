@@ -67,10 +67,14 @@ def test_an_offered_slug_is_accepted_and_the_lists_are_asked_once(api, sim, sim_
     assert _catalog_calls(sim) == 2  # one for sizes, one for images
 
 
-def test_defaults_need_no_call(api, sim, sim_provider):
-    response = api.post("/api/provisions/", {"name": "edge", "provider": "sim"}, format="json")
-    assert response.status_code == 201
-    assert _catalog_calls(sim) == 0
+def test_defaults_need_no_check_and_the_price_list_is_asked_once(api, sim, sim_provider):
+    for name in ("edge", "edge2"):
+        response = api.post("/api/provisions/", {"name": name, "provider": "sim"}, format="json")
+        assert response.status_code == 201
+        assert response.json()["estimate"]["line"].startswith("1 x ")
+    # No image list at all; the size list once, for its prices (the answer's cost estimate).
+    assert sim.state()["api_calls"]["by_route"].get("GET /v2/images") is None
+    assert _catalog_calls(sim) == 1
 
 
 def test_digitalocean_unreachable_is_a_clear_400(api, sim_provider, settings):

@@ -1,0 +1,26 @@
+from django.db import models
+
+
+class BalanceCheck(models.Model):
+    """The portal's month-to-date cost against DigitalOcean's `month_to_date_usage`, for one
+    token (the latest check; providers sharing a token are one DigitalOcean account)."""
+
+    token_fingerprint = models.CharField(max_length=16, unique=True)
+    providers = models.CharField(max_length=400, help_text="the providers that use the token")
+    checked_at = models.DateTimeField()
+    portal_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    digitalocean_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    generated_at = models.CharField(max_length=40, blank=True, help_text="DigitalOcean's time")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["providers"]
+
+    def __str__(self):
+        return f"balance of {self.providers}"
+
+    @property
+    def difference(self):
+        if self.portal_usd is None or self.digitalocean_usd is None:
+            return None
+        return self.digitalocean_usd - self.portal_usd
