@@ -242,7 +242,7 @@ def delete_all(user, vm: VM) -> int:
     if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
         raise Http404("VM not found")
     with transaction.atomic():
-        listed = list(vm.backups.select_for_update().select_related("store"))
+        listed = list(vm.backups.select_for_update(of=("self",)).select_related("store"))
         if any(b.state == BackupState.CREATING for b in listed):
             raise ValidationError(f"VM {vm.name} has a backup being taken: try once it ends")
         VMBackup.objects.filter(pk__in=[b.pk for b in listed]).update(state=BackupState.DELETING)
