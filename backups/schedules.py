@@ -15,13 +15,12 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
-from django.http import Http404
 from django.utils import timezone
 
 from backups import services
 from backups.choices import BackupState
 from backups.models import WEEKDAYS, BackupSchedule, VMBackup
-from core.tenancy import CHANGE
+from core.tenancy import check_change
 from jobs.states import JOB_LIVE
 from vms.choices import VMState
 from vms.jobstart import vm_log
@@ -101,9 +100,7 @@ def schedule_of(vm: VM) -> BackupSchedule | None:
 
 
 def _check_access(user, target) -> None:
-    model = type(target)
-    if not model.objects.for_user(user, CHANGE).filter(pk=target.pk).exists():
-        raise Http404(f"{model._meta.verbose_name} not found")
+    check_change(user, target)
 
 
 def latest_slot(schedule: BackupSchedule, now: dt.datetime) -> dt.datetime:

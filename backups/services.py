@@ -15,7 +15,7 @@ from backups.choices import BackupState
 from backups.models import BackupStore, PendingRestore, VMBackup, repository_key
 from core.lookup import find, is_id
 from core.names import check_name
-from core.tenancy import CHANGE
+from core.tenancy import CHANGE, check_change
 from provisions.choices import ProvisionState
 from provisions.models import Provision
 from vms import disks, placement
@@ -138,8 +138,7 @@ def restore(user, vm: VM, ref) -> VMBackup:
 def restore_as(user, vm: VM, ref, name: str, provision_ref=None) -> VM:
     """A new VM named `name` from one of `vm`'s backups, on a host of `provision_ref` (the
     backed-up VM's cluster by default): same sizes and image, its own addresses and ports."""
-    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     chosen = backup_of(vm, ref)
     name = check_name(name, kind="VM name")
     provision = _target(user, vm, provision_ref)
@@ -170,7 +169,7 @@ def _target(user, vm: VM, provision_ref) -> Provision:
         if cluster is None:
             raise ValidationError({"provision": "give the cluster to restore to (--provision)"})
     else:
-        cluster = find(Provision.objects.for_user(user), provision_ref, "provision")
+        cluster = find(Provision.objects.for_user(user, CHANGE), provision_ref, "provision")
     if cluster.state != ProvisionState.RUNNING:
         raise ValidationError(
             {"provision": f"cluster {cluster.name} is {cluster.state}, not RUNNING"}
@@ -221,8 +220,7 @@ def _image_in(user, provision: Provision, vm: VM):
 def delete(user, vm: VM, ref) -> VMBackup:
     """Forget one backup: its snapshot is removed from the store by a job (restic forget)."""
     with transaction.atomic():
-        if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-            raise Http404("VM not found")
+        check_change(user, vm)
         chosen = backup_of(vm, ref)
         if vm.host_id is None or vm.state not in disks.DISK_WORK_STATES:
             raise ValidationError(
@@ -239,8 +237,7 @@ def delete_all(user, vm: VM) -> int:
     """Forget every backup of the VM: its repositories removed from their stores through the
     S3 API, so this works for a VM whose host is gone or that has ended (its backups outlive
     it until deleted). Refused while one is being taken. How many backups went."""
-    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     with transaction.atomic():
         listed = list(vm.backups.select_for_update(of=("self",)).select_related("store"))
         if any(b.state == BackupState.CREATING for b in listed):

@@ -12,14 +12,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from django.utils import timezone
 
 from backups.models import BackupStore
 from core import crypto, outbound
 from core.lookup import find
 from core.names import check_name
-from core.tenancy import CHANGE
+from core.tenancy import CHANGE, check_change
 from providers.models import Provider
 
 FIELDS = ("name", "endpoint", "region", "bucket", "access_key", "secret_key", "provider")
@@ -195,6 +194,5 @@ def delete(user, store: BackupStore) -> None:
 
 def _mine(user, store: BackupStore) -> BackupStore:
     # Stores are never shared: what a user may see, they may change.
-    if not BackupStore.objects.for_user(user, CHANGE).filter(pk=store.pk).exists():
-        raise Http404("backup store not found")
+    check_change(user, store)
     return store

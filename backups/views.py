@@ -11,13 +11,13 @@ from backups import recovery, schedules, services, stores
 from backups.forms import StoreForm
 from backups.models import BackupStore
 from core.pages import acted
-from core.tenancy import CHANGE
+from core.tenancy import for_change
 from vms.choices import RecoveryPolicy
 from vms.models import VM
 
 
 def _vm(request, pk) -> VM:
-    return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
+    return for_change(VM.objects, request.user, pk)
 
 
 @login_required
@@ -141,7 +141,7 @@ def store_list(request):
 @login_required
 @require_POST
 def store_delete(request, pk):
-    store = get_object_or_404(BackupStore.objects.for_user(request.user, CHANGE), pk=pk)
+    store = for_change(BackupStore.objects, request.user, pk)
     try:
         stores.delete(request.user, store)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 import sys
 
+from cli import ownership
 from cli.framework import Command, structured
 from cli.output import properties, table
 
@@ -45,7 +46,8 @@ def cmd_show(client, args):
 def cmd_export(client, args):
     app = client.resolve("marketplaceapps", args.app, "marketplace app")
     result = client.post(
-        f"marketplaceapps/{app['id']}/export/", {"name": args.name, "datastore": args.datastore}
+        f"marketplaceapps/{app['id']}/export/",
+        {"name": args.name, "datastore": args.datastore, "group": args.group or ""},
     )
     print(f"IMAGE\n    ID: {result['image']}\nVMTEMPLATE\n    ID: {result['template']}")
     return 0
@@ -60,6 +62,7 @@ def build() -> Command:
     p.add_argument("app", help="app ID or name, e.g. 'Alpine Linux 3.13'")
     p.add_argument("name", help="name of the new image and template")
     p.add_argument("-d", "--datastore", required=True, help="image datastore ID or name")
+    ownership.add_group_option(p)
     return cli
 
 

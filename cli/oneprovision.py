@@ -4,6 +4,7 @@ import sys
 
 import yaml
 
+from cli import ownership
 from cli.client import CliError
 from cli.framework import Command, read_file, structured
 from cli.oneprovision_hosts import host_verbs, hosts_table
@@ -44,6 +45,7 @@ def cmd_create(client, args):
                 "size": args.size or "",
                 "image": args.image or "",
                 "placement_policy": args.placement_policy or "",
+                "group": args.group or "",
             },
         )
     print(f"ID: {provision['id']}")
@@ -59,7 +61,12 @@ def _template_body(args) -> dict:
         if not sep or not name.strip():
             raise CliError(f"--user-inputs: {part!r} is not NAME=VALUE")
         inputs[name.strip()] = value.strip()
-    return {"template": text, "provider": args.provider or "", "user_inputs": inputs}
+    return {
+        "template": text,
+        "provider": args.provider or "",
+        "user_inputs": inputs,
+        "group": getattr(args, "group", None) or "",
+    }
 
 
 def cmd_validate(client, args):
@@ -247,6 +254,7 @@ def build() -> Command:
     p.add_argument("--hosts", type=int, default=1, help="without FILE")
     p.add_argument("--size", help="without FILE")
     p.add_argument("--image", help="without FILE")
+    ownership.add_group_option(p)
     p.add_argument(
         "--placement-policy",
         metavar="POLICY",
@@ -314,6 +322,7 @@ def build() -> Command:
         help="packing, striping or load-aware: how the next VMs pick a host",
     )
     host_verbs(cli)
+    ownership.add_verbs(cli, "provisions", "provision")
     return cli
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from cli import onevm_backups
+from cli import onevm_backups, ownership
 from cli.framework import Command, structured
 from cli.output import properties, table
 from core.units import parse_size_mb
@@ -86,7 +86,8 @@ def cmd_update(client, args):
 def cmd_instantiate(client, args):
     template = client.resolve("templates", args.template, "template")
     vm = client.post(
-        f"templates/{template['id']}/instantiate/", {"name": args.name, "nics": args.nic or []}
+        f"templates/{template['id']}/instantiate/",
+        {"name": args.name, "nics": args.nic or [], "group": args.group or ""},
     )
     print(f"VM ID: {vm['id']}")
     return 0
@@ -128,6 +129,7 @@ def build() -> Command:
     p.add_argument("template", help="ID or name")
     p.add_argument("--name", required=True)
     p.add_argument("--nic", action="append", help="network ID or name (repeatable)")
+    ownership.add_group_option(p)
     p = cli.verb("delete", cmd_delete, "delete a VM template")
     p.add_argument("template", help="ID or name")
     p = cli.verb(
@@ -138,6 +140,7 @@ def build() -> Command:
         "show or set when the template's VMs are backed up by themselves, and what is kept",
     )
     onevm_backups.add_schedule_arguments(p)
+    ownership.add_verbs(cli, "templates", "template")
     return cli
 
 

@@ -4,7 +4,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from cli import console_client, onevm_backups, onevm_disks
+from cli import console_client, onevm_backups, onevm_disks, ownership
 from cli.client import CliError
 from cli.framework import Command, structured
 from cli.output import command_result, properties, table
@@ -238,6 +238,7 @@ def build() -> Command:
         p.add_argument("vm", help="ID or name")
     onevm_disks.add_verbs(cli)
     onevm_backups.add_verbs(cli)
+    ownership.add_verbs(cli, "vms", "VM")
     return cli
 
 

@@ -5,7 +5,7 @@ and a VM that does not exist give the same answer."""
 import shlex
 from dataclasses import dataclass
 
-from core.tenancy import CHANGE
+from core import tenancy
 from provisions.models import Host
 from vms import lxc
 from vms.choices import VMState
@@ -51,9 +51,11 @@ def attach_command(vm: VM, term: str) -> str:
 
 
 def vm_target(user, pk: int, term: str) -> Target:
-    vm = VM.objects.for_user(user, CHANGE).select_related("host__provision").filter(pk=pk).first()
+    vm = VM.objects.for_user(user).select_related("host__provision").filter(pk=pk).first()
     if vm is None:
         raise NotFound(f"VM {pk} not found")
+    if not tenancy.may_change(user, vm):  # a viewer of its group: told why, nothing opened
+        raise NotFound(tenancy.refusal(user, vm))
     if vm.state != VMState.RUNNING or vm.host is None or not vm.host.public_ip:
         raise NotRunning(
             f"VM {vm.name} is {vm.state}, not RUNNING: a console needs a running VM"

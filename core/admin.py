@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from core import outbound
+from core.groups import Group, Membership
 from core.models import ApiToken, UserProfile
 
 # A URL typed without a scheme gets https (Django 6's default; without it, every form with a
@@ -64,3 +65,31 @@ class UserProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Users set their own key (SSH key page or /api/account/ssh-key/), where it is checked.
         return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "primary", "joined_at"]
+    readonly_fields = ["joined_at"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    # An operator's repair tool: the rules (never without an admin, deleted only when empty)
+    # live in core.group_services, which the pages, the API and the CLI go through.
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name", "description", "memberships__user__username"]
+    readonly_fields = ["created_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["group", "user", "role", "primary"]
+    list_filter = ["role", "primary"]
+    list_select_related = ["group", "user"]
+    search_fields = ["group__name", "user__username"]
+    readonly_fields = ["joined_at"]
+    autocomplete_fields = ["group", "user"]

@@ -112,3 +112,7 @@ class Event(models.Model):
     class Meta:
         abstract = True
         ordering = ["id"]
+
+
+# Groups live in their own module; imported here so Django registers them.
+from core.groups import Group, Membership  # noqa: E402,F401

@@ -4,8 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core import outbound
+from core.groups import group_for_new
 from core.ids import is_id
 from core.names import check_name
+from core.tenancy import CHANGE
 from marketplace.choices import AppState
 from marketplace.models import MarketplaceApp
 from provisions.choices import DatastoreKind, ProvisionState
@@ -41,11 +43,13 @@ def find_datastore(user, ref) -> Datastore:
 def _user_provisions(user):
     from provisions.models import Provision
 
-    return Provision.objects.for_user(user).exclude(state=ProvisionState.DONE)
+    # Exporting writes an image into the cluster's datastore: a change to the cluster.
+    return Provision.objects.for_user(user, CHANGE).exclude(state=ProvisionState.DONE)
 
 
-def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTemplate]:
+def export_app(user, app_ref, name: str, datastore_ref, group=None) -> tuple[Image, VMTemplate]:
     app = find_app(app_ref)
+    group = group_for_new(user, group)
     name = check_name(name, "name")
     datastore = find_datastore(user, datastore_ref)
     if app.state != AppState.READY or not app.sha256:
@@ -82,6 +86,7 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
         with transaction.atomic():
             image = Image.objects.create(
                 owner=user,
+                group=group,
                 name=name,
                 datastore=datastore,
                 app=app,
@@ -92,6 +97,7 @@ def export_app(user, app_ref, name: str, datastore_ref) -> tuple[Image, VMTempla
             )
             vm_template = VMTemplate.objects.create(
                 owner=user,
+                group=group,
                 name=name,
                 image=image,
                 cpu=template.get("cpu", 1),

@@ -16,6 +16,7 @@ urlpatterns = [
     path("provisions/", include("provisions.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("vms/", include("vms.urls")),
+    path("groups/", include("portal.group_urls")),
     path("backups/", include("backups.urls")),
     path("costs/", include("costs.urls")),
     path("admin/", admin.site.urls),

@@ -39,6 +39,7 @@ def new_tag() -> str:
 
 class ProvisionQuerySet(OwnedQuerySet):
     shared_visible = False
+    grouped = True
 
 
 class Provision(models.Model):
@@ -50,6 +51,9 @@ class Provision(models.Model):
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provisions"
+    )
+    group = models.ForeignKey(
+        "core.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="provisions"
     )
     state = models.CharField(
         max_length=16, choices=ProvisionState.choices, default=ProvisionState.PENDING

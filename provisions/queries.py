@@ -23,7 +23,7 @@ def provisions_for(user):
     latest_job = Job.objects.filter(provision=OuterRef("pk")).order_by("-id").values("pk")[:1]
     return (
         Provision.objects.for_user(user)
-        .select_related("provider", "owner")
+        .select_related("provider", "owner", "group")
         .annotate(
             host_total=Coalesce(
                 Subquery(

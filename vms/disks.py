@@ -8,9 +8,8 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 
-from core.tenancy import CHANGE
+from core.tenancy import check_change
 from jobs.states import JOB_LIVE
 from vms import capacity, lxc
 from vms.choices import DISK_MB_MAX, VMState
@@ -26,8 +25,7 @@ def locked_for_disk_work(user, vm: VM, needs: str, without_disk: str = "") -> VM
     or a snapshot. Http404 for anyone who may not change it; refused while it is not RUNNING
     or POWEROFF (`needs` says for what), while a job works on it, or when it has no disk of
     its own (`without_disk` ends that message)."""
-    if not VM.objects.for_user(user, CHANGE).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     # of=self: PostgreSQL locks no row of a nullable join (the host).
     vm = VM.objects.select_for_update(of=("self",)).select_related("host__provision").get(pk=vm.pk)
     if vm.state not in DISK_WORK_STATES:

@@ -10,11 +10,15 @@ from vms.choices import PORT_BASE, PORTS_PER_NIC, VM_COLOURS, RecoveryPolicy, VM
 
 class PrivateQuerySet(OwnedQuerySet):
     shared_visible = False
+    grouped = True
 
 
 class Image(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="images"
+    )
+    group = models.ForeignKey(
+        "core.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="images"
     )
     name = models.CharField(max_length=128)
     datastore = models.ForeignKey(
@@ -46,6 +50,9 @@ class Image(models.Model):
 class VMTemplate(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vm_templates"
+    )
+    group = models.ForeignKey(
+        "core.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="templates"
     )
     name = models.CharField(max_length=128)
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="templates")
@@ -104,6 +111,9 @@ class VMTemplate(models.Model):
 class VM(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vms"
+    )
+    group = models.ForeignKey(
+        "core.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="vms"
     )
     name = models.CharField(max_length=64)
     template = models.ForeignKey(

@@ -24,9 +24,9 @@ import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from core.lookup import find
+from core.tenancy import check_change
 from provisions import hostconfig
 from provisions.choices import HostState, NetworkKind, PlacementPolicy, ProvisionState
 from provisions.hooks import Hook
@@ -245,8 +245,7 @@ def _chosen_host(user, cluster: Provision, ref) -> Host:
 def deploy(user, vm: VM, host_ref) -> VM:
     """`onevm deploy NAME HOST` (operators): place a waiting VM on the chosen host, checked
     as the policy's choice is (the host RUNNING, in the VM's cluster, with room)."""
-    if not VM.objects.for_user(user).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     if not user.is_staff:
         raise PermissionDenied(DEPLOY_REFUSED)
     if vm.state != VMState.PENDING or vm.host_id:

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
+from core.tenancy import check_change
 from jobs.states import JOB_LIVE
 from provisions.models import Host
 from vms import capacity, lxc
@@ -119,8 +119,7 @@ def resize(user, vm: VM, *, cpu=None, memory_mb=None, cpu_quota=UNCHANGED) -> VM
     """Give `vm` `cpu` CPUs, `memory_mb` MiB and `cpu_quota` (None: no quota); what is not
     given stays. Raises Http404 for a VM the user may not see, ValidationError for a refusal
     (nothing changed), HostFailed when the host could not apply it (nothing saved)."""
-    if not VM.objects.for_user(user).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     if cpu is None and memory_mb is None and cpu_quota is UNCHANGED:
         raise ValidationError("nothing to resize: give cpu, memory_mb or cpu_quota")
     cpu = None if cpu is None else _bounded("cpu", cpu)

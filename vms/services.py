@@ -9,11 +9,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
-from django.http import Http404
 
 from core.choices import EventSource
+from core.groups import group_for_new
 from core.lookup import find
 from core.names import check_name
+from core.tenancy import check_change
 from core.transitions import InvalidTransition, transition
 from core.yesno import parse_yes_no
 from provisions.choices import HostState, NetworkKind, ProvisionState
@@ -89,7 +90,7 @@ def _place(provision: Provision, vm: VM) -> None:
     placement.put(vm, room.host, f"{provision.placement_policy} policy")
 
 
-def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None) -> VM:
+def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None, group=None) -> VM:
     template = find(
         VMTemplate.objects.for_user(user).select_related("image"), template_ref, "template"
     )
@@ -125,15 +126,29 @@ def instantiate(user, template_ref, *, name: str, nics: list[str] | None = None)
         cpu_quota=template.cpu_quota,
         networks=networks,
         provision=provision,
+        group=group,
     )
 
 
 def create_vm(
-    user, *, name, template, image, cpu, memory_mb, disk_mb, cpu_quota, networks, provision
+    user,
+    *,
+    name,
+    template,
+    image,
+    cpu,
+    memory_mb,
+    disk_mb,
+    cpu_quota,
+    networks,
+    provision,
+    group=None,
 ) -> VM:
     """A new VM of `user` with NICs on `networks` (checked), placed on a host of `provision`
     by its policy or PENDING with the reason; its deploy job starts once the transaction
     commits. Quota and name checked here; ValidationError with nothing kept otherwise."""
+    check_change(user, provision)  # its hosts run the VM: a viewer of its group may not
+    group = group_for_new(user, group)  # `group`: a core.groups.Group, or the primary one
     try:
         with transaction.atomic():
             # The quota is checked under a lock on the user's row (PostgreSQL; SQLite's IMMEDIATE
@@ -144,6 +159,7 @@ def create_vm(
             placement.lock_hosts(provision.pk)
             vm = VM.objects.create(
                 owner=user,
+                group=group,
                 name=name,
                 template=template,
                 image=image,
@@ -211,8 +227,7 @@ def check_privileged(user, unprivileged: bool) -> None:
 def update_template(user, template: VMTemplate, changes: dict) -> VMTemplate:
     """Change a template's sizing, limits and isolation. `changes` holds only the fields given
     (None clears an optional limit)."""
-    if not VMTemplate.objects.for_user(user).filter(pk=template.pk).exists():
-        raise Http404("template not found")
+    check_change(user, template)
     unknown = (
         set(changes) - set(TEMPLATE_LIMITS) - {"lxc_unprivileged", "disk_mb", "recovery_policy"}
     )
@@ -262,8 +277,7 @@ ACTIONS = {
 
 
 def act(user, vm: VM, action: str) -> VM:
-    if not VM.objects.for_user(user).filter(pk=vm.pk).exists():
-        raise Http404("VM not found")
+    check_change(user, vm)
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     allowed, _ = ACTIONS[action]

@@ -2,17 +2,16 @@
 page). The work is the snapshot job's; the page shows its progress in the VM's log."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
 from core.pages import acted
-from core.tenancy import CHANGE
+from core.tenancy import for_change
 from vms import snapshots
 from vms.models import VM
 
 
 def _vm(request, pk) -> VM:
-    return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
+    return for_change(VM.objects, request.user, pk)
 
 
 @login_required

@@ -184,8 +184,8 @@ def template_instantiate(request, pk):
                 name=request.POST.get("name", "").strip(),
                 nics=[ref for ref in request.POST.getlist("nic") if ref],
             )
-        except ValidationError as exc:
-            error = "; ".join(exc.messages)
+        except (ValidationError, PermissionDenied) as exc:
+            error = "; ".join(getattr(exc, "messages", None) or [str(exc)])
         else:
             messages.success(request, f"VM ID: {vm.pk} ({vm.name}) is being deployed.")
             return redirect(vm)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from backups import recovery
 from core.api.errors import ErrorSerializer
-from core.tenancy import CHANGE
+from core.tenancy import for_change
 from vms.choices import RecoveryPolicy
 from vms.models import VM
 
@@ -53,7 +53,7 @@ class RecoveryPolicyView(APIView):
 
     @extend_schema(request=PolicySerializer, responses={200: dict, 400: ErrorSerializer})
     def put(self, request, pk):
-        vm = get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
+        vm = for_change(VM.objects, request.user, pk)
         body = PolicySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         VM.objects.filter(pk=vm.pk).update(recovery_policy=body.validated_data["policy"])

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from backups import schedules
 from backups.models import WEEKDAYS, BackupSchedule
 from core.api.errors import ErrorSerializer
+from core.tenancy import CHANGE, for_change
 from vms.models import VM, VMTemplate
 
 
@@ -57,7 +58,9 @@ class _ScheduleView(APIView):
     model = VM
 
     def target(self, request, pk, action="view"):
-        return get_object_or_404(self.model.objects.for_user(request.user, action), pk=pk)
+        if action == CHANGE:
+            return for_change(self.model.objects, request.user, pk)
+        return get_object_or_404(self.model.objects.for_user(request.user), pk=pk)
 
     def current(self, target):
         if isinstance(target, VM):

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from backups import services
 from backups.models import VMBackup
 from core.api.errors import ErrorSerializer
-from core.tenancy import CHANGE
+from core.tenancy import CHANGE, for_change
 from vms.models import VM
 
 
@@ -49,7 +49,9 @@ class RestoreSerializer(serializers.Serializer):
 
 
 def _vm(request, pk, action="view") -> VM:
-    return get_object_or_404(VM.objects.for_user(request.user, action), pk=pk)
+    if action == CHANGE:
+        return for_change(VM.objects, request.user, pk)
+    return get_object_or_404(VM.objects.for_user(request.user), pk=pk)
 
 
 class BackupListView(APIView):

@@ -56,8 +56,9 @@ ERRORS = {
     "400": "Refused: the body or a parameter is invalid, or the object's state does not allow "
     "it (`detail` says why, `errors` by field)",
     "401": "No valid API token (`Authorization: Bearer ep_...`) or session",
-    "403": "Not allowed: a shared object only an operator may change, an operator-only action, "
-    "or a session request without its CSRF token",
+    "403": "Not allowed: a change to an object of a group where you are a viewer, a shared "
+    "object only an operator may change, an operator-only action, or a session request without "
+    "its CSRF token",
     "404": "No such object, or not yours",
 }
 BODY_ERRORS = {"415": "The body is not JSON (`Content-Type: application/json`)"}

@@ -3,7 +3,9 @@ from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import group_services
 from core.api.errors import ErrorSerializer
+from core.api.ownership import group_field
 from marketplace import services, sync
 from marketplace.models import Marketplace, MarketplaceApp
 
@@ -42,6 +44,7 @@ class ExportSerializer(serializers.Serializer):
     datastore = serializers.CharField(
         help_text="image datastore ID or name, e.g. digitalocean-cluster-image"
     )
+    group = group_field()
 
 
 class ExportResultSerializer(serializers.Serializer):
@@ -90,6 +93,7 @@ class AppViewSet(viewsets.ReadOnlyModelViewSet):
             app.pk,
             body.validated_data["name"],
             body.validated_data["datastore"],
+            group=group_services.chosen_group(request.user, body.validated_data.get("group")),
         )
         return Response(
             {"image": image.pk, "template": template.pk}, status=status.HTTP_201_CREATED

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.ownership import group_field
 from providers import prices
 from provisions.models import CloudResource, Datastore, Host, Job, JobLogLine, Network, Provision
 
@@ -103,6 +104,7 @@ class CloudResourceSerializer(serializers.ModelSerializer):
 class ProvisionSerializer(serializers.ModelSerializer):
     provider = serializers.SerializerMethodField()
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    group = serializers.CharField(source="group.name", default=None, read_only=True)
     hosts = serializers.IntegerField(source="host_total", read_only=True)
     clusters = serializers.SerializerMethodField()
     networks = serializers.IntegerField(source="network_total", read_only=True)
@@ -117,6 +119,7 @@ class ProvisionSerializer(serializers.ModelSerializer):
             "state",
             "provider",
             "owner",
+            "group",
             "hosts",
             "clusters",
             "networks",
@@ -200,6 +203,7 @@ class ProvisionCreateSerializer(serializers.Serializer):
     placement_policy = serializers.CharField(
         required=False, allow_blank=True, help_text="packing, striping (default) or load-aware"
     )
+    group = group_field()
 
 
 class ProvisionUpdateSerializer(serializers.Serializer):
@@ -221,6 +225,7 @@ class ProvisionTemplateSerializer(serializers.Serializer):
         default=dict,
         help_text="input values by name, over the defaults",
     )
+    group = group_field()
 
 
 class ResolvedTemplateSerializer(serializers.Serializer):

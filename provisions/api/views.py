@@ -7,7 +7,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import group_services
 from core.api.errors import ErrorSerializer
+from core.api.ownership import OwnershipActions
 from core.api.params import int_param
 from core.yesno import parse_yes_no
 from provisions import services, template_format
@@ -37,7 +39,9 @@ from provisions.queries import (
 DETAIL_LIST = {"pagination_class": None, "filter_backends": []}
 
 
-class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ProvisionViewSet(
+    OwnershipActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     filterset_fields = ["name", "state", "provider"]
 
     def get_queryset(self):
@@ -88,6 +92,7 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             size=data.get("size") or None,
             image=data.get("image") or None,
             placement_policy=data.get("placement_policy") or None,
+            group=group_services.chosen_group(request.user, data.get("group")),
         )
         return self._detail(provision, status.HTTP_201_CREATED, spends=True)
 
@@ -129,6 +134,7 @@ class ProvisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             data["template"],
             provider=data.get("provider") or None,
             user_inputs=data["user_inputs"],
+            group=group_services.chosen_group(request.user, data.get("group")),
         )
         return self._detail(provision, status.HTTP_201_CREATED, spends=True)
 

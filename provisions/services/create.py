@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from core import crypto
 from core.choices import EventSource
+from core.groups import group_for_new
 from core.names import shown
 from hostexec.keys import generate_ed25519
 from providers import offerings, prices
@@ -156,11 +157,14 @@ def create_provision(
     private_networks: list[dict] | None = None,
     template: template_format.ProvisionTemplate | None = None,
     placement_policy: str | None = None,
+    group=None,
 ) -> Provision:
-    """A new provision and its deploy job. `private_networks` ({name, address_range}; a
+    """A new provision and its deploy job, in `group` (a core.groups.Group; default the
+    user's primary group). `private_networks` ({name, address_range}; a
     provision template's `networks`) replace the default one, NAME-private. `template`: the
     provision template it is made from, kept for `show --yaml` (template_format.dump)."""
     provider, name, host_count = _checked_request(user, provider, name, host_count)
+    group = group_for_new(user, group)
     placement_policy = check_policy(placement_policy)
     size, image = choose_size_and_image(provider, size, image)
     key = generate_ed25519(f"edge-portal-{name}")
@@ -171,6 +175,7 @@ def create_provision(
                 name=name,
                 provider=provider,
                 owner=user,
+                group=group,
                 host_count=host_count,
                 size=size,
                 image=image,
@@ -235,7 +240,7 @@ TEMPLATE_FIELDS = {
 
 
 def create_from_template(
-    user, text: str, *, provider: str | None = None, user_inputs: dict | None = None
+    user, text: str, *, provider: str | None = None, user_inputs: dict | None = None, group=None
 ) -> Provision:
     """`oneprovision create provision.yaml`: a provision template checked and its inputs
     resolved (provisions/template_format.py), then the same create as the form's; the
@@ -252,6 +257,7 @@ def create_from_template(
             private_networks=template.networks,
             template=template,
             placement_policy=template.placement,
+            group=group,
         )
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):

@@ -1,9 +1,7 @@
 """Finding the provisions and providers a user may see or change."""
 
-from django.http import Http404
-
 from core.lookup import find, is_id
-from core.tenancy import CHANGE
+from core.tenancy import check_change
 from providers.models import Provider
 from provisions.choices import ProvisionState
 from provisions.models import Provision
@@ -11,8 +9,7 @@ from provisions.models import Provision
 
 def changeable(user, provision: Provision) -> Provision:
     """`provision` if the user may change it; 404 (as if it did not exist) otherwise."""
-    if not Provision.objects.for_user(user, CHANGE).filter(pk=provision.pk).exists():
-        raise Http404(f"provision {provision.pk} not found")
+    check_change(user, provision)
     return provision
 
 

@@ -10,7 +10,17 @@ import sys
 import pytest
 import yaml
 
-from cli import onebackupstore, onemarketapp, oneprovider, oneprovision, onetemplate, onevm, onevnet
+from cli import (
+    onebackupstore,
+    onegroup,
+    onemarketapp,
+    oneprovider,
+    oneprovision,
+    onetemplate,
+    oneuser,
+    onevm,
+    onevnet,
+)
 from vms import services as vms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_jobs")]
@@ -30,8 +40,19 @@ VERBS = {
         "log",
         "update",
         "host",
+        "chgrp",
+        "chown",
     ],
-    onetemplate: ["list", "show", "update", "instantiate", "delete", "backup-schedule"],
+    onetemplate: [
+        "list",
+        "show",
+        "update",
+        "instantiate",
+        "delete",
+        "backup-schedule",
+        "chgrp",
+        "chown",
+    ],
     onevm: [
         "list",
         "show",
@@ -55,9 +76,22 @@ VERBS = {
         "backup-schedule",
         "recover",
         "recovery",
+        "chgrp",
+        "chown",
     ],
     onebackupstore: ["create", "list", "show", "check", "delete"],
     onevnet: ["list", "show", "create", "delete"],
+    onegroup: [
+        "list",
+        "show",
+        "create",
+        "delete",
+        "addadmin",
+        "deladmin",
+        "addmember",
+        "addviewer",
+    ],
+    oneuser: ["show", "chgrp", "addgroup", "delgroup"],
 }
 
 # Every list and show, with what it shows in the tutorial's world (the `vm` fixture).
@@ -75,6 +109,9 @@ STRUCTURED = [
     (onevm, ["show", "web"], "web"),
     (onevnet, ["list"], "dc-public"),
     (onevnet, ["show", "dc-public"], "dc-public"),
+    (onegroup, ["list"], "alice"),
+    (onegroup, ["show", "alice"], "alice"),
+    (oneuser, ["show", "alice"], "alice"),
 ]
 
 

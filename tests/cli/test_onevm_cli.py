@@ -88,7 +88,7 @@ def test_vm_list_and_show(vm_id, capsys):
     assert row.split() == [
         str(vm_id),
         "alice",
-        "users",
+        "alice",
         "web",
         "pend",
         "-",

@@ -86,8 +86,13 @@ class Run:
     objects; `known_cases(operation)` lists Case arguments that should succeed (generated
     bodies rarely do: a random region or provision name is refused before anything is made)."""
 
-    def __init__(self, schema, *, who, headers, path_choices, known_cases, max_examples):
+    def __init__(
+        self, schema, *, who, headers, path_choices, known_cases, max_examples, inspect=None
+    ):
         self.schema = schema
+        # inspect(operation label, response): called before each case's rollback, to look at
+        # what the request changed.
+        self.inspect = inspect
         self.headers = headers
         self.path_choices = path_choices
         self.known_cases = known_cases
@@ -149,7 +154,10 @@ class Run:
         cache.clear()
         try:
             with transaction.atomic():
-                raise _Rollback(case.call(headers=self.headers))
+                response = case.call(headers=self.headers)
+                if self.inspect is not None:
+                    self.inspect(operation.label, response)
+                raise _Rollback(response)
         except _Rollback as done:
             response = done.response
         self.report.statuses[operation.label][response.status_code] += 1

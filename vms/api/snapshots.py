@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
-from core.tenancy import CHANGE
+from core.tenancy import for_change
 from vms import snapshots
 from vms.models import VM, VMSnapshot
 
@@ -30,7 +30,7 @@ def _vm(request, pk) -> VM:
 
 
 def _changeable(request, pk) -> VM:
-    return get_object_or_404(VM.objects.for_user(request.user, CHANGE), pk=pk)
+    return for_change(VM.objects, request.user, pk)
 
 
 class SnapshotListView(APIView):

@@ -4,22 +4,42 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import group_services
 from core.api.errors import ErrorSerializer
+from core.api.ownership import OwnershipActions, group_field
 from core.api.params import int_param
 from vms import disks, lxc, placement, resize, services
 from vms.choices import RecoveryPolicy, VMState
 from vms.models import NIC, VM, Image, VMLogLine, VMTemplate
 
 
-class ImageSerializer(serializers.ModelSerializer):
+class OwnedSerializer(serializers.ModelSerializer):
+    """OpenNebula's USER and GROUP columns."""
+
+    user = serializers.CharField(source="owner.username", default=None, read_only=True)
+    group = serializers.CharField(source="group.name", default=None, read_only=True)
+
+
+class ImageSerializer(OwnedSerializer):
     datastore = serializers.CharField(source="datastore.name", read_only=True)
 
     class Meta:
         model = Image
-        fields = ["id", "name", "datastore", "url", "sha256", "size_bytes", "os_id", "created_at"]
+        fields = [
+            "id",
+            "user",
+            "group",
+            "name",
+            "datastore",
+            "url",
+            "sha256",
+            "size_bytes",
+            "os_id",
+            "created_at",
+        ]
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(OwnedSerializer):
     image = serializers.CharField(source="image.name", read_only=True)
     networks = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
@@ -27,6 +47,8 @@ class TemplateSerializer(serializers.ModelSerializer):
         model = VMTemplate
         fields = [
             "id",
+            "user",
+            "group",
             "name",
             "image",
             "cpu",
@@ -69,17 +91,13 @@ class DiskResizeSerializer(serializers.Serializer):
     size_mb = serializers.IntegerField(min_value=1, help_text="the disk's new size in MB")
 
 
-class VMSerializer(serializers.ModelSerializer):
+class VMSerializer(OwnedSerializer):
     host = serializers.CharField(source="host.name", default=None, read_only=True)
     host_ip = serializers.CharField(source="host.public_ip", default=None, read_only=True)
     template = serializers.CharField(source="template.name", default=None, read_only=True)
     ip = serializers.SerializerMethodField()
     nics = serializers.SerializerMethodField()
     ports = serializers.SerializerMethodField()
-    user = serializers.CharField(source="owner.username", read_only=True)
-    group = serializers.SerializerMethodField(
-        help_text="OpenNebula's group: oneadmin for an operator's VM, users otherwise"
-    )
 
     class Meta:
         model = VM
@@ -105,10 +123,6 @@ class VMSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_group(self, vm) -> str:
-        # The portal has no groups of its own; these are OpenNebula's two default ones.
-        return "oneadmin" if vm.owner.is_staff else "users"
 
     def get_ip(self, vm) -> str | None:
         nics = list(vm.nics.all())
@@ -141,6 +155,7 @@ class VMSerializer(serializers.ModelSerializer):
 class InstantiateSerializer(serializers.Serializer):
     name = serializers.CharField()
     nics = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    group = group_field()
 
 
 class ActionSerializer(serializers.Serializer):
@@ -195,22 +210,24 @@ class VMLogSerializer(serializers.ModelSerializer):
         fields = ["id", "at", "level", "message"]
 
 
-class ImageViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+class ImageViewSet(OwnershipActions, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ImageSerializer
     filterset_fields = ["name"]
 
     def get_queryset(self):
-        return Image.objects.for_user(self.request.user).select_related("datastore")
+        return Image.objects.for_user(self.request.user).select_related(
+            "datastore", "owner", "group"
+        )
 
 
-class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+class TemplateViewSet(OwnershipActions, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = TemplateSerializer
     filterset_fields = ["name"]
 
     def get_queryset(self):
         return (
             VMTemplate.objects.for_user(self.request.user)
-            .select_related("image")
+            .select_related("image", "owner", "group")
             .prefetch_related("networks")
         )
 
@@ -236,6 +253,7 @@ class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
             template.pk,
             name=body.validated_data["name"],
             nics=body.validated_data["nics"],
+            group=group_services.chosen_group(request.user, body.validated_data.get("group")),
         )
         return Response(
             VMSerializer(_vms(request.user).get(pk=vm.pk)).data, status=status.HTTP_201_CREATED
@@ -245,7 +263,7 @@ class TemplateViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
 def _vms(user):
     return (
         VM.objects.for_user(user)
-        .select_related("host", "template", "owner")
+        .select_related("host", "template", "owner", "group")
         # One query for every NIC on the page, with its network and port block joined.
         .prefetch_related(
             Prefetch("nics", queryset=NIC.objects.select_related("network", "port_block"))
@@ -253,7 +271,7 @@ def _vms(user):
     )
 
 
-class VMViewSet(viewsets.ReadOnlyModelViewSet):
+class VMViewSet(OwnershipActions, viewsets.ReadOnlyModelViewSet):
     serializer_class = VMSerializer
     filterset_fields = ["name", "state"]
 

@@ -1,0 +1,90 @@
+"""Groups (OpenNebula's `onegroup`): people who share clusters, images, templates and VMs.
+
+A user may be in several groups, with one role in each: `admin` (manages the group's members,
+quotas and every object in it), `member` (creates and uses the group's objects) or `viewer`
+(reads only). One membership per user is their primary group, where their new objects go
+unless they pick another. Objects belong to a user AND a group (their `group` field);
+core.tenancy reads the memberships to decide who sees and changes what.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "admin"
+    MEMBER = "member", "member"
+    VIEWER = "viewer", "viewer"
+
+
+# What each role may do to the group's objects: view, or change (core.tenancy's actions).
+ROLES_THAT_VIEW = (Role.ADMIN, Role.MEMBER, Role.VIEWER)
+ROLES_THAT_CHANGE = (Role.ADMIN, Role.MEMBER)
+
+
+class Group(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        db_table = "core_group"
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    primary = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["group__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="membership_once"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(primary=True), name="one_primary_group"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.group} ({self.role})"
+
+
+def personal_group(user) -> Group:
+    """The user's primary group, made (named after them, they its admin) if they have none."""
+    found = Membership.objects.filter(user=user, primary=True).select_related("group").first()
+    if found is not None:
+        return found.group
+    name, n = user.username[:64], 1
+    while Group.objects.filter(name=name).exists():
+        n += 1
+        name = f"{user.username[:58]}-{n}"
+    group = Group.objects.create(name=name, description=f"{user.username}'s own group")
+    Membership.objects.create(group=group, user=user, role=Role.ADMIN, primary=True)
+    return group
+
+
+def group_for_new(user, group: "Group | None" = None) -> Group:
+    """The group a user's new object goes in: `group` if given (they must be able to create in
+    it: admin or member; ValidationError otherwise), else
+    their primary group."""
+    if group is None:
+        return personal_group(user)
+    if (
+        not Membership.objects.filter(
+            user=user, group=group, role__in=[Role.ADMIN, Role.MEMBER]
+        ).exists()
+        and not user.is_staff
+    ):
+        raise ValidationError(
+            {"group": f"you are not an admin or member of group {group.name!r}: they create in it"}
+        )
+    return group

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from portal import group_views
+
+app_name = "groups"
+urlpatterns = [
+    path("", group_views.group_list, name="list"),
+    path("<int:pk>/", group_views.group_detail, name="detail"),
+    path("<int:pk>/members/", group_views.member_set, name="member_set"),
+    path("<int:pk>/members/remove/", group_views.member_remove, name="member_remove"),
+    path("<int:pk>/delete/", group_views.group_delete, name="delete"),
+]

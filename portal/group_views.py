@@ -1,0 +1,178 @@
+"""The group pages (`onegroup` for people): the user's groups, one group's members and what it
+holds. Every change is asked of core.group_services, which decides who may; a page only shows
+its answer (core.pages.acted), so the pages and the API refuse the same things."""
+
+from django import forms
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core import group_services
+from core.forms import add_validation_error
+from core.groups import Group, Membership, Role
+from core.pages import acted
+
+# How the page names each kind of object group_services.HELD counts; a kind added there and
+# not here still shows, under its model's plural name.
+HELD_NAMES = {
+    "provisions.Provision": "Provisions",
+    "vms.Image": "Images",
+    "vms.VMTemplate": "Templates",
+    "vms.VM": "VMs",
+}
+
+
+class GroupForm(forms.Form):
+    # Only the shape of the input here: the name's rules and uniqueness live in the service.
+    name = forms.CharField(max_length=64)
+    description = forms.CharField(max_length=200, required=False)
+
+
+class MemberForm(forms.Form):
+    user = forms.CharField(max_length=150, help_text="Their username.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+def _visible(user):
+    # visible_groups joins the memberships to find the user's; counting members over that join
+    # would count only the user, so the list and the page select by primary key instead.
+    return Group.objects.filter(pk__in=group_services.visible_groups(user).values("pk"))
+
+
+def _listed(user):
+    """The user's groups with, in the one query, their member count and the user's role and
+    primary mark (none for an operator outside the group)."""
+    mine = Membership.objects.filter(group=OuterRef("pk"), user=user)
+    return (
+        _visible(user)
+        .annotate(
+            member_count=Count("memberships"),
+            my_role=Subquery(mine.values("role")[:1]),
+            my_primary=Subquery(mine.values("primary")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def _held_counts() -> dict:
+    """A count per kind of object a group holds, each a subquery, so the group and all of its
+    counts come in one query however many objects it holds."""
+    counts = {}
+    for label in group_services.HELD:
+        model = apps.get_model(label)
+        rows = (
+            model.objects.filter(group=OuterRef("pk"))
+            .order_by()
+            .values("group")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        counts[f"held_{model._meta.model_name}"] = Coalesce(Subquery(rows), 0)
+    return counts
+
+
+def _held(group) -> list[tuple[str, int]]:
+    shown = []
+    for label in group_services.HELD:
+        model = apps.get_model(label)
+        name = HELD_NAMES.get(label, model._meta.verbose_name_plural)
+        shown.append((name, getattr(group, f"held_{model._meta.model_name}")))
+    return shown
+
+
+def _group(request, pk):
+    """The group if the user may see it; a 404 for everyone else, as for any foreign object."""
+    return get_object_or_404(_visible(request.user), pk=pk)
+
+
+def _back(group):
+    return reverse("groups:detail", args=[group.pk])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_list(request):
+    form = GroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = group_services.create_group(
+                request.user, form.cleaned_data["name"], form.cleaned_data["description"]
+            )
+        except ValidationError as exc:
+            add_validation_error(form, exc)
+        else:
+            messages.success(request, f"Group {group.name} created; you are its admin.")
+            return redirect(_back(group))
+    context = {"groups": _listed(request.user), "form": form}
+    return render(request, "portal/groups/list.html", context)
+
+
+@login_required
+def group_detail(request, pk):
+    group = get_object_or_404(_visible(request.user).annotate(**_held_counts()), pk=pk)
+    members = list(group.memberships.select_related("user").order_by("user__username"))
+    mine = next((m for m in members if m.user_id == request.user.pk), None)
+    # Who sees the forms; the service checks again on every POST, so this only spares
+    # non-admins buttons that would be refused.
+    manages = request.user.is_staff or (mine is not None and mine.role == Role.ADMIN)
+    context = {
+        "group": group,
+        "members": members,
+        "my_role": mine.role if mine else None,
+        "manages": manages,
+        "held": _held(group),
+        "roles": Role.choices,
+        "member_form": MemberForm(),
+    }
+    return render(request, "portal/groups/detail.html", context)
+
+
+@login_required
+@require_POST
+def member_set(request, pk):
+    """Add a user with a role, or change a member's role (the same operation, as in the API)."""
+    group = _group(request, pk)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, errors)
+        return redirect(_back(group))
+    username, role = form.cleaned_data["user"], form.cleaned_data["role"]
+    return acted(
+        request,
+        _back(group),
+        lambda: group_services.set_member(request.user, group, username, role),
+        lambda done: f"{done.user.username} is now {done.role} of {group.name}.",
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request, pk):
+    group = _group(request, pk)
+    username = request.POST.get("user", "")
+    return acted(
+        request,
+        _back(group),
+        lambda: group_services.remove_member(request.user, group, username),
+        f"{username} removed from {group.name}.",
+    )
+
+
+@login_required
+@require_POST
+def group_delete(request, pk):
+    group = _group(request, pk)
+    return acted(
+        request,
+        _back(group),
+        lambda: group_services.delete_group(request.user, group),
+        f"Group {group.name} deleted.",
+        to=lambda done: reverse("groups:list"),
+    )
