@@ -1,6 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.groups import Group, Role
+
 
 def add_validation_error(form: forms.Form, exc: ValidationError) -> None:
     """Show a service-layer ValidationError on a form: on its field when the form has one."""
@@ -22,6 +24,26 @@ class ApiTokenForm(forms.Form):
         max_value=3650,
         help_text="Leave blank for a token that does not expire.",
     )
+    group = forms.ModelChoiceField(
+        queryset=Group.objects.none(),
+        required=False,
+        empty_label="all my groups",
+        help_text="Limit the token to one group's objects.",
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.MEMBER,
+        required=False,
+        help_text="With a group: the token's role there, at most yours.",
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            groups = Group.objects.all()
+            if not user.is_staff:
+                groups = groups.filter(memberships__user=user)
+            self.fields["group"].queryset = groups.order_by("name")
 
 
 class SSHKeyForm(forms.Form):

@@ -11,7 +11,7 @@ from django.http import Http404
 from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new
 from core.lookup import find
 from core.names import check_name
-from core.tenancy import check_change
+from core.tenancy import acting_role, check_change, scope_of
 
 # What a group may hold: it is deleted only when none of these has a row in it.
 HELD = ("provisions.Provision", "vms.Image", "vms.VMTemplate", "vms.VM")
@@ -31,10 +31,10 @@ def find_group(user, ref) -> Group:
 def _managed(user, group: Group) -> Group:
     """`group` if the user may manage it (its admin, or an operator); 404 otherwise for
     someone outside it, 400 for a member who is not its admin."""
-    if user.is_staff:
+    scope = scope_of(user)
+    if user.is_staff and (scope is None or scope.group_id == group.pk and scope.changes):
         return group
-    role = Membership.objects.filter(user=user, group=group).values_list("role", flat=True)
-    role = role.first()
+    role = acting_role(user, group.pk)
     if role is None:
         raise Http404(f"group {group.pk} not found")
     if role != Role.ADMIN:
@@ -154,12 +154,7 @@ def change_owner(user, obj, username):
     member), so they can use what they now own."""
     check_change(user, obj)
     label = f"{obj._meta.verbose_name} {obj.name}"
-    if (
-        not user.is_staff
-        and not Membership.objects.filter(
-            user=user, group_id=obj.group_id, role=Role.ADMIN
-        ).exists()
-    ):
+    if not user.is_staff and acting_role(user, obj.group_id) != Role.ADMIN:
         raise PermissionDenied(
             f"only an admin of {label}'s group or an operator may give it to someone else"
         )

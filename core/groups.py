@@ -76,6 +76,13 @@ def group_for_new(user, group: "Group | None" = None) -> Group:
     """The group a user's new object goes in: `group` if given (they must be able to create in
     it: admin or member; ValidationError otherwise), else
     their primary group."""
+    scope = getattr(user, "token_scope", None)  # an API token limited to a group
+    if scope is not None:
+        if group is not None and group.pk != scope.group_id:
+            raise ValidationError({"group": "this API token is limited to another group"})
+        if scope.role not in ROLES_THAT_CHANGE:
+            raise ValidationError({"group": "this API token has a viewer's role: it reads only"})
+        group = Group.objects.get(pk=scope.group_id)
     if group is None:
         return personal_group(user)
     if (

@@ -8,7 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from core.choices import EventSource
-from core.tenancy import OwnedQuerySet
+from core.groups import Role
+from core.tenancy import OwnedQuerySet, Scope
 
 TOKEN_PREFIX = "ep_"  # noqa: S105 (a marker, not a secret)
 
@@ -38,6 +39,12 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A token limited to one group acts only on that group's objects, with `role` (at or below
+    # its owner's role there); core.tenancy reads the scope (token_scope) on each request.
+    group = models.ForeignKey(
+        "core.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -48,13 +55,26 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, owner, name: str, expires_at=None) -> tuple["ApiToken", str]:
-        """Create a token; the raw value is returned once and never stored."""
+    def issue(
+        cls, owner, name: str, expires_at=None, group=None, role: str = ""
+    ) -> tuple["ApiToken", str]:
+        """Create a token; the raw value is returned once and never stored. `group` and
+        `role` limit it (checked by core.tenancy.check_scope before)."""
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            owner=owner, name=name, prefix=raw[:10], digest=hash_token(raw), expires_at=expires_at
+            owner=owner,
+            name=name,
+            prefix=raw[:10],
+            digest=hash_token(raw),
+            expires_at=expires_at,
+            group=group,
+            role=role if group is not None else "",
         )
         return token, raw
+
+    @property
+    def scope(self):
+        return Scope(self.group_id, self.role) if self.group_id else None
 
     @property
     def is_active(self) -> bool:

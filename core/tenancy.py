@@ -7,15 +7,67 @@ member; a viewer only reads) and shared ones (owner NULL, e.g. the predefined pr
 changes their own. Anything else does not exist for them (404, never 403, so IDs leak nothing).
 """
 
-from django.core.exceptions import PermissionDenied
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from core.groups import ROLES_THAT_CHANGE, ROLES_THAT_VIEW, Membership
+from core.groups import ROLES_THAT_CHANGE, ROLES_THAT_VIEW, Membership, Role
 
 VIEW = "view"
 CHANGE = "change"
+
+# Roles from most to least: a token's role is at or below its owner's.
+RANK = {Role.ADMIN: 3, Role.MEMBER: 2, Role.VIEWER: 1}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an API token limited to a group may reach: that group's objects, with `role`.
+    ApiTokenAuthentication puts it on the request's user as `token_scope`."""
+
+    group_id: int
+    role: str
+
+    @property
+    def changes(self) -> bool:
+        return self.role in ROLES_THAT_CHANGE
+
+
+def scope_of(user) -> Scope | None:
+    return getattr(user, "token_scope", None)
+
+
+def acting_role(user, group_id) -> str | None:
+    """The role `user` acts with in a group: theirs, lowered to their token's when the request
+    came with a group-limited token (None outside the group or the token's group)."""
+    mine = Membership.objects.filter(user=user, group_id=group_id).values_list("role", flat=True)
+    mine = mine.first()
+    scope = scope_of(user)
+    if mine is None or scope is None:
+        return mine
+    if scope.group_id != group_id:
+        return None
+    return min((mine, scope.role), key=RANK.get)
+
+
+def check_scope(user, group, role: str) -> None:
+    """A token for `user` limited to `group` with `role`: refused (ValidationError) when the
+    role is above theirs in that group (operators may give any role)."""
+    if role not in RANK:
+        raise ValidationError({"role": f"role {role!r} is not one of {', '.join(RANK)}"})
+    if user.is_staff:
+        return
+    mine = Membership.objects.filter(user=user, group=group).values_list("role", flat=True)
+    mine = mine.first()
+    if mine is None:
+        raise ValidationError({"group": f"you are not in group {group.name}"})
+    if RANK[role] > RANK[mine]:
+        raise ValidationError(
+            {"role": f"you are a {mine} in group {group.name}: a token can be at most that"}
+        )
 
 
 def group_ids(user, action: str = VIEW):
@@ -31,6 +83,18 @@ class OwnedQuerySet(models.QuerySet):
     def for_user(self, user, action: str = VIEW):
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        allowed = self._by_owner_and_groups(user, action)
+        scope = scope_of(user)
+        if scope is None:
+            return allowed
+        # A group-limited token: the group's objects (within what its owner may), nothing to
+        # change with a viewer's role. Objects without a group (providers, stores, tokens)
+        # follow the owner's rule, read-only for a viewer's token.
+        if action == CHANGE and not scope.changes:
+            return self.none()
+        return allowed.filter(group_id=scope.group_id) if self.grouped else allowed
+
+    def _by_owner_and_groups(self, user, action: str):
         if user.is_staff:
             return self
         owned = models.Q(owner=user)
@@ -49,6 +113,9 @@ def refusal(user, obj) -> str:
     """Why `user`, who sees `obj`, may not change it: their role in its group, or that it is
     shared (only operators change those)."""
     label = f"{type(obj)._meta.verbose_name} {getattr(obj, 'name', obj.pk)!r}"
+    scope = scope_of(user)
+    if scope is not None and not scope.changes:
+        return f"this API token has a viewer's role: it reads {label} only"
     group_id = getattr(obj, "group_id", None)
     if group_id is not None:
         membership = (

@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import sshkeys
+from core import sshkeys, tenancy
 from core.forms import ApiTokenForm, SSHKeyForm, add_validation_error
+from core.groups import Role
 from core.models import ApiToken
 from providers.models import Provider
 from provisions.choices import ProvisionState
@@ -50,15 +51,24 @@ def dashboard(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request):
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST or None, user=request.user)
     new_token = None
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in_days"]
         expires = timezone.now() + timedelta(days=days) if days else None
-        token, new_token = ApiToken.issue(request.user, form.cleaned_data["name"], expires)
-        messages.success(request, f"Token {token.name} created. Copy it now: it is shown once.")
-        form = ApiTokenForm()
-    tokens = ApiToken.objects.for_user(request.user).filter(owner=request.user)
+        group, role = form.cleaned_data["group"], form.cleaned_data["role"] or Role.MEMBER
+        try:
+            if group is not None:
+                tenancy.check_scope(request.user, group, role)
+        except ValidationError as exc:
+            add_validation_error(form, exc)
+        else:
+            token, new_token = ApiToken.issue(
+                request.user, form.cleaned_data["name"], expires, group=group, role=role
+            )
+            messages.success(request, f"Token {token.name} created. Copy it now: it is shown once.")
+            form = ApiTokenForm(user=request.user)
+    tokens = ApiToken.objects.filter(owner=request.user).select_related("group")
     response = render(
         request,
         "portal/api_tokens.html",

@@ -28,6 +28,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # The user object is this request's own: the scope rides on it to core.tenancy.
+        token.owner.token_scope = token.scope
         return token.owner, token
 
     def _valid_token(self, header) -> ApiToken:
@@ -40,7 +42,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token characters.") from None
         token = (
-            ApiToken.objects.active().select_related("owner").filter(digest=hash_token(raw)).first()
+            ApiToken.objects.active()
+            .select_related("owner", "group")
+            .filter(digest=hash_token(raw))
+            .first()
         )
         if token is None or not token.owner.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
