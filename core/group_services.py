@@ -5,7 +5,7 @@ operators manage its members; a group is deleted only when it holds nothing."""
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new
@@ -44,11 +44,15 @@ def _managed(user, group: Group) -> Group:
 
 def create_group(user, name, description: str = "") -> Group:
     name = check_name(name)
-    with transaction.atomic():
-        if Group.objects.filter(name=name).exists():
-            raise ValidationError({"name": f"a group named {name!r} exists; choose another name"})
-        group = Group.objects.create(name=name, description=str(description or "")[:200])
-        Membership.objects.create(group=group, user=user, role=Role.ADMIN)
+    taken = ValidationError({"name": f"a group named {name!r} exists; choose another name"})
+    if Group.objects.filter(name=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(name=name, description=str(description or "")[:200])
+            Membership.objects.create(group=group, user=user, role=Role.ADMIN)
+    except IntegrityError:  # the same name made by another request in between
+        raise taken from None
     return group
 
 

@@ -8,8 +8,9 @@ core.tenancy reads the memberships to decide who sees and changes what.
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 
 class Role(models.TextChoices):
@@ -59,17 +60,29 @@ class Membership(models.Model):
 
 
 def personal_group(user) -> Group:
-    """The user's primary group, made (named after them, they its admin) if they have none."""
-    found = Membership.objects.filter(user=user, primary=True).select_related("group").first()
+    """The user's primary group, made (named after them, they its admin) if they have none.
+    Made under a lock on the user's row: requests of one new user racing here (a script
+    creating several clusters at once) make one group, not one each."""
+    found = _primary_of(user)
     if found is not None:
-        return found.group
-    name, n = user.username[:64], 1
-    while Group.objects.filter(name=name).exists():
-        n += 1
-        name = f"{user.username[:58]}-{n}"
-    group = Group.objects.create(name=name, description=f"{user.username}'s own group")
-    Membership.objects.create(group=group, user=user, role=Role.ADMIN, primary=True)
+        return found
+    with transaction.atomic():
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        found = _primary_of(user)  # made by a request that held the lock before this one
+        if found is not None:
+            return found
+        name, n = user.username[:64], 1
+        while Group.objects.filter(name=name).exists():
+            n += 1
+            name = f"{user.username[:58]}-{n}"
+        group = Group.objects.create(name=name, description=f"{user.username}'s own group")
+        Membership.objects.create(group=group, user=user, role=Role.ADMIN, primary=True)
     return group
+
+
+def _primary_of(user) -> Group | None:
+    found = Membership.objects.filter(user=user, primary=True).select_related("group").first()
+    return found.group if found is not None else None
 
 
 def group_for_new(user, group: "Group | None" = None) -> Group:

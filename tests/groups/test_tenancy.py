@@ -53,3 +53,17 @@ def test_the_pages_follow_the_roles_and_outsiders_still_get_404(shared, cluster,
     assert client_of(outsider).get(f"/vms/{vm.pk}/").status_code == 404
     assert client_of(outsider).get(cluster.get_absolute_url()).status_code == 404
     assert client_of(shared["bob"]).get(cluster.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_users_racing_requests_make_one_primary_group(django_user_model):
+    """Threads with their own connections (on PostgreSQL, CI's second pass, truly at once):
+    one group, the same for all, and no error."""
+    from core.groups import Group
+    from tests.concurrency import run_in_threads
+
+    dave = django_user_model.objects.create_user("dave", password="x")
+    seen = []
+    errors = run_in_threads(lambda i: seen.append(personal_group(dave).pk), 6)
+    assert errors == []
+    assert len(set(seen)) == 1 and Group.objects.filter(name__startswith="dave").count() == 1
