@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
-from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new
+from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new, role_in
 from core.lookup import find
 from core.names import check_name
 from core.tenancy import acting_role, check_change, scope_of
@@ -80,8 +80,12 @@ def primary_of(group: Group) -> list[str]:
     return list(group.memberships.filter(primary=True).values_list("user__username", flat=True))
 
 
+def _named(username):
+    return get_user_model().objects.filter(username=str(username).strip()).first()
+
+
 def _user(username) -> object:
-    found = get_user_model().objects.filter(username=str(username).strip()).first()
+    found = _named(username)
     if found is None:
         raise ValidationError({"user": f"user {username!r} not found"})
     return found
@@ -163,10 +167,7 @@ def change_owner(user, obj, username):
             f"only an admin of {label}'s group or an operator may give it to someone else"
         )
     new_owner = _user(username)
-    may_use = Membership.objects.filter(
-        user=new_owner, group_id=obj.group_id, role__in=ROLES_THAT_CHANGE
-    )
-    if not new_owner.is_staff and not may_use.exists():
+    if not new_owner.is_staff and role_in(new_owner, obj.group_id) not in ROLES_THAT_CHANGE:
         raise ValidationError(
             {
                 "user": f"{new_owner.username} is not an admin or member of group "
@@ -181,7 +182,7 @@ def change_owner(user, obj, username):
 def visible_user(user, username):
     """A user `user` may look up: themselves, anyone sharing a group with them, anyone for an
     operator. Others are not found (usernames leak nothing)."""
-    found = get_user_model().objects.filter(username=str(username).strip()).first()
+    found = _named(username)
     shares = (
         found is not None
         and Membership.objects.filter(

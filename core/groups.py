@@ -80,6 +80,12 @@ def personal_group(user) -> Group:
     return group
 
 
+def role_in(user, group_id) -> str | None:
+    """The user's own role in the group; None if they are not in it."""
+    roles = Membership.objects.filter(user=user, group_id=group_id).values_list("role", flat=True)
+    return roles.first()
+
+
 def _primary_of(user) -> Group | None:
     found = Membership.objects.filter(user=user, primary=True).select_related("group").first()
     return found.group if found is not None else None
@@ -87,8 +93,7 @@ def _primary_of(user) -> Group | None:
 
 def group_for_new(user, group: "Group | None" = None) -> Group:
     """The group a user's new object goes in: `group` if given (they must be able to create in
-    it: admin or member; ValidationError otherwise), else
-    their primary group."""
+    it: admin or member; ValidationError otherwise), else their primary group."""
     scope = getattr(user, "token_scope", None)  # an API token limited to a group
     if scope is not None:
         if group is not None and group.pk != scope.group_id:
@@ -98,12 +103,7 @@ def group_for_new(user, group: "Group | None" = None) -> Group:
         group = Group.objects.get(pk=scope.group_id)
     if group is None:
         return personal_group(user)
-    if (
-        not Membership.objects.filter(
-            user=user, group=group, role__in=[Role.ADMIN, Role.MEMBER]
-        ).exists()
-        and not user.is_staff
-    ):
+    if not user.is_staff and role_in(user, group.pk) not in ROLES_THAT_CHANGE:
         raise ValidationError(
             {"group": f"you are not an admin or member of group {group.name!r}: they create in it"}
         )
