@@ -11,7 +11,7 @@ from django.http import Http404
 from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new, role_in
 from core.lookup import find
 from core.names import check_name
-from core.tenancy import acting_role, check_change, scope_of
+from core.tenancy import acting_role, check_change
 
 # What a group may hold: it is deleted only when none of these has a row in it.
 HELD = ("provisions.Provision", "vms.Image", "vms.VMTemplate", "vms.VM")
@@ -29,11 +29,9 @@ def find_group(user, ref) -> Group:
 
 
 def _managed(user, group: Group) -> Group:
-    """`group` if the user may manage it (its admin, or an operator); 404 otherwise for
-    someone outside it, 400 for a member who is not its admin."""
-    scope = scope_of(user)
-    if user.is_staff and (scope is None or scope.group_id == group.pk and scope.changes):
-        return group
+    """`group` if the user may manage it (its admin, or an operator, acting with a token's
+    role if they came with one); 404 otherwise for someone outside it, 400 for a member who is
+    not its admin."""
     role = acting_role(user, group.pk)
     if role is None:
         raise Http404(f"group {group.pk} not found")
@@ -162,7 +160,7 @@ def change_owner(user, obj, username):
     member), so they can use what they now own."""
     check_change(user, obj)
     label = f"{obj._meta.verbose_name} {obj.name}"
-    if not user.is_staff and acting_role(user, obj.group_id) != Role.ADMIN:
+    if acting_role(user, obj.group_id) != Role.ADMIN:
         raise PermissionDenied(
             f"only an admin of {label}'s group or an operator may give it to someone else"
         )

@@ -105,3 +105,15 @@ def test_a_group_token_creates_in_its_group_only(world, owner, template, cluster
     refused = api.post(url, body, format="json")
     assert refused.status_code == 400 and "limited to another group" in str(refused.json())
     assert not VM.objects.filter(name="elsewhere").exists()
+
+
+def test_an_operators_member_token_does_not_manage_the_group(world, operator):
+    api = _api(operator, world["team"], Role.MEMBER)
+    refused = api.post(
+        f"/api/groups/{world['team'].pk}/members/", {"user": "bob", "role": "admin"}, format="json"
+    )
+    assert refused.status_code == 400 and "only an admin" in str(refused.json())
+    refused = api.post(f"/api/vms/{world['shared'].pk}/chown/", {"user": "bob"}, format="json")
+    assert refused.status_code == 403
+    assert Membership.objects.get(user=world["bob"]).role == Role.MEMBER
+    assert VM.objects.get(pk=world["shared"].pk).owner.username == "alice"
