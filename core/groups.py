@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from core import acting
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "admin"
@@ -102,9 +104,10 @@ def group_for_new(user, group: "Group | None" = None) -> Group:
             raise ValidationError({"group": "this API token has a viewer's role: it reads only"})
         group = Group.objects.get(pk=scope.group_id)
     if group is None:
-        return personal_group(user)
-    if not user.is_staff and role_in(user, group.pk) not in ROLES_THAT_CHANGE:
+        group = personal_group(user)
+    elif not user.is_staff and role_in(user, group.pk) not in ROLES_THAT_CHANGE:
         raise ValidationError(
             {"group": f"you are not an admin or member of group {group.name!r}: they create in it"}
         )
+    acting.note_group(group)  # the group the request acts as, for the audit log
     return group

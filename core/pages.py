@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 
+from core import acting
+
 
 def acted(request, back, work: Callable, success: Callable[[object], str] | str, to=None):
     """Run `work()`; redirect to `back` with its refusal, or to `to(done)` (default `back`)
@@ -15,9 +17,11 @@ def acted(request, back, work: Callable, success: Callable[[object], str] | str,
     try:
         done = work()
     except ValidationError as exc:
+        acting.note_refused(" ".join(exc.messages))  # a redirect, but the change was refused
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
     except PermissionDenied as exc:
+        acting.note_refused(str(exc))
         messages.error(request, str(exc))
         return redirect(back)
     messages.success(request, success(done) if callable(success) else success)

@@ -19,3 +19,8 @@ quota_warning = Signal()
 # A group's month (projected spend) crossed its budget's warning level or its budget
 # (costs.budgets). Arguments: group, level ("warning" or "exceeded"), projected, budget, text.
 budget_warning = Signal()
+
+# An API token authenticated a request (core.api.auth), sent on every such request, at once
+# (a read commits nothing): listeners must be cheap. Arguments: token (its owner and group
+# loaded), request.
+token_used = Signal()

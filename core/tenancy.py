@@ -14,6 +14,7 @@ from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from core import acting
 from core.groups import ROLES_THAT_CHANGE, ROLES_THAT_VIEW, Membership, Role, role_in
 
 VIEW = "view"
@@ -135,9 +136,16 @@ def check_change(user, obj) -> None:
     viewer of its group); Http404 if they do not even see it (as if it did not exist)."""
     manager = type(obj)._default_manager
     if may_change(user, obj):
+        acting.note_target(obj)
         return
     if manager.for_user(user, VIEW).filter(pk=obj.pk).exists():
-        raise PermissionDenied(refusal(user, obj))
+        acting.note_target(obj)
+        reason = refusal(user, obj)
+        acting.note_refused(reason)
+        raise PermissionDenied(reason)
+    # Kept as a bare type and ID: the record must tell the user nothing about the object.
+    acting.note_target(obj, visible=False)
+    acting.note_refused("not found")
     raise Http404(f"{type(obj)._meta.verbose_name} not found")
 
 

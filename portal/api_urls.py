@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from audit.api.views import AuditEntryViewSet
 from backups.api.recovery import RecoverView, RecoveryPolicyView
 from backups.api.schedules import TemplateScheduleView, VMScheduleView
 from backups.api.stores import BackupStoreViewSet
@@ -32,6 +33,7 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("vms", VMViewSet, basename="vm")
 router.register("backupstores", BackupStoreViewSet, basename="backupstore")
 router.register("groups", GroupViewSet, basename="group")
+router.register("audit", AuditEntryViewSet, basename="audit")
 urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     path("users/<str:username>/", UserView.as_view(), name="user"),

@@ -88,6 +88,10 @@ HOST_FENCE_POLICY = env_str("HOST_FENCE_POLICY", "poweroff")
 COST_BALANCE_INTERVAL = env_float("COST_BALANCE_INTERVAL", 3600.0)
 COST_BALANCE_THRESHOLD = env_float("COST_BALANCE_THRESHOLD", 1.0)
 
+# The audit log (audit/): entries older than this many days are deleted after a monitoring
+# cycle (0: kept for ever).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+
 # VMs (LXC system containers).
 VM_QUOTA_DEFAULT = {
     "vms": env_int("VM_QUOTA_VMS", 20),

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "vms",
     "backups",
     "costs",
+    "audit",
     "monitoring",
     "consoles",
 ]
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every change (POST, PUT, PATCH, DELETE) to pages, API and admin, recorded once answered.
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from core import signals
 from core.api import token_failures as api_token_failures
 from core.models import ApiToken, hash_token
 
@@ -30,6 +31,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         # The user object is this request's own: the scope rides on it to core.tenancy.
         token.owner.token_scope = token.scope
+        signals.token_used.send(sender=ApiToken, token=token, request=request)
         return token.owner, token
 
     def _valid_token(self, header) -> ApiToken:

@@ -4,7 +4,7 @@ PUT, PATCH, DELETE and POST action, not only where a service remembers to check.
 
 from rest_framework import exceptions, permissions
 
-from core import tenancy
+from core import acting, tenancy
 
 
 class ChangesNeedRole(permissions.BasePermission):
@@ -14,5 +14,7 @@ class ChangesNeedRole(permissions.BasePermission):
         if not hasattr(type(obj)._default_manager, "for_user"):
             return True  # not a tenant object (e.g. a marketplace app): its view decides
         if tenancy.may_change(request.user, obj):
+            acting.note_target(obj)
             return True
+        acting.note_target(obj)
         raise exceptions.PermissionDenied(tenancy.refusal(request.user, obj))

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
+from audit.models import AuditEntry
 from backups.models import BackupSchedule, BackupStore, PendingRestore, VMBackup
 from consoles.models import ConsoleSession
 from core import crypto
@@ -96,7 +97,25 @@ def one_of_each(owner, operator, cluster, template):
     ConsoleSession.objects.create(
         owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
     )
-    ApiToken.issue(owner, "cli")
+    token, _ = ApiToken.issue(owner, "cli")
+    AuditEntry.objects.create(
+        user=owner,
+        username="alice",
+        token=token,
+        token_name="cli",
+        channel="api",
+        group=vm.group,
+        group_name=vm.group.name,
+        address="198.51.100.7",
+        method="POST",
+        path=f"/api/vms/{vm.pk}/action/",
+        action="action:poweroff",
+        object_type="vms.vm",
+        object_id=str(vm.pk),
+        object_name="web",
+        status=200,
+        outcome="ok",
+    )
     UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
     Group.objects.create(name="operators")
     Schedule.objects.create(func="math.floor", args="1.5", schedule_type=Schedule.ONCE)
@@ -166,6 +185,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "vms.VMJob",
         "vms.VMSnapshot",
         "consoles.ConsoleSession",
+        "audit.AuditEntry",
     ],
 )
 def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):
