@@ -19,6 +19,7 @@ urlpatterns = [
     path("groups/", include("portal.group_urls")),
     path("backups/", include("backups.urls")),
     path("costs/", include("costs.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
