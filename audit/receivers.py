@@ -17,14 +17,19 @@ from core.groups import Group
 SEEN_SECONDS = 24 * 3600
 
 
+# Logins are a person's own, not made as any group: their entries are read by that person and
+# operators, never by the admins of a group they happen to be in.
+PERSONAL = {"group_id": None, "group_name": ""}
+
+
 def logged_in(sender, request, user, **kwargs):
-    recording.write(request, user=user, action=choices.LOGIN, outcome=Outcome.OK)
+    recording.write(request, user=user, action=choices.LOGIN, outcome=Outcome.OK, **PERSONAL)
     _mark(request)
 
 
 def logged_out(sender, request, user, **kwargs):
     if user is not None:
-        recording.write(request, user=user, action=choices.LOGOUT, outcome=Outcome.OK)
+        recording.write(request, user=user, action=choices.LOGOUT, outcome=Outcome.OK, **PERSONAL)
     _mark(request)
 
 
@@ -40,8 +45,7 @@ def login_failed(sender, credentials, request=None, **kwargs):
         username=username,
         action=choices.LOGIN_FAILED,
         outcome=Outcome.REFUSED,
-        group_id=None,  # nobody acted as any group
-        group_name="",
+        **PERSONAL,
         detail="locked out after too many failures" if locked else "",
     )
     _mark(request)
@@ -60,10 +64,15 @@ def token_used(sender, token, request, **kwargs):
         except IntegrityError:
             pass  # a request of the same token from the same address got there first
         else:
+            # A group-limited token's is its group's admins' to see too; any other token acts
+            # as its owner in all their groups, so its entry is the owner's own.
+            group = token.group if token.group_id is not None else None
             recording.write(
                 request,
                 user=token.owner,
                 token=token,
+                group_id=token.group_id,
+                group_name=group.name if group is not None else "",
                 action=choices.TOKEN_NEW_ADDRESS,
                 outcome=Outcome.OK,
                 detail=f"API token {token.name} first used from {address or 'an unknown address'}",

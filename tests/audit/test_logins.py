@@ -7,12 +7,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEntry
+from core.groups import personal_group
 from tests.audit.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_login_and_a_logout_are_recorded_once(owner):
+    personal_group(owner)  # a login is hers alone, not her group's admins' to read
     client = Client(REMOTE_ADDR="192.0.2.10")
     response = client.post("/login/", {"username": "alice", "password": "pw-alice-123"})
     assert response.status_code == 302
