@@ -2,6 +2,9 @@
 failed logins (Django's), an API token's first use from an address (core.signals.token_used),
 and the object a request created (post_save, noted for the request's entry)."""
 
+import functools
+import logging
+
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -13,6 +16,23 @@ from core import acting
 from core.client_address import client_address
 from core.groups import Group
 
+log = logging.getLogger(__name__)
+
+
+def never_raises(receiver):
+    """A signal's receiver runs inside the login or the request that sent it: an audit failure
+    is logged, never theirs."""
+
+    @functools.wraps(receiver)
+    def wrapper(*args, **kwargs):
+        try:
+            receiver(*args, **kwargs)
+        except Exception:
+            log.exception("audit: %s failed", receiver.__name__)
+
+    return wrapper
+
+
 # How long a (token, address) pair already seen is remembered without asking the database.
 SEEN_SECONDS = 24 * 3600
 
@@ -22,17 +42,20 @@ SEEN_SECONDS = 24 * 3600
 PERSONAL = {"group_id": None, "group_name": ""}
 
 
+@never_raises
 def logged_in(sender, request, user, **kwargs):
     recording.write(request, user=user, action=choices.LOGIN, outcome=Outcome.OK, **PERSONAL)
     _mark(request)
 
 
+@never_raises
 def logged_out(sender, request, user, **kwargs):
     if user is not None:
         recording.write(request, user=user, action=choices.LOGOUT, outcome=Outcome.OK, **PERSONAL)
     _mark(request)
 
 
+@never_raises
 def login_failed(sender, credentials, request=None, **kwargs):
     """Who was tried (the account, when it exists, sees it in its own log), never with what:
     Django has already masked the password, and only the username is read."""
@@ -51,6 +74,7 @@ def login_failed(sender, credentials, request=None, **kwargs):
     _mark(request)
 
 
+@never_raises
 def token_used(sender, token, request, **kwargs):
     """The first use of a token from each address is an entry; later ones cost a cache read
     (and, once the cache forgot, one indexed lookup)."""
@@ -90,6 +114,7 @@ def _seen_key(token_id, address: str) -> str:
     return f"audit:token-address:{token_id}:{address}"
 
 
+@never_raises
 def created(sender, instance, created, raw=False, **kwargs):
     """The first object a request makes that belongs to someone is the object its entry names
     (a VM instantiated, a token issued); rows hanging off it (events, NICs, jobs) are not."""

@@ -97,3 +97,18 @@ def test_a_group_tokens_new_address_is_in_its_group(owner, team):
     api = token_client(owner, group=team["group"], role="admin")
     api.get("/api/vms/")
     assert AuditEntry.objects.get(action="token_new_address").group_name == "alice"
+
+
+def test_a_failing_recorder_never_breaks_a_login_or_a_token(owner, monkeypatch, caplog):
+    from audit.models import TokenAddress
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(TokenAddress.objects, "filter", broken)
+    api = token_client(owner)
+    assert api.get("/api/vms/", REMOTE_ADDR="203.0.113.9").status_code == 200
+    monkeypatch.setattr(AuditEntry, "save", broken)
+    response = Client().post("/login/", {"username": "alice", "password": "pw-alice-123"})
+    assert response.status_code == 302
+    assert "token_used failed" in caplog.text and "audit entry not written" in caplog.text
