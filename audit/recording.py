@@ -138,7 +138,7 @@ def what_was_done(request, response, match) -> tuple[str, Target | None]:
     context = getattr(response, "renderer_context", None) or {}
     view = context.get("view")
     if view is not None and getattr(view, "action", None):
-        return viewset_action(view, context.get("request")), _url_target(view.basename, pk)
+        return viewset_action(view, context.get("request")), _url_target(_kind_of(view), pk)
     words = set(re.split(r"[-_]", match.url_name or ""))
     if match.app_name == "admin":
         app, _, rest = (match.url_name or "").partition("_")
@@ -184,6 +184,15 @@ def viewset_action(view, drf_request) -> str:
         if isinstance(chosen, str) and ACTION_NAME.fullmatch(chosen):
             return f"action:{chosen}"
     return f"action:{path}"
+
+
+def _kind_of(view) -> str:
+    """A viewset's model as a noted target names it (`vms.vm`), else its route's basename."""
+    model = getattr(getattr(view, "queryset", None), "model", None)
+    if model is None:
+        serializer = getattr(view, "serializer_class", None)
+        model = getattr(getattr(serializer, "Meta", None), "model", None)
+    return model._meta.label_lower if model is not None else view.basename
 
 
 def _url_target(kind: str, pk) -> Target | None:

@@ -105,6 +105,7 @@ def test_an_outsiders_404_names_the_id_and_nothing_of_the_object(team, outsider)
     assert response.status_code == 404
     entry = only_entry(username="mallory", action="action:poweroff")
     assert (entry.status, entry.outcome, entry.object_id) == (404, "refused", str(vm.pk))
+    assert entry.object_type == "vms.vm"
     assert entry.object_name == "" and entry.group_name != "alice"
 
 
