@@ -89,11 +89,18 @@ COST_BALANCE_INTERVAL = env_float("COST_BALANCE_INTERVAL", 3600.0)
 COST_BALANCE_THRESHOLD = env_float("COST_BALANCE_THRESHOLD", 1.0)
 
 # VMs (LXC system containers).
-VM_QUOTA_DEFAULT = {
-    "vms": env_int("VM_QUOTA_VMS", 20),
-    "cpu": env_float("VM_QUOTA_CPU", 16.0),
-    "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
+# Quotas (core/quotas.py): the limits of a user or group whose own limit is empty. A user may
+# have 20 VMs, 16 CPUs and 32 GB by default; groups have no limit until an operator sets one.
+QUOTA_DEFAULTS = {
+    "user": {
+        "vms": env_int("VM_QUOTA_VMS", 20),
+        "cpu": env_float("VM_QUOTA_CPU", 16.0),
+        "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
+    },
+    "group": {},
 }
+# A reservation taking a user or group to this share of a limit sends a quota warning.
+QUOTA_WARN_PERCENT = env_int("QUOTA_WARN_PERCENT", 80)
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
 # Isolation: containers are unprivileged, their root mapped to one subordinate id
 # range per host (OpenNebula's 600100001-600165537); limits per container and for all of them.

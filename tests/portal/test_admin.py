@@ -18,6 +18,7 @@ from consoles.models import ConsoleSession
 from core import crypto
 from core.choices import EventSource
 from core.models import ApiToken, UserProfile
+from core.quotas import Quota
 from core.transitions import transition
 from costs.models import BalanceCheck
 from monitoring.models import WorkerHeartbeat, WorkerLease
@@ -31,7 +32,7 @@ from provisions.models import (
 )
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
-from vms.models import UserQuota, VMJob, VMLogLine, VMSnapshot
+from vms.models import VMJob, VMLogLine, VMSnapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def one_of_each(owner, operator, cluster, template):
     )
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
-    UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    Quota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
     MeteredDroplet.objects.create(
         provision=cluster,
         host=host,
@@ -150,7 +151,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         else:
             assert operator_client.get(add).status_code == 403, add
     # Not every model may be added by hand, but the ones operators make must open.
-    assert {"providers.Provider", "vms.UserQuota", "auth.User"} <= set(opened_add)
+    assert {"providers.Provider", "core.Quota", "auth.User"} <= set(opened_add)
 
 
 @pytest.mark.parametrize(
