@@ -121,7 +121,9 @@ def test_a_vm_that_fits_nowhere_waits_pending_with_the_reason(template, owner, h
     assert not PortBlock.objects.filter(nic__vm=big).exists()
     assert big.nics.get().ip is None
     Quota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
-    with pytest.raises(services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"):
+    with pytest.raises(
+        services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"
+    ):
         make(owner, "two")
 
 

@@ -131,7 +131,9 @@ def test_the_owners_quota_counts_the_vms_current_values(owner, vm, host):
     # One VM of one allowed: a resize adds no VM. 256 MiB in use, 512 allowed: 256 more fit.
     Quota.objects.create(user=owner, vms=1, cpu=2, memory_mb=512)
     assert resize.resize(owner, vm, memory_mb=512).memory_mb == 512
-    with pytest.raises(ValidationError, match="user alice: MEMORY 512 MB of 512 MB used, this resize needs 1 MB"):
+    with pytest.raises(
+        ValidationError, match="user alice: MEMORY 512 MB of 512 MB used, this resize needs 1 MB"
+    ):
         resize.resize(owner, vm, memory_mb=513)
     with pytest.raises(ValidationError, match="user alice: CPU 1 of 2 used, this resize needs 1.5"):
         resize.resize(owner, vm, cpu="2.5")

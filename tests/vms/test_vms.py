@@ -64,7 +64,9 @@ def test_bad_instantiate_is_clear_and_creates_nothing(template, owner, kwargs, m
 def test_quota_is_checked(template, owner):
     Quota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
     services.instantiate(owner, "Alpine", name="one", nics=["dc-public"])
-    with pytest.raises(services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"):
+    with pytest.raises(
+        services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"
+    ):
         services.instantiate(owner, "Alpine", name="two", nics=["dc-public"])
 
 
