@@ -138,6 +138,16 @@ def register_counter(resource: str, counter: Callable[[Whose], object]) -> None:
     _counters[resource] = counter
 
 
+# More refusals of a reservation, by the apps above (costs: a group budget's hard stop):
+# check(user, group, needs, what) raises ValidationError.
+_checks: list[Callable] = []
+
+
+def register_check(check: Callable) -> None:
+    if check not in _checks:
+        _checks.append(check)
+
+
 def used(whose: Whose, resource: str):
     counter = _counters.get(resource)
     return counter(whose) if counter else 0
@@ -241,6 +251,8 @@ def reserve(user, group, needs: dict, *, what: str = "this") -> None:
                     f"{BY_NAME[name].shown(limit)} used ({settings.QUOTA_WARN_PERCENT}% or more)"
                 )
                 _warn(whose, name, after, limit, text)
+    for check in _checks:
+        check(user, group, needs, what)
 
 
 def _warn(whose: Whose, resource: str, in_use, limit, text: str) -> None:

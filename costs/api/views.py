@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from costs import balance, reports
-from costs.billing import Cost
 from costs.models import BalanceCheck
+from providers.billing import Cost
 from provisions.models import Provision
 
 
