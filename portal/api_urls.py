@@ -8,7 +8,7 @@ from backups.api.vm_backups import BackupListView, BackupView, RestoreView
 from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
 from core.api.groups import GroupViewSet
-from core.api.users import UserPrimaryGroupView, UserView
+from core.api.users import UserPrimaryGroupView, UserQuotaView, UserView
 from costs.api.views import BalanceView, ProvisionCostView, SummaryView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
 from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
@@ -36,6 +36,7 @@ urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     path("users/<str:username>/", UserView.as_view(), name="user"),
     path("users/<str:username>/chgrp/", UserPrimaryGroupView.as_view(), name="user-chgrp"),
+    path("users/<str:username>/quota/", UserQuotaView.as_view(), name="user-quota"),
     # Before the router, so its vms/<pk>/ routes never see these.
     path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
     path("vms/usage/", VMUsageView.as_view(), name="vm-usage"),

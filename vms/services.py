@@ -267,12 +267,16 @@ def act(user, vm: VM, action: str) -> VM:
         raise ValidationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     allowed, _ = ACTIONS[action]
     with transaction.atomic():
+        if action == "resume":  # the quota's locks first, in every reservation's order
+            quotas.lock_ids(*VM.objects.values_list("owner_id", "group_id").get(pk=vm.pk))
         # Under the VM's row lock, which a resize (vms/resize.py) holds while the host applies
         # it: the action waits for the resize, and a later resize sees the action's job.
         state = VM.objects.select_for_update().filter(pk=vm.pk).values_list("state", flat=True)
         vm.state = state.get()
         if vm.state not in allowed:
             raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
+        if action == "resume" and vm.state == VMState.POWEROFF:
+            quotas.reserve(vm.owner, vm.group, {"running_vms": 1}, what="this VM's resume")
         vm_log(vm, f"{action} requested by {user}")
         start_job(vm, action)
     return vm
