@@ -147,7 +147,9 @@ def test_snapshot_storage_quota(owner, cluster, template):
 def test_giving_an_object_to_a_group_over_its_quota_is_refused(owner, cluster, template, team):
     vm = _vm(owner, "one")
     Quota.objects.create(group=team, vms=0)
-    with pytest.raises(ValidationError, match="group edge-team: VMS 0 of 0 used, moving vm one there needs 1"):
+    with pytest.raises(
+        ValidationError, match="group edge-team: VMS 0 of 0 used, moving vm one there needs 1"
+    ):
         group_services.change_group(owner, vm, "edge-team")
     vm.refresh_from_db()
     assert vm.group == personal_group(owner)
