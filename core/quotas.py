@@ -189,10 +189,12 @@ class Line:
         return min(100, int(Decimal(self.used) * 100 / Decimal(self.limit)))
 
 
-def _plain(value):
-    """Numbers for JSON: whole numbers as int, money and CPUs as strings like the API's."""
-    if value is None or isinstance(value, int):
-        return value
+def _plain(value) -> str | None:
+    """Numbers as text, like the API's money: whole ones bare, the rest with two decimals."""
+    if value is None:
+        return None
+    if isinstance(value, int) or Decimal(value) == Decimal(value).to_integral_value():
+        return str(int(value))
     return str(Decimal(value).quantize(Decimal("0.01")))
 
 

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.utils import timezone
 
 from core import signals
+from core.groups import Role
+from core.tenancy import acting_role
 from costs import reports
 from costs.models import Budget
 from providers.billing import Cost, money, month_bounds
@@ -102,3 +105,49 @@ def warn(now: datetime | None = None) -> list[Standing]:
 
 def cycle_ended(report) -> None:
     warn()
+
+
+def _managed(user, group) -> None:
+    role = acting_role(user, group.pk)
+    if role is None:
+        raise Http404(f"group {group.pk} not found")
+    if role != Role.ADMIN:
+        raise PermissionDenied(
+            f"you are a {role} of group {group.name}: only its admins set its budget"
+        )
+
+
+def set_budget(user, group, *, amount, warn_percent=None, hard_stop=None) -> Budget:
+    """A group's budget, set by its admins (or operators): the amount in dollars, the warning
+    level in percent (default 80) and whether it stops new droplets. A changed budget warns
+    again from its new level."""
+    _managed(user, group)
+    errors = {}
+    try:
+        amount = Decimal(str(amount).strip().lstrip("$"))
+        if not amount.is_finite() or amount < 0 or amount > Decimal("99999999"):
+            raise ValueError
+        amount = amount.quantize(Decimal("0.01"))
+    except (ArithmeticError, ValueError):
+        errors["amount"] = f"{amount!r} is not an amount of dollars, e.g. 250 or 99.50"
+    if warn_percent is not None:
+        try:
+            warn_percent = int(warn_percent)
+            if not 1 <= warn_percent <= 100:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors["warn_percent"] = "give a percentage of the budget, 1 to 100"
+    if errors:
+        raise ValidationError(errors)
+    fields = {"amount": amount, "warned_level": "", "warned_month": None}
+    if warn_percent is not None:
+        fields["warn_percent"] = warn_percent
+    if hard_stop is not None:
+        fields["hard_stop"] = bool(hard_stop)
+    budget, _ = Budget.objects.update_or_create(group=group, defaults=fields)
+    return budget
+
+
+def remove_budget(user, group) -> None:
+    _managed(user, group)
+    Budget.objects.filter(group=group).delete()

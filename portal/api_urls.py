@@ -9,7 +9,7 @@ from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
 from core.api.groups import GroupViewSet
 from core.api.users import UserPrimaryGroupView, UserQuotaView, UserView
-from costs.api.views import BalanceView, ProvisionCostView, SummaryView
+from costs.api.views import BalanceView, GroupCostView, ProvisionCostView, SummaryView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
 from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
 from providers.api.views import ProviderViewSet
@@ -61,6 +61,7 @@ urlpatterns = [
     path("provisions/<int:pk>/cost/", ProvisionCostView.as_view(), name="provision-cost"),
     path("costs/", SummaryView.as_view(), name="costs"),
     path("costs/balance/", BalanceView.as_view(), name="cost-balance"),
+    path("costs/groups/<str:pk>/", GroupCostView.as_view(), name="group-cost"),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),
     *router.urls,

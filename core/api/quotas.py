@@ -13,7 +13,7 @@ from core.quotas import RESOURCES, Whose
 class QuotaLineSerializer(serializers.Serializer):
     resource = serializers.CharField()
     label = serializers.CharField(help_text="OpenNebula's name: VMS, CPU, MEMORY ...")
-    used = serializers.CharField(allow_null=True)
+    used = serializers.CharField(help_text="a number, as text (money with two decimals)")
     limit = serializers.CharField(allow_null=True, help_text="null: no limit")
     used_text = serializers.CharField()
     limit_text = serializers.CharField()

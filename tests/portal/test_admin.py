@@ -17,10 +17,11 @@ from backups.models import BackupSchedule, BackupStore, PendingRestore, VMBackup
 from consoles.models import ConsoleSession
 from core import crypto
 from core.choices import EventSource
+from core.groups import personal_group
 from core.models import ApiToken, UserProfile
 from core.quotas import Quota
 from core.transitions import transition
-from costs.models import BalanceCheck
+from costs.models import BalanceCheck, Budget
 from monitoring.models import WorkerHeartbeat, WorkerLease
 from provisions.models import (
     CloudResource,
@@ -60,6 +61,8 @@ def one_of_each(owner, operator, cluster, template):
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
     Quota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    Quota.objects.create(group=personal_group(owner), hosts=4, spend="100")
+    Budget.objects.create(group=personal_group(owner), amount="100", hard_stop=True)
     MeteredDroplet.objects.create(
         provision=cluster,
         host=host,
