@@ -14,7 +14,7 @@ from django.utils import timezone
 from core import crypto, outbound
 from core.group_services import find_group
 from core.groups import Group, Role, personal_group
-from core.tenancy import CHANGE, VIEW, acting_role
+from core.tenancy import CHANGE, VIEW, acting_role, scope_of
 from jobs.queue import enqueue_on_commit
 from webhooks import signing
 from webhooks.choices import PING, WebhookEvent
@@ -61,10 +61,16 @@ def check_events(events) -> list[str]:
 def managed_group(user, ref) -> Group:
     """The group whose webhooks `user` is to manage: one they admin (or any, for an operator).
     Another tenant's group is not found; a member or viewer is told only admins may."""
-    group = personal_group(user) if ref in (None, "") else find_group(user, ref)
+    scope = scope_of(user)
+    if ref not in (None, ""):
+        group = find_group(user, ref)
+    elif scope is not None:  # a group-limited token: its group
+        group = Group.objects.get(pk=scope.group_id)
+    else:
+        group = personal_group(user)
     role = acting_role(user, group.pk)
     if role is None:
-        raise ValidationError({"group": f"group {str(ref)!r} not found"})
+        raise ValidationError({"group": f"group {group.name!r} not found"})
     if role != Role.ADMIN:
         raise PermissionDenied(
             f"you act as a {role} in group {group.name}: only its admins and the operators "
