@@ -240,3 +240,14 @@ def test_old_finished_deliveries_are_forgotten(owner, receiver, settings):
     later = timezone.now() + timedelta(days=settings.WEBHOOK_RETENTION_DAYS + 1)
     assert delivery.prune(later) == 1
     assert list(Delivery.objects.values_list("pk", flat=True)) == [waiting.pk]
+
+
+@pytest.mark.parametrize("url", ["https://169.254.169.254/", "https://127.0.0.2/hook"])
+def test_the_allow_list_lets_through_only_what_it_names(owner, receiver, url):
+    assert receiver.url().startswith("https://127.0.0.1:")  # allowed: 127.0.0.1/32
+    assert make_hook(owner, receiver.url())[0].pk
+    answer = client_of(owner).post(
+        "/api/webhooks/", {"url": url, "events": ["vm.state"]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"]["url"] == [f"{url.split('/')[2]}: address not allowed"]
