@@ -18,6 +18,7 @@ from provisions.api.views import ProvisionViewSet
 from provisions.secgroups.api import SecurityGroupViewSet
 from vms.api.snapshots import SnapshotListView, SnapshotRevertView, SnapshotView
 from vms.api.views import ImageViewSet, TemplateViewSet, VMViewSet
+from webhooks.api.views import WebhookViewSet
 
 app_name = "api"
 router = DefaultRouter()
@@ -32,6 +33,7 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("vms", VMViewSet, basename="vm")
 router.register("backupstores", BackupStoreViewSet, basename="backupstore")
 router.register("groups", GroupViewSet, basename="group")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     path("users/<str:username>/", UserView.as_view(), name="user"),

@@ -129,3 +129,15 @@ CONSOLE_MAX_PER_USER = env_int("CONSOLE_MAX_PER_USER", 5)
 # How often a session checks its VM is still RUNNING and marks itself alive; a session row not
 # marked for 3 beats belongs to a process that died and no longer counts against the limit.
 CONSOLE_BEAT_SECONDS = env_float("CONSOLE_BEAT_SECONDS", 5.0)
+
+# Webhooks (webhooks/): each delivery is one POST with a short timeout, tried again after 1 min,
+# 5 min, 30 min, 2 h, 6 h (then every 6 h) until WEBHOOK_MAX_ATTEMPTS tries, then FAILED.
+# WEBHOOK_CA_BUNDLE: a CA file receivers' certificates are checked against instead of the
+# system's (a private CA); empty: the system's. Deliveries are kept WEBHOOK_RETENTION_DAYS.
+WEBHOOK_TIMEOUT = (
+    env_float("WEBHOOK_CONNECT_TIMEOUT", 3.0),
+    env_float("WEBHOOK_READ_TIMEOUT", 10.0),
+)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_CA_BUNDLE = env_str("WEBHOOK_CA_BUNDLE", "")
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "vms",
     "backups",
     "costs",
+    "webhooks",
     "monitoring",
     "consoles",
 ]
@@ -287,6 +288,8 @@ SPECTACULAR_SETTINGS = {
         "MarketplaceKindEnum": "marketplace.choices.MarketplaceKind",
         "VMStateEnum": "vms.choices.VMState",
         "RecoveryPolicyEnum": "vms.choices.RecoveryPolicy",
+        "WebhookEventEnum": "webhooks.choices.WebhookEvent",
+        "DeliveryStateEnum": "webhooks.choices.DeliveryState",
     },
 }
 

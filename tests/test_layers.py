@@ -28,6 +28,7 @@ FLOORS = {
     "consoles": 5,
     "backups": 6,
     "costs": 6,
+    "webhooks": 6,
     "portal": 7,
 }
 # What each package outside the floors may import of the project.

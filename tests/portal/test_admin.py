@@ -34,6 +34,7 @@ from provisions.models import (
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
 from vms.models import VMJob, VMLogLine, VMSnapshot
+from webhooks import services as webhook_services
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,8 @@ def one_of_each(owner, operator, cluster, template):
         owner=owner, username="alice", vm=vm, host=host, target="VM web", via="BROWSER"
     )
     ApiToken.issue(owner, "cli")
+    hook, _ = webhook_services.create(owner, "https://hooks.example/edge", ["vm.state"])
+    webhook_services.ping(owner, hook)
     UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
     Group.objects.create(name="operators")
     Schedule.objects.create(func="math.floor", args="1.5", schedule_type=Schedule.ONCE)
@@ -170,6 +173,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "vms.VMJob",
         "vms.VMSnapshot",
         "consoles.ConsoleSession",
+        "webhooks.Delivery",
     ],
 )
 def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):
@@ -247,3 +251,12 @@ def test_the_provider_admin_applies_the_same_checks_as_the_api(operator_client):
     html = response.content.decode()
     assert "is not a valid name" in html and "inputs[0].type" in html
     assert Provider.objects.count() == before
+
+
+def test_the_webhook_admin_never_shows_the_secret(operator_client, one_of_each):
+    from webhooks.models import Webhook
+
+    hook = Webhook.objects.get()
+    html = operator_client.get(f"/admin/webhooks/webhook/{hook.pk}/change/").content.decode()
+    assert hook.get_secret() not in html and hook.secret_encrypted not in html
+    assert hook.secret_hint in html
