@@ -244,9 +244,9 @@ def reserve(user, group, needs: dict, *, what: str = "this") -> None:
             in_use = used(whose, name)
             after = Decimal(in_use) + Decimal(need)
             if after > Decimal(limit) or (not need and Decimal(in_use) >= Decimal(limit)):
-                text = _refusal(whose, BY_NAME[name], in_use, limit, need, what)
-                _warn(whose, name, in_use, limit, text)
-                raise ValidationError(text)
+                # No warning is sent for a refusal: it rolls back with the transaction, and
+                # the one asking is told. The warning went out when use crossed the level.
+                raise ValidationError(_refusal(whose, BY_NAME[name], in_use, limit, need, what))
             if after * 100 >= Decimal(limit) * settings.QUOTA_WARN_PERCENT > Decimal(in_use) * 100:
                 text = (
                     f"{whose}: {BY_NAME[name].label} {BY_NAME[name].shown(after)} of "

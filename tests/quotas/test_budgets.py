@@ -77,3 +77,29 @@ def test_the_groups_month_counts_only_its_clusters(owner, month, operator):
     assert budgets.of_group(personal_group(owner))[0].projected == Decimal("12.00")
     group_services.change_group(owner, month, "edge-team")
     assert budgets.of_group(team)[0].month_to_date > 0
+
+
+def test_budget_and_quota_warnings_reach_the_groups_webhooks(
+    owner, month, settings, django_capture_on_commit_callbacks
+):
+    """The real senders (costs.budgets, core.quotas) to the group's webhook deliveries."""
+    from core.quotas import Quota
+    from webhooks import services as webhooks
+    from webhooks.models import Delivery
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    group = personal_group(owner)
+    webhooks.create(
+        owner, "https://127.0.0.1:9/hook", ["budget.warning", "quota.warning"], group=group.name
+    )
+    budgets.set_budget(owner, group, amount="10")
+    with django_capture_on_commit_callbacks(execute=True):  # its try fails: a closed port
+        budgets.warn()
+    Quota.objects.create(group=group, hosts=3)
+    with django_capture_on_commit_callbacks(execute=True):  # the third of 3: past 80%
+        provisions.add_host(owner, month)
+    told = {d.event: d.payload["data"] for d in Delivery.objects.all()}
+    assert told["budget.warning"]["level"] == "exceeded"
+    assert told["budget.warning"]["projected"] == "12.00"
+    assert told["quota.warning"]["resource"] == "hosts"
+    assert "HOSTS 3 of 3 used (80% or more)" in told["quota.warning"]["text"]
