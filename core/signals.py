@@ -12,8 +12,8 @@ from django.dispatch import Signal
 state_changed = Signal()
 
 # A reservation took a group's or a user's use of a quota to its warning level
-# (settings.QUOTA_WARN_PERCENT) or past it (core.quotas). Arguments: group (or None), user (or None), resource (a core.quotas name),
-# used, limit, text (the sentence shown to people).
+# (settings.QUOTA_WARN_PERCENT) or past it (core.quotas). Arguments: group (or None), user
+# (or None), resource (a core.quotas name), used, limit, text (the sentence shown to people).
 quota_warning = Signal()
 
 # A group's month (projected spend) crossed its budget's warning level or its budget
