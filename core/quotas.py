@@ -176,9 +176,17 @@ class Line:
             "label": self.resource.label,
             "used": _plain(self.used),
             "limit": _plain(self.limit),
-            "used_text": self.resource.shown(self.used),
-            "limit_text": self.resource.shown(self.limit) if self.limit is not None else "-",
+            "used_text": self.used_text,
+            "limit_text": self.limit_text,
         }
+
+    @property
+    def used_text(self) -> str:
+        return self.resource.shown(self.used)
+
+    @property
+    def limit_text(self) -> str:
+        return self.resource.shown(self.limit) if self.limit is not None else "-"
 
     @property
     def percent(self) -> int | None:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:pk>/members/", group_views.member_set, name="member_set"),
     path("<int:pk>/members/remove/", group_views.member_remove, name="member_remove"),
     path("<int:pk>/delete/", group_views.group_delete, name="delete"),
+    path("<int:pk>/budget/", group_views.budget_set, name="budget"),
 ]

@@ -13,10 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import group_services
+from core import group_services, quotas
 from core.forms import add_validation_error
 from core.groups import Group, Membership, Role
 from core.pages import acted
+from costs import budgets
+from costs.models import Budget
 
 # How the page names each kind of object group_services.HELD counts; a kind added there and
 # not here still shows, under its model's plural name.
@@ -32,6 +34,16 @@ class GroupForm(forms.Form):
     # Only the shape of the input here: the name's rules and uniqueness live in the service.
     name = forms.CharField(max_length=64)
     description = forms.CharField(max_length=200, required=False)
+
+
+class BudgetForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Monthly budget ($)", min_value=0, max_digits=10, decimal_places=2
+    )
+    warn_percent = forms.IntegerField(
+        label="Warn at (%)", min_value=1, max_value=100, initial=80, required=False
+    )
+    hard_stop = forms.BooleanField(label="Refuse new droplets that would pass it", required=False)
 
 
 class MemberForm(forms.Form):
@@ -129,8 +141,53 @@ def group_detail(request, pk):
         "held": _held(group),
         "roles": Role.choices,
         "member_form": MemberForm(),
+        "quota_lines": quotas.report(quotas.Whose(group=group)),
+        "quota_title": f"Quotas of group {group.name}",
     }
+    context["month"], context["standing"] = _month(group)
+    if manages:
+        found = context["standing"].budget if context["standing"] else None
+        context["budget_form"] = BudgetForm(
+            initial={
+                "amount": found.amount,
+                "warn_percent": found.warn_percent,
+                "hard_stop": found.hard_stop,
+            }
+            if found
+            else None
+        )
     return render(request, "portal/groups/detail.html", context)
+
+
+def _month(group):
+    """The group's month, and its standing against its budget (None without one)."""
+    cost = budgets.of_group(group)[0]
+    budget = Budget.objects.filter(group=group).first()
+    return cost, budgets.Standing(budget, cost) if budget else None
+
+
+@login_required
+@require_POST
+def budget_set(request, pk):
+    group = _group(request, pk)
+    if request.POST.get("remove"):
+        return acted(
+            request,
+            _back(group),
+            lambda: budgets.remove_budget(request.user, group),
+            f"Budget of {group.name} removed.",
+        )
+    form = BudgetForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, errors)
+        return redirect(_back(group))
+    return acted(
+        request,
+        _back(group),
+        lambda: budgets.set_budget(request.user, group, **form.cleaned_data),
+        lambda done: f"Budget of {group.name}: ${done.amount} a month.",
+    )
 
 
 @login_required
