@@ -9,7 +9,15 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from core import quotas
-from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new, role_in
+from core.groups import (
+    ROLES_THAT_CHANGE,
+    Group,
+    Membership,
+    Role,
+    group_for_new,
+    personal_group,
+    role_in,
+)
 from core.lookup import find
 from core.names import check_name
 from core.tenancy import acting_role, check_change
@@ -23,6 +31,14 @@ def visible_groups(user):
     if user.is_staff:
         return Group.objects.all()
     return Group.objects.filter(memberships__user=user)
+
+
+def creatable_groups(user) -> list[Group]:
+    """The groups the user may make objects in (admin or member), their primary first: the
+    choices of a form's group field."""
+    personal_group(user)
+    rows = Membership.objects.filter(user=user, role__in=ROLES_THAT_CHANGE).select_related("group")
+    return [m.group for m in sorted(rows, key=lambda m: (not m.primary, m.group.name))]
 
 
 def find_group(user, ref) -> Group:

@@ -213,6 +213,18 @@ def report(whose: Whose, resources=None) -> list[Line]:
     return [Line(BY_NAME[name], used(whose, name), found[name]) for name in names]
 
 
+VM_RESOURCES = ("vms", "running_vms", "cpu", "memory_mb", "disk_mb", "port_blocks")
+DROPLET_RESOURCES = ("hosts", "spend")
+
+
+def for_decision(user, group, resources) -> list[tuple[str, list[Line]]]:
+    """The user's and the group's use of `resources`, titled, for a form that takes them."""
+    found = [(f"Your quotas ({user.username})", report(Whose(user=user), resources))]
+    if group is not None:
+        found.append((f"Quotas of group {group.name}", report(Whose(group=group), resources)))
+    return found
+
+
 def _refusal(whose: Whose, resource: Resource, in_use, limit, need, what: str) -> str:
     text = f"{whose}: {resource.label} {resource.shown(in_use)} of {resource.shown(limit)} used"
     if need:

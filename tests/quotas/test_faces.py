@@ -136,3 +136,26 @@ def test_the_cli_shows_and_sets_quotas(cli_env, capsys, monkeypatch, owner, oper
     assert code == 0 and "$100.00 (warn at 80%, hard stop)" in out
     code, out, _ = run_cli(capsys, onegroup, "show", "alice")
     assert "COST THIS MONTH" in out and "QUOTAS" in out
+
+
+@pytest.mark.django_db
+def test_the_instantiate_page_shows_quotas_and_takes_a_group(
+    owner_client, owner, cluster, template
+):
+    team = group_services.create_group(owner, "edge-team")
+    Quota.objects.create(group=team, vms=0)
+    page = owner_client.get(f"/vms/templates/{template.pk}/instantiate/").content.decode()
+    assert "Your quotas (alice)" in page and "Quotas of group alice" in page
+    assert f'<option value="{team.pk}">edge-team</option>' in page
+    public = cluster.networks.get(kind="public").pk
+    refused = owner_client.post(
+        f"/vms/templates/{template.pk}/instantiate/",
+        {"name": "web", "nic": str(public), "group": str(team.pk)},
+    )
+    text = refused.content.decode()
+    assert "group edge-team: VMS 0 of 0 used, this VM needs 1" in text
+    assert "Quotas of group edge-team" in text
+    made = owner_client.post(
+        f"/vms/templates/{template.pk}/instantiate/", {"name": "web", "nic": str(public)}
+    )
+    assert made.status_code == 302
