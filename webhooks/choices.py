@@ -7,7 +7,7 @@ class WebhookEvent(models.TextChoices):
     VM_STATE = "vm.state", "a VM changed state"
     PROVISION_STATE = "provision.state", "a provision changed state"
     HOST_ERROR = "host.error", "a host went to ERROR"
-    QUOTA_WARNING = "quota.warning", "a quota crossed its warning level or was refused"
+    QUOTA_WARNING = "quota.warning", "a quota crossed its warning level"
     BUDGET_WARNING = "budget.warning", "the month's projected spend crossed the budget"
 
 

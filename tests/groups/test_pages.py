@@ -195,8 +195,8 @@ def test_the_group_page_costs_the_same_queries_with_more_members(
     )
     Membership.objects.bulk_create(Membership(group=group, user=user) for user in users)
     # session, user, the group with its four counts, its members with their users; its quota
-    # row and one count per quota resource (10); its month's meters and its budget
-    with django_assert_num_queries(17):
+    # row and one count per quota resource (10); its month's meters, its budget, its webhooks
+    with django_assert_num_queries(18):
         html = page(owner_client.get(f"/groups/{group.pk}/"))
     assert f"<td>user{count - 1}</td>" in html and "<dt>Templates</dt><dd>1</dd>" in html
 
@@ -249,3 +249,40 @@ def test_members_see_the_quotas_but_not_the_budget_form(team, username):
 
 def test_an_outsider_gets_404_for_the_budget_form(outsider_client, team):
     assert outsider_client.post(f"/groups/{team.pk}/budget/", {"amount": "1"}).status_code == 404
+
+
+def test_the_admin_adds_a_webhook_seeing_its_secret_once_and_deletes_it(
+    owner_client, team, settings
+):
+    from webhooks.models import Webhook
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    done = owner_client.post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://127.0.0.1:8443/hook", "events": ["vm.state", "budget.warning"]},
+        follow=True,
+    )
+    hook = Webhook.objects.get(group=team)
+    secret = hook.get_secret()
+    assert f"shown this once: {secret}" in page(done)
+    again = page(owner_client.get(f"/groups/{team.pk}/"))
+    assert secret not in again and "vm.state, budget.warning" in again
+    refused = owner_client.post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://169.254.169.254/latest", "events": ["vm.state"]},
+        follow=True,
+    )
+    assert "address not allowed" in page(refused) and Webhook.objects.count() == 1
+    gone = owner_client.post(f"/groups/{team.pk}/webhooks/{hook.pk}/delete/", follow=True)
+    assert f"Webhook {hook.pk} deleted." in page(gone) and not Webhook.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["bob", "carol"])
+def test_members_see_no_webhooks_and_cannot_add_one(team, username):
+    assert "Add webhook" not in page(client_of(username).get(f"/groups/{team.pk}/"))
+    answer = client_of(username).post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://hooks.example/x", "events": ["vm.state"]},
+        follow=True,
+    )
+    assert "only its admins and the operators manage its webhooks" in page(answer)
