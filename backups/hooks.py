@@ -2,7 +2,7 @@
 the disk of a VM restored as a new one, the scheduled backups started each monitoring cycle,
 and the recovery of a fenced host's VMs (registered in ready())."""
 
-from backups import recovery, runs, schedules
+from backups import quota_counters, recovery, runs, schedules
 from monitoring import cyclehooks
 from provisions import hooks as provision_hooks
 from vms import jobhooks
@@ -16,3 +16,4 @@ def register() -> None:
     jobhooks.deployed.register(runs.restore_done)
     cyclehooks.cycle_ended.register(schedules.cycle_ended)
     provision_hooks.host_fenced.register(recovery.recover_vms_of)
+    quota_counters.register()

@@ -13,6 +13,7 @@ from django.http import Http404
 from backups import stores
 from backups.choices import BackupState
 from backups.models import BackupStore, PendingRestore, VMBackup, repository_key
+from core import quotas
 from core.lookup import find, is_id
 from core.names import check_name
 from core.tenancy import CHANGE, check_change
@@ -81,6 +82,9 @@ def backup(user, vm: VM, scheduled: bool = False, keep: str = "") -> VMBackup:
             user, vm, needs="a backup needs it RUNNING or POWEROFF", without_disk=": no backup"
         )
         store = store_for(vm)
+        # A backup's size is known once restic has written it: refused when the stores
+        # already hold the quota's worth.
+        quotas.reserve(vm.owner, vm.group, {"backup_mb": 0}, what="a new backup")
         taken = VMBackup.objects.create(
             vm=vm,
             store=store,

@@ -102,7 +102,7 @@ def lab_cycles(user, ssh, connects) -> dict:
     image = ensure_alpine_rootfs()  # cached after the first build (`make lab-deps` tools)
     settings.PROVISION_POLL_INTERVAL = 0.1  # the simulator boots droplets in 0.2 s here
     settings.PROVISION_SSH_WAIT = 30
-    settings.VM_QUOTA_DEFAULT = {"vms": 1000, "cpu": 1000.0, "memory_mb": 1 << 30}
+    settings.QUOTA_DEFAULTS = {"user": {}, "group": {}}
     settings.VM_CPU_OVERCOMMIT = 100.0  # 10 VMs of 1 CPU on a 2-CPU droplet
     drift.BUDGET.spent.clear()
     drift.BUDGET.resting_until.clear()

@@ -69,7 +69,7 @@ def run(database: str) -> int:
     image = ensure_alpine_rootfs()
     settings.PROVISION_POLL_INTERVAL = 0.1
     settings.PROVISION_SSH_WAIT = 20
-    settings.VM_QUOTA_DEFAULT = {"vms": 1000, "cpu": 1000.0, "memory_mb": 1 << 30}
+    settings.QUOTA_DEFAULTS = {"user": {}, "group": {}}
     settings.VM_CPU_OVERCOMMIT = 100.0
     server, _ = start_image_server(host="0.0.0.0", cache=image.path.rsplit("/", 1)[0])  # noqa: S104
     try:

@@ -65,7 +65,7 @@ def main() -> int:
         settings.PROVISION_SSH_WAIT = 20
         # 2 + 5 + 20 VMs of 1 CPU: more than the default quota (20 VMs) and than two lab hosts
         # of this machine's CPU count would take at the default overcommit.
-        settings.VM_QUOTA_DEFAULT = {"vms": 1000, "cpu": 1000.0, "memory_mb": 1 << 30}
+        settings.QUOTA_DEFAULTS = {"user": {}, "group": {}}
         settings.VM_CPU_OVERCOMMIT = 100.0
         workers = settings.Q_CLUSTER["workers"]
         # Lab hosts fetch the image from this machine through the lab bridge.

@@ -4,6 +4,8 @@ with a role: admin (manages the group), member (creates and uses its objects) or
 
 import sys
 
+from cli import quotas
+from cli.client import CliError
 from cli.framework import Command, structured
 from cli.output import properties, table
 
@@ -29,6 +31,8 @@ def cmd_list(client, args):
 
 def cmd_show(client, args):
     group = client.resolve("groups", args.group, "group")
+    group["quotas"] = client.get(f"groups/{group['id']}/quota/")["quotas"]
+    group["cost"] = client.get(f"costs/groups/{group['id']}/")
     if structured(args, group):
         return 0
     properties(
@@ -40,6 +44,57 @@ def cmd_show(client, args):
         ["USER", "ROLE", "PRIMARY"],
         [[m["user"], m["role"], "yes" if m["primary"] else "no"] for m in group["members"]],
     )
+    print()
+    quotas.show(group["quotas"])
+    print()
+    _show_cost(group["cost"])
+    return 0
+
+
+def _show_cost(cost: dict) -> None:
+    budget = cost["budget"]
+    pairs = [
+        ("MONTH TO DATE", f"${cost['month_to_date']}"),
+        ("PROJECTED", f"${cost['projected']}"),
+        ("HOURLY", f"${cost['hourly']}"),
+    ]
+    if budget:
+        stop = ", hard stop" if budget["hard_stop"] else ""
+        pairs.append(
+            (
+                "BUDGET",
+                f"${budget['amount']} (warn at {budget['warn_percent']}%{stop}): "
+                f"{budget['percent']}% projected"
+                + (f", {budget['level']}" if budget["level"] else ""),
+            )
+        )
+    else:
+        pairs.append(("BUDGET", "-"))
+    properties("COST THIS MONTH", pairs)
+
+
+def cmd_quota(client, args):
+    """Set the group's limits (operators)."""
+    group = client.resolve("groups", args.group, "group")
+    answer = client.put(f"groups/{group['id']}/quota/", quotas.body(args))
+    quotas.show(answer["quotas"])
+    return 0
+
+
+def cmd_budget(client, args):
+    group = client.resolve("groups", args.group, "group")
+    path = f"costs/groups/{group['id']}/"
+    if args.remove:
+        client.delete(path)
+        return 0
+    if args.amount is None:
+        raise CliError("give --amount DOLLARS (or --remove)")
+    body = {"amount": args.amount}
+    if args.warn is not None:
+        body["warn_percent"] = args.warn
+    if args.hard_stop is not None:
+        body["hard_stop"] = args.hard_stop == "yes"
+    _show_cost(client.put(path, body))
     return 0
 
 
@@ -74,6 +129,15 @@ def build() -> Command:
     p.add_argument("--description")
     p = cli.verb("delete", cmd_delete, "delete a group that holds nothing")
     p.add_argument("group", help="ID or name")
+    p = cli.verb("quota", cmd_quota, "set a group's limits (operators)")
+    p.add_argument("group", help="ID or name")
+    quotas.add_options(p)
+    p = cli.verb("budget", cmd_budget, "set a group's monthly budget (its admins)")
+    p.add_argument("group", help="ID or name")
+    p.add_argument("--amount", help="dollars per calendar month")
+    p.add_argument("--warn", help="warn at this % of it (default 80)")
+    p.add_argument("--hard-stop", choices=["yes", "no"], help="refuse droplets past it")
+    p.add_argument("--remove", action="store_true", help="remove the budget")
     for verb, role, text in (
         ("addadmin", "admin", "make a user an admin of the group"),
         ("deladmin", "member", "make an admin a plain member again"),

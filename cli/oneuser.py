@@ -4,6 +4,7 @@ adding them to or removing them from a group (its admins do that)."""
 import sys
 from urllib.parse import quote
 
+from cli import quotas
 from cli.framework import Command, structured
 from cli.output import properties, table
 
@@ -14,6 +15,7 @@ def _path(username: str) -> str:
 
 def cmd_show(client, args):
     user = client.get(_path(args.user))
+    user["quotas"] = client.get(_path(args.user) + "quota/")["quotas"]
     if structured(args, user):
         return 0
     primary = next((g["group"] for g in user["groups"] if g["primary"]), "-")
@@ -30,6 +32,14 @@ def cmd_show(client, args):
         ["GROUP", "ROLE", "PRIMARY"],
         [[g["group"], g["role"], "yes" if g["primary"] else "no"] for g in user["groups"]],
     )
+    print()
+    quotas.show(user["quotas"])
+    return 0
+
+
+def cmd_quota(client, args):
+    """Set the user's limits (operators)."""
+    quotas.show(client.put(_path(args.user) + "quota/", quotas.body(args))["quotas"])
     return 0
 
 
@@ -54,6 +64,9 @@ def build() -> Command:
     cli = Command("oneuser", __doc__)
     p = cli.verb("show", cmd_show, "a user's groups and roles", structured=True)
     p.add_argument("user", help="username")
+    p = cli.verb("quota", cmd_quota, "set a user's limits (operators)")
+    p.add_argument("user", help="username")
+    quotas.add_options(p)
     p = cli.verb("chgrp", cmd_chgrp, "change a user's primary group (one they are in)")
     p.add_argument("user", help="username")
     p.add_argument("group", help="group ID or name")

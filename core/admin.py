@@ -4,6 +4,7 @@ from django.db import models
 from core import outbound
 from core.groups import Group, Membership
 from core.models import ApiToken, UserProfile
+from core.quotas import Quota
 
 # A URL typed without a scheme gets https (Django 6's default; without it, every form with a
 # URLField warns of the change).
@@ -93,3 +94,13 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["group__name", "user__username"]
     readonly_fields = ["joined_at"]
     autocomplete_fields = ["group", "user"]
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Limits of a user or a group; an empty limit is settings.QUOTA_DEFAULTS' for its kind."""
+
+    list_display = ["__str__", "vms", "running_vms", "cpu", "memory_mb", "hosts", "spend"]
+    list_select_related = ["user", "group"]
+    search_fields = ["user__username", "group__name"]
+    autocomplete_fields = ["user", "group"]

@@ -8,7 +8,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
-from core.groups import ROLES_THAT_CHANGE, Group, Membership, Role, group_for_new, role_in
+from core import quotas
+from core.groups import (
+    ROLES_THAT_CHANGE,
+    Group,
+    Membership,
+    Role,
+    group_for_new,
+    personal_group,
+    role_in,
+)
 from core.lookup import find
 from core.names import check_name
 from core.tenancy import acting_role, check_change
@@ -22,6 +31,14 @@ def visible_groups(user):
     if user.is_staff:
         return Group.objects.all()
     return Group.objects.filter(memberships__user=user)
+
+
+def creatable_groups(user) -> list[Group]:
+    """The groups the user may make objects in (admin or member), their primary first: the
+    choices of a form's group field."""
+    personal_group(user)
+    rows = Membership.objects.filter(user=user, role__in=ROLES_THAT_CHANGE).select_related("group")
+    return [m.group for m in sorted(rows, key=lambda m: (not m.primary, m.group.name))]
 
 
 def find_group(user, ref) -> Group:
@@ -149,9 +166,23 @@ def change_group(user, obj, ref):
     group = chosen_group(user, ref)
     if group is None:
         raise ValidationError({"group": "give the group to move it to (ID or name)"})
-    type(obj).objects.filter(pk=obj.pk).update(group=group)
+    _moved(obj, obj.owner, group, {"group": group}, f"moving {_label(obj)} there")
     obj.group = group
     return obj
+
+
+def _label(obj) -> str:
+    return f"{obj._meta.verbose_name} {obj.name}"
+
+
+def _moved(obj, owner, group, fields: dict, what: str) -> None:
+    """Update `obj` with `fields` (its new group or owner), refused when that takes the new
+    owner or group past a quota: what it holds (a provision's hosts, a VM's CPUs) moves with
+    it. Counted before and after, under the quota's locks."""
+    with transaction.atomic():
+        before = quotas.usage(owner, group)
+        type(obj).objects.filter(pk=obj.pk).update(**fields)
+        quotas.check_grown(owner, group, before, what=what)
 
 
 def change_owner(user, obj, username):
@@ -172,7 +203,7 @@ def change_owner(user, obj, username):
                 f"{obj.group.name if obj.group_id else '-'}: add them first, or chgrp {label}"
             }
         )
-    type(obj).objects.filter(pk=obj.pk).update(owner=new_owner)
+    _moved(obj, new_owner, None, {"owner": new_owner}, f"giving {label} to them")
     obj.owner = new_owner
     return obj
 

@@ -136,3 +136,4 @@ class Event(models.Model):
 
 # Groups live in their own module; imported here so Django registers them.
 from core.groups import Group, Membership  # noqa: E402,F401
+from core.quotas import Quota  # noqa: E402,F401

@@ -1,6 +1,6 @@
-"""Outbound URLs: the ones the portal fetches (marketplace indexes) and the ones it tells a host
-to fetch (images). Both may be typed by an operator or come from an index someone else serves,
-so both are checked here, and only here:
+"""Outbound URLs: the ones the portal fetches (marketplace indexes), the ones it tells a host to
+fetch (images) and the ones it posts to (groups' webhooks). All may be typed by a user or come
+from an index someone else serves, so all are checked here, and only here:
 
 - http and https only, a host, no user name or password (`http://good@127.0.0.1/` tricks);
 - every address the host name resolves to must be a public one: loopback, link-local (the
@@ -283,6 +283,30 @@ def fetch(url: str, timeout=TIMEOUT) -> requests.Response:
                 raise FetchError(url, f"HTTP {response.status_code}")
             return response
     raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def post(url: str, body: bytes, headers: dict, timeout=TIMEOUT, verify=True) -> int:
+    """POST `body` to `url` through the checked connection (webhooks). Redirects are not
+    followed: the receiver is the URL its owner gave, and a 3xx is its answer. Returns the
+    status code, the answer's body unread; raises FetchError when the address is refused or
+    the request fails on our side. `verify`: True, or a CA bundle's path."""
+    with session() as checked:
+        checked.verify = verify
+        try:
+            parse(url)
+            response = checked.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            )
+        except URLRefused as exc:
+            raise FetchError(url, exc.message) from None
+        except requests.exceptions.SSLError:
+            raise FetchError(url, "TLS handshake or certificate failed") from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchError(url, "no answer in time") from None
+        except requests.RequestException:
+            raise FetchError(url, "cannot connect") from None
+        response.close()
+        return response.status_code
 
 
 def validate_url(value: str) -> None:

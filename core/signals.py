@@ -11,9 +11,9 @@ from django.dispatch import Signal
 # Arguments: obj, from_state, to_state, source, actor (a user or None), reason.
 state_changed = Signal()
 
-# A group's or a user's usage of a quota crossed its warning level or was refused at its limit
-# (core.quotas). Arguments: group (or None), user (or None), resource (a core.quotas name),
-# used, limit, text (the sentence shown to people).
+# A reservation took a group's or a user's use of a quota to its warning level
+# (settings.QUOTA_WARN_PERCENT) or past it (core.quotas). Arguments: group (or None), user
+# (or None), resource (a core.quotas name), used, limit, text (the sentence shown to people).
 quota_warning = Signal()
 
 # A group's month (projected spend) crossed its budget's warning level or its budget

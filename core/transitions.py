@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.signals import state_changed
+
 log = logging.getLogger(__name__)
 
 REASON_LIMIT = 2000
@@ -65,3 +67,22 @@ def transition(
     for name, value in fields.items():
         setattr(obj, name, value)
     log.info("%s %s: %s -> %s (%s)", model._meta.model_name, obj.pk, current, to, reason)
+    # Told once the change is committed (at once outside a transaction), never for one rolled
+    # back; with nobody listening, the hot path registers nothing at all.
+    if state_changed.has_listeners(model):
+        told = {
+            "obj": obj,
+            "from_state": current,
+            "to_state": to,
+            "source": source,
+            "actor": actor,
+            "reason": reason[:REASON_LIMIT],
+        }
+        transaction.on_commit(lambda: _tell(model, told), robust=True)
+
+
+def _tell(model, told: dict) -> None:
+    # The change stands whatever a listener does: one that fails is logged, the others hear.
+    for receiver, answer in state_changed.send_robust(sender=model, **told):
+        if isinstance(answer, Exception):
+            log.error("state_changed listener %r failed", receiver, exc_info=answer)

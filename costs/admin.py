@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
-from costs.models import BalanceCheck
+from costs.models import BalanceCheck, Budget
 
 
 @admin.register(BalanceCheck)
@@ -18,3 +18,13 @@ class BalanceCheckAdmin(ReadOnlyAdmin):
         "error",
     ]
     exclude = ["token_fingerprint"]
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """A group's monthly budget; its admins set it from the group's page, the API or the CLI."""
+
+    list_display = ["group", "amount", "warn_percent", "hard_stop", "warned_level", "updated_at"]
+    list_select_related = ["group"]
+    search_fields = ["group__name"]
+    readonly_fields = ["warned_month", "warned_level", "updated_at"]

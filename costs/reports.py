@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from costs.billing import ZERO, Cost, Life, cost_of, month_bounds
 from providers import prices
+from providers.billing import ZERO, Cost, Life, cost_of, month_bounds
 from provisions.models import MeteredDroplet, Provision
 from vms import capacity
 from vms.choices import VMState

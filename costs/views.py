@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from costs import balance, reports
-from costs.billing import Cost, month_bounds
 from costs.models import BalanceCheck
+from providers.billing import Cost, month_bounds
 from providers.drivers import CloudError
 from provisions.models import Provision
 

@@ -9,8 +9,8 @@ from backups.api.vm_backups import BackupListView, BackupView, RestoreView
 from consoles.api.views import HostExecView
 from core.api.account import SSHKeyView
 from core.api.groups import GroupViewSet
-from core.api.users import UserPrimaryGroupView, UserView
-from costs.api.views import BalanceView, ProvisionCostView, SummaryView
+from core.api.users import UserPrimaryGroupView, UserQuotaView, UserView
+from costs.api.views import BalanceView, GroupCostView, ProvisionCostView, SummaryView
 from marketplace.api.views import AppViewSet, MarketplaceViewSet
 from monitoring.api.views import HostMonitoringView, VMMonitoringView, VMUsageView
 from providers.api.views import ProviderViewSet
@@ -19,6 +19,7 @@ from provisions.api.views import ProvisionViewSet
 from provisions.secgroups.api import SecurityGroupViewSet
 from vms.api.snapshots import SnapshotListView, SnapshotRevertView, SnapshotView
 from vms.api.views import ImageViewSet, TemplateViewSet, VMViewSet
+from webhooks.api.views import WebhookViewSet
 
 app_name = "api"
 router = DefaultRouter()
@@ -34,10 +35,12 @@ router.register("vms", VMViewSet, basename="vm")
 router.register("backupstores", BackupStoreViewSet, basename="backupstore")
 router.register("groups", GroupViewSet, basename="group")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 urlpatterns = [
     path("account/ssh-key/", SSHKeyView.as_view(), name="ssh-key"),
     path("users/<str:username>/", UserView.as_view(), name="user"),
     path("users/<str:username>/chgrp/", UserPrimaryGroupView.as_view(), name="user-chgrp"),
+    path("users/<str:username>/quota/", UserQuotaView.as_view(), name="user-quota"),
     # Before the router, so its vms/<pk>/ routes never see these.
     path("vms/<int:pk>/monitoring/", VMMonitoringView.as_view(), name="vm-monitoring"),
     path("vms/usage/", VMUsageView.as_view(), name="vm-usage"),
@@ -62,6 +65,7 @@ urlpatterns = [
     path("provisions/<int:pk>/cost/", ProvisionCostView.as_view(), name="provision-cost"),
     path("costs/", SummaryView.as_view(), name="costs"),
     path("costs/balance/", BalanceView.as_view(), name="cost-balance"),
+    path("costs/groups/<str:pk>/", GroupCostView.as_view(), name="group-cost"),
     path("hosts/<int:pk>/monitoring/", HostMonitoringView.as_view(), name="host-monitoring"),
     path("hosts/<int:pk>/exec/", HostExecView.as_view(), name="host-exec"),
     *router.urls,

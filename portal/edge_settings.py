@@ -93,11 +93,18 @@ COST_BALANCE_THRESHOLD = env_float("COST_BALANCE_THRESHOLD", 1.0)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
 # VMs (LXC system containers).
-VM_QUOTA_DEFAULT = {
-    "vms": env_int("VM_QUOTA_VMS", 20),
-    "cpu": env_float("VM_QUOTA_CPU", 16.0),
-    "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
+# Quotas (core/quotas.py): the limits of a user or group whose own limit is empty. A user may
+# have 20 VMs, 16 CPUs and 32 GB by default; groups have no limit until an operator sets one.
+QUOTA_DEFAULTS = {
+    "user": {
+        "vms": env_int("VM_QUOTA_VMS", 20),
+        "cpu": env_float("VM_QUOTA_CPU", 16.0),
+        "memory_mb": env_int("VM_QUOTA_MEMORY_MB", 32768),
+    },
+    "group": {},
 }
+# A reservation taking a user or group to this share of a limit sends a quota warning.
+QUOTA_WARN_PERCENT = env_int("QUOTA_WARN_PERCENT", 80)
 VM_CPU_OVERCOMMIT = env_float("VM_CPU_OVERCOMMIT", 4.0)
 # Isolation: containers are unprivileged, their root mapped to one subordinate id
 # range per host (OpenNebula's 600100001-600165537); limits per container and for all of them.
@@ -126,3 +133,15 @@ CONSOLE_MAX_PER_USER = env_int("CONSOLE_MAX_PER_USER", 5)
 # How often a session checks its VM is still RUNNING and marks itself alive; a session row not
 # marked for 3 beats belongs to a process that died and no longer counts against the limit.
 CONSOLE_BEAT_SECONDS = env_float("CONSOLE_BEAT_SECONDS", 5.0)
+
+# Webhooks (webhooks/): each delivery is one POST with a short timeout, tried again after 1 min,
+# 5 min, 30 min, 2 h, 6 h (then every 6 h) until WEBHOOK_MAX_ATTEMPTS tries, then FAILED.
+# WEBHOOK_CA_BUNDLE: a CA file receivers' certificates are checked against instead of the
+# system's (a private CA); empty: the system's. Deliveries are kept WEBHOOK_RETENTION_DAYS.
+WEBHOOK_TIMEOUT = (
+    env_float("WEBHOOK_CONNECT_TIMEOUT", 3.0),
+    env_float("WEBHOOK_READ_TIMEOUT", 10.0),
+)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_CA_BUNDLE = env_str("WEBHOOK_CA_BUNDLE", "")
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)

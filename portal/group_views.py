@@ -13,10 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import group_services
+from core import group_services, quotas
 from core.forms import add_validation_error
 from core.groups import Group, Membership, Role
 from core.pages import acted
+from costs import budgets
+from costs.models import Budget
+from webhooks.choices import WebhookEvent
+from webhooks.models import Webhook
 
 # How the page names each kind of object group_services.HELD counts; a kind added there and
 # not here still shows, under its model's plural name.
@@ -32,6 +36,23 @@ class GroupForm(forms.Form):
     # Only the shape of the input here: the name's rules and uniqueness live in the service.
     name = forms.CharField(max_length=64)
     description = forms.CharField(max_length=200, required=False)
+
+
+class BudgetForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Monthly budget ($)", min_value=0, max_digits=10, decimal_places=2
+    )
+    warn_percent = forms.IntegerField(
+        label="Warn at (%)", min_value=1, max_value=100, initial=80, required=False
+    )
+    hard_stop = forms.BooleanField(label="Refuse new droplets that would pass it", required=False)
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(label="HTTPS URL", max_length=2000)
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
 
 
 class MemberForm(forms.Form):
@@ -86,12 +107,12 @@ def _held(group) -> list[tuple[str, int]]:
     return shown
 
 
-def _group(request, pk):
+def visible_group(request, pk):
     """The group if the user may see it; a 404 for everyone else, as for any foreign object."""
     return get_object_or_404(_visible(request.user), pk=pk)
 
 
-def _back(group):
+def page_of(group):
     return reverse("groups:detail", args=[group.pk])
 
 
@@ -108,7 +129,7 @@ def group_list(request):
             add_validation_error(form, exc)
         else:
             messages.success(request, f"Group {group.name} created; you are its admin.")
-            return redirect(_back(group))
+            return redirect(page_of(group))
     context = {"groups": _listed(request.user), "form": form}
     return render(request, "portal/groups/list.html", context)
 
@@ -129,24 +150,71 @@ def group_detail(request, pk):
         "held": _held(group),
         "roles": Role.choices,
         "member_form": MemberForm(),
+        "quota_lines": quotas.report(quotas.Whose(group=group)),
+        "quota_title": f"Quotas of group {group.name}",
     }
+    context["month"], context["standing"] = _month(group)
+    if manages:
+        context["webhooks"] = list(Webhook.objects.filter(group=group).order_by("pk"))
+        context["webhook_form"] = WebhookForm()
+        found = context["standing"].budget if context["standing"] else None
+        context["budget_form"] = BudgetForm(
+            initial={
+                "amount": found.amount,
+                "warn_percent": found.warn_percent,
+                "hard_stop": found.hard_stop,
+            }
+            if found
+            else None
+        )
     return render(request, "portal/groups/detail.html", context)
+
+
+def _month(group):
+    """The group's month, and its standing against its budget (None without one)."""
+    cost = budgets.of_group(group)[0]
+    budget = Budget.objects.filter(group=group).first()
+    return cost, budgets.Standing(budget, cost) if budget else None
+
+
+@login_required
+@require_POST
+def budget_set(request, pk):
+    group = visible_group(request, pk)
+    if request.POST.get("remove"):
+        return acted(
+            request,
+            page_of(group),
+            lambda: budgets.remove_budget(request.user, group),
+            f"Budget of {group.name} removed.",
+        )
+    form = BudgetForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, errors)
+        return redirect(page_of(group))
+    return acted(
+        request,
+        page_of(group),
+        lambda: budgets.set_budget(request.user, group, **form.cleaned_data),
+        lambda done: f"Budget of {group.name}: ${done.amount} a month.",
+    )
 
 
 @login_required
 @require_POST
 def member_set(request, pk):
     """Add a user with a role, or change a member's role (the same operation, as in the API)."""
-    group = _group(request, pk)
+    group = visible_group(request, pk)
     form = MemberForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
         messages.error(request, errors)
-        return redirect(_back(group))
+        return redirect(page_of(group))
     username, role = form.cleaned_data["user"], form.cleaned_data["role"]
     return acted(
         request,
-        _back(group),
+        page_of(group),
         lambda: group_services.set_member(request.user, group, username, role),
         lambda done: f"{done.user.username} is now {done.role} of {group.name}.",
     )
@@ -155,11 +223,11 @@ def member_set(request, pk):
 @login_required
 @require_POST
 def member_remove(request, pk):
-    group = _group(request, pk)
+    group = visible_group(request, pk)
     username = request.POST.get("user", "")
     return acted(
         request,
-        _back(group),
+        page_of(group),
         lambda: group_services.remove_member(request.user, group, username),
         f"{username} removed from {group.name}.",
     )
@@ -168,10 +236,10 @@ def member_remove(request, pk):
 @login_required
 @require_POST
 def group_delete(request, pk):
-    group = _group(request, pk)
+    group = visible_group(request, pk)
     return acted(
         request,
-        _back(group),
+        page_of(group),
         lambda: group_services.delete_group(request.user, group),
         f"Group {group.name} deleted.",
         to=lambda done: reverse("groups:list"),

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backups",
     "costs",
     "audit",
+    "webhooks",
     "monitoring",
     "consoles",
 ]
@@ -290,6 +291,8 @@ SPECTACULAR_SETTINGS = {
         "MarketplaceKindEnum": "marketplace.choices.MarketplaceKind",
         "VMStateEnum": "vms.choices.VMState",
         "RecoveryPolicyEnum": "vms.choices.RecoveryPolicy",
+        "WebhookEventEnum": "webhooks.choices.WebhookEvent",
+        "DeliveryStateEnum": "webhooks.choices.DeliveryState",
     },
 }
 

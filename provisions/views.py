@@ -7,7 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from core import quotas
 from core.forms import add_validation_error
+from core.groups import personal_group
 from jobs.states import JobState
 from providers import prices
 from providers.models import Provider
@@ -78,6 +80,9 @@ def provision_create(request):
                     "provider": provider,
                     "data": form.cleaned_data,
                     "estimate": _estimate(request.user, provider, form.cleaned_data),
+                    "quota_tables": quotas.for_decision(
+                        request.user, personal_group(request.user), quotas.DROPLET_RESOURCES
+                    ),
                 },
             )
         try:

@@ -29,6 +29,7 @@ FLOORS = {
     "backups": 6,
     "costs": 6,
     "audit": 6,
+    "webhooks": 6,
     "portal": 7,
 }
 # What each package outside the floors may import of the project.

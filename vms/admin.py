@@ -6,7 +6,6 @@ from vms.models import (
     VM,
     Image,
     PortBlock,
-    UserQuota,
     VMEvent,
     VMJob,
     VMLogLine,
@@ -100,9 +99,6 @@ class VMEventAdmin(ReadOnlyAdmin):
     @admin.display(ordering="vm__owner")
     def owner(self, event):
         return event.vm.owner
-
-
-admin.site.register(UserQuota)
 
 
 @admin.register(VMJob)

@@ -6,6 +6,7 @@ class VmsConfig(AppConfig):
 
     def ready(self):
         # provisions never imports vms; vms plugs in what provisions needs from it.
-        from vms import hooks
+        from vms import hooks, quota_counters
 
         hooks.register()
+        quota_counters.register()

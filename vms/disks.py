@@ -9,6 +9,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core import quotas
 from core.tenancy import check_change
 from jobs.states import JOB_LIVE
 from vms import capacity, lxc
@@ -26,6 +27,8 @@ def locked_for_disk_work(user, vm: VM, needs: str, without_disk: str = "") -> VM
     or POWEROFF (`needs` says for what), while a job works on it, or when it has no disk of
     its own (`without_disk` ends that message)."""
     check_change(user, vm)
+    # The quota's locks before the VM's, in the order every reservation takes them.
+    quotas.lock_ids(*VM.objects.values_list("owner_id", "group_id").get(pk=vm.pk))
     # of=self: PostgreSQL locks no row of a nullable join (the host).
     vm = VM.objects.select_for_update(of=("self",)).select_related("host__provision").get(pk=vm.pk)
     if vm.state not in DISK_WORK_STATES:
@@ -57,6 +60,9 @@ def grow(user, vm: VM, size_mb: int) -> VM:
             )
         if size_mb > DISK_MB_MAX:
             raise ValidationError({"size_mb": f"a disk is at most {DISK_MB_MAX} MB"})
+        quotas.reserve(
+            vm.owner, vm.group, {"disk_mb": size_mb - vm.disk_mb}, what="the larger disk"
+        )
         free = capacity.free(vm.host)["disk"]
         if size_mb - vm.disk_mb > free:
             raise ValidationError(

@@ -285,20 +285,6 @@ class VMEvent(Event):
         return f"{self.vm}: {self.from_state} -> {self.to_state} ({self.source})"
 
 
-class UserQuota(models.Model):
-    """Per-user limits; users without a row get settings.VM_QUOTA_DEFAULT."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vm_quota"
-    )
-    vms = models.PositiveIntegerField()
-    cpu = models.DecimalField(max_digits=6, decimal_places=2)
-    memory_mb = models.PositiveIntegerField()
-
-    def __str__(self):
-        return f"quota of {self.user}"
-
-
 class VMJob(LeasedJob):
     """One background run on a VM (deploy, poweroff, resume, reboot, terminate) under a lease
     (jobs.leases), so that a job lost with its worker is taken over and run again; the

@@ -13,18 +13,18 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import quotas
 from core.tenancy import check_change
 from jobs.states import JOB_LIVE
 from provisions.models import Host
 from vms import capacity, lxc
 from vms.choices import VMState
 from vms.models import VM
-from vms.services import TEMPLATE_LIMITS, check_quota, vm_log
+from vms.services import TEMPLATE_LIMITS, vm_log
 
 UNCHANGED = object()  # cpu_quota not given (None clears the quota)
 # state: when the new limits take effect
@@ -82,7 +82,13 @@ def _check(vm: VM, cpu: Decimal, memory_mb: int) -> None:
             f"VM {vm.name} has a {job.action} job {job.state}; resize it once that job ends"
         )
     more_cpu, more_memory = cpu - vm.cpu, memory_mb - vm.memory_mb
-    check_quota(vm.owner, more_cpu, more_memory, vms=0)
+    growth = {"cpu": more_cpu, "memory_mb": more_memory}
+    quotas.reserve(
+        vm.owner,
+        vm.group,
+        {name: more for name, more in growth.items() if more > 0},
+        what="this resize",
+    )
     room = host_free(vm.host)
     if more_cpu > room.cpu or more_memory > room.memory_mb:
         raise ValidationError(
@@ -128,8 +134,11 @@ def resize(user, vm: VM, *, cpu=None, memory_mb=None, cpu_quota=UNCHANGED) -> VM
         cpu_quota = _bounded("cpu_quota", cpu_quota)
     failure = None
     with transaction.atomic():
-        owner_id, host_id = VM.objects.values_list("owner_id", "host_id").get(pk=vm.pk)
-        list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))
+        owner_id, group_id, host_id = VM.objects.values_list("owner_id", "group_id", "host_id").get(
+            pk=vm.pk
+        )
+        # The quota's locks first, then the host's, as an instantiation takes them.
+        quotas.lock_ids(owner_id, group_id)
         list(Host.objects.select_for_update().filter(pk=host_id).values("pk"))
         vm = (
             VM.objects.select_for_update(of=("self",))

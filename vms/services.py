@@ -5,11 +5,11 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 
+from core import quotas
 from core.choices import EventSource
 from core.groups import group_for_new
 from core.lookup import find
@@ -24,7 +24,7 @@ from provisions.progress import in_parallel
 from vms import addresses, capacity, lxc, placement, ports
 from vms.choices import DISK_MB_MAX, VM_ACTIVE, RecoveryPolicy, VMState
 from vms.jobstart import enqueue_job, start_job, vm_log
-from vms.models import NIC, VM, PortBlock, UserQuota, VMSnapshot, VMTemplate
+from vms.models import NIC, VM, PortBlock, VMSnapshot, VMTemplate
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +34,17 @@ def _cpus(value) -> str:
     return format(Decimal(str(value)).normalize(), "f")
 
 
-def check_quota(user, cpu: Decimal, memory_mb: int, *, vms: int = 1) -> None:
-    """Whether the user may have `vms` more VMs and `cpu` and `memory_mb` more than the VMs
-    they have use (a resize asks for no VM and for the growth only; nothing more is free)."""
-    quota = (
-        UserQuota.objects.filter(user=user).values("vms", "cpu", "memory_mb").first()
-        or settings.VM_QUOTA_DEFAULT
-    )
-    used = (
-        VM.objects.filter(owner=user)
-        .exclude(state=VMState.DONE)
-        .aggregate(n=Count("pk"), cpu=Sum("cpu"), memory=Sum("memory_mb"))
-    )
-    if vms and used["n"] + vms > quota["vms"]:
-        raise ValidationError(f"VM quota reached: {used['n']} of {quota['vms']} VMs in use")
-    if cpu > 0 and (used["cpu"] or 0) + cpu > Decimal(str(quota["cpu"])):
-        raise ValidationError(
-            f"CPU quota reached: {_cpus(used['cpu'] or 0)} of {quota['cpu']} in use, {cpu} more "
-            "asked"
-        )
-    if memory_mb > 0 and (used["memory"] or 0) + memory_mb > quota["memory_mb"]:
-        raise ValidationError(
-            f"memory quota reached: {used['memory'] or 0} of "
-            f"{quota['memory_mb']} MiB in use, {memory_mb} more asked"
-        )
+def vm_needs(cpu, memory_mb, disk_mb, networks) -> dict:
+    """What a new VM takes of its owner's and group's quotas."""
+    public = sum(1 for network in networks if network.kind == NetworkKind.PUBLIC)
+    return {
+        "vms": 1,
+        "running_vms": 1,
+        "cpu": cpu,
+        "memory_mb": memory_mb,
+        "disk_mb": disk_mb or 0,
+        **({"port_blocks": public} if public else {}),
+    }
 
 
 MAX_PRIVATE_NICS = 4
@@ -151,11 +138,9 @@ def create_vm(
     group = group_for_new(user, group)  # `group`: a core.groups.Group, or the primary one
     try:
         with transaction.atomic():
-            # The quota is checked under a lock on the user's row (PostgreSQL; SQLite's IMMEDIATE
-            # transactions serialise writers anyway): concurrent instantiations of one user see
-            # each other's VMs instead of all passing a check made before any of them wrote.
-            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
-            check_quota(user, cpu, memory_mb)
+            # Under the quota's locks (the user's and the group's rows): concurrent
+            # instantiations see each other's VMs instead of all passing one early check.
+            quotas.reserve(user, group, vm_needs(cpu, memory_mb, disk_mb, networks), what="this VM")
             placement.lock_hosts(provision.pk)
             vm = VM.objects.create(
                 owner=user,
@@ -282,12 +267,16 @@ def act(user, vm: VM, action: str) -> VM:
         raise ValidationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     allowed, _ = ACTIONS[action]
     with transaction.atomic():
+        if action == "resume":  # the quota's locks first, in every reservation's order
+            quotas.lock_ids(*VM.objects.values_list("owner_id", "group_id").get(pk=vm.pk))
         # Under the VM's row lock, which a resize (vms/resize.py) holds while the host applies
         # it: the action waits for the resize, and a later resize sees the action's job.
         state = VM.objects.select_for_update().filter(pk=vm.pk).values_list("state", flat=True)
         vm.state = state.get()
         if vm.state not in allowed:
             raise ValidationError(f"VM {vm.name} is {vm.state}; cannot {action} it")
+        if action == "resume" and vm.state == VMState.POWEROFF:
+            quotas.reserve(vm.owner, vm.group, {"running_vms": 1}, what="this VM's resume")
         vm_log(vm, f"{action} requested by {user}")
         start_job(vm, action)
     return vm

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from core import quotas
 from core.lookup import find
 from core.names import check_name
 from vms import lxc
@@ -59,6 +60,7 @@ def create(user, vm: VM, name: str | None = None) -> VMSnapshot:
                 f"{needed_mb:.0f} MB: together more than its disk ({vm.disk_mb} MB), which is "
                 "what its snapshots may take. Delete a snapshot first"
             )
+        quotas.reserve(vm.owner, vm.group, {"snapshot_mb": round(needed_mb)}, what="this snapshot")
         try:
             with transaction.atomic():
                 snapshot = VMSnapshot.objects.create(vm=vm, name=name, disk_mb=vm.disk_mb)

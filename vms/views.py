@@ -6,6 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from core import quotas
+from core.group_services import chosen_group, creatable_groups
+from core.groups import personal_group
 from core.pages import acted
 from core.units import parse_size_mb
 from provisions.choices import HostState, NetworkKind, ProvisionState
@@ -176,6 +179,8 @@ def template_instantiate(request, pk):
     public = [n for n in networks if n.kind == NetworkKind.PUBLIC]
     private = [n for n in networks if n.kind == NetworkKind.PRIVATE]
     error = None
+    groups = creatable_groups(request.user)
+    group = next((g for g in groups if str(g.pk) == request.POST.get("group")), None)
     if request.method == "POST":
         try:
             vm = services.instantiate(
@@ -183,6 +188,7 @@ def template_instantiate(request, pk):
                 template.pk,
                 name=request.POST.get("name", "").strip(),
                 nics=[ref for ref in request.POST.getlist("nic") if ref],
+                group=chosen_group(request.user, request.POST.get("group") or None),
             )
         except (ValidationError, PermissionDenied) as exc:
             error = "; ".join(getattr(exc, "messages", None) or [str(exc)])
@@ -198,5 +204,10 @@ def template_instantiate(request, pk):
             "private": private,
             "chosen": request.POST.getlist("nic"),
             "error": error,
+            "groups": groups,
+            "group": group or personal_group(request.user),
+            "quota_tables": quotas.for_decision(
+                request.user, group or personal_group(request.user), quotas.VM_RESOURCES
+            ),
         },
     )

@@ -6,8 +6,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core import group_services
+from core.api import quotas as quota_api
 from core.api.errors import ErrorSerializer
 from core.groups import Group, Membership, Role
+from core.quotas import Whose
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -92,3 +94,15 @@ class GroupViewSet(
         group = self.get_object()  # DRF's lookup: a malformed ID is a 404 too
         group_services.remove_member(request.user, group, username)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @quota_api.schema
+    @action(detail=True, methods=["get"])
+    def quota(self, request, pk=None):
+        """What the group uses of each quota, and its limits (`onegroup show`)."""
+        return quota_api.answer(Whose(group=self.get_object()))
+
+    @quota_api.change_schema
+    @quota.mapping.put
+    def set_quota(self, request, pk=None):
+        """Set the group's limits (operators)."""
+        return quota_api.change(request, Whose(group=self.get_object()))

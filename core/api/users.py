@@ -8,9 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import group_services
+from core.api import quotas as quota_api
 from core.api.errors import ErrorSerializer
 from core.api.ownership import ChangeGroupSerializer
 from core.groups import Membership
+from core.quotas import Whose
 
 
 class UserGroupSerializer(serializers.ModelSerializer):
@@ -55,3 +57,17 @@ class UserPrimaryGroupView(APIView):
             request.user, username, body.validated_data["group"]
         )
         return _answer(membership.user)
+
+
+class UserQuotaView(APIView):
+    @quota_api.schema
+    def get(self, request, username):
+        """What the user uses of each quota, and their limits (`oneuser show`)."""
+        return quota_api.answer(Whose(user=group_services.visible_user(request.user, username)))
+
+    @quota_api.change_schema
+    def put(self, request, username):
+        """Set the user's limits (operators)."""
+        return quota_api.change(
+            request, Whose(user=group_services.visible_user(request.user, username))
+        )

@@ -2,16 +2,20 @@
 its droplets and its VMs' shares; `/api/costs/balance/`: DigitalOcean's figure against the
 portal's, for operators. Routed in portal.api_urls."""
 
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from costs import balance, reports
-from costs.billing import Cost
+from core import group_services
+from core.api.errors import ErrorSerializer
+from costs import balance, budgets, reports
 from costs.models import BalanceCheck
+from providers.billing import Cost
 from provisions.models import Provision
 
 
@@ -132,3 +136,71 @@ class BalanceView(APIView):
         checks = balance.check_all()
         context = {"out_of_step": balance.out_of_step()}
         return Response(BalanceSerializer(checks, many=True, context=context).data)
+
+
+class BudgetSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="dollars per calendar month")
+    warn_percent = serializers.IntegerField(required=False, help_text="warn at this share (80)")
+    hard_stop = serializers.BooleanField(
+        required=False, help_text="refuse new droplets that would take the month past it"
+    )
+
+
+class BudgetStandingSerializer(BudgetSerializer):
+    percent = serializers.IntegerField(help_text="the month's projection, in % of the budget")
+    level = serializers.CharField(help_text="'', 'warning' or 'exceeded'")
+
+
+class GroupCostSerializer(CostSerializer):
+    group = serializers.CharField()
+    unpriced = serializers.IntegerField()
+    budget = BudgetStandingSerializer(allow_null=True)
+
+
+def _group_answer(group) -> Response:
+    cost, unpriced = budgets.of_group(group)
+    budget = getattr(group, "budget", None)
+    standing = None
+    if budget is not None:
+        found = budgets.Standing(budget, cost)
+        standing = {
+            "amount": str(budget.amount),
+            "warn_percent": budget.warn_percent,
+            "hard_stop": budget.hard_stop,
+            "percent": found.percent,
+            "level": found.level,
+        }
+    return Response({"group": group.name, **_cost(cost), "unpriced": unpriced, "budget": standing})
+
+
+def _group(request, ref):
+    """The group in the URL (ID or name), 404 for one the user is not in."""
+    try:
+        return group_services.find_group(request.user, ref)
+    except ValidationError:
+        raise Http404(f"group {str(ref)[:40]!r} not found") from None
+
+
+class GroupCostView(APIView):
+    """`/api/costs/groups/{id}/`: what a group's clusters cost this month, and its budget."""
+
+    @extend_schema(responses={200: GroupCostSerializer})
+    def get(self, request, pk):
+        return _group_answer(_group(request, pk))
+
+    @extend_schema(
+        request=BudgetSerializer, responses={200: GroupCostSerializer, 400: ErrorSerializer}
+    )
+    def put(self, request, pk):
+        """Set the group's budget (its admins)."""
+        group = _group(request, pk)
+        body = BudgetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        budgets.set_budget(request.user, group, **body.validated_data)
+        return _group_answer(type(group).objects.get(pk=group.pk))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk):
+        """Remove the group's budget (its admins)."""
+        budgets.remove_budget(request.user, _group(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

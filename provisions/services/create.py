@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core import crypto
+from core import crypto, quotas
 from core.choices import EventSource
 from core.groups import group_for_new
 from core.names import shown
@@ -26,6 +26,7 @@ from provisions.models import (
     Provision,
     ProvisionEvent,
 )
+from provisions.services.droplet_needs import droplet_needs
 from provisions.services.lifecycle import start_job
 from provisions.services.lookup import visible_provider
 from provisions.services.policy import check_policy
@@ -169,8 +170,10 @@ def create_provision(
     size, image = choose_size_and_image(provider, size, image)
     key = generate_ed25519(f"edge-portal-{name}")
     host_key = generate_ed25519(f"edge-portal-host-{name}")
+    needs = droplet_needs(provider, size, host_count)
     try:
         with transaction.atomic():
+            quotas.reserve(user, group, needs, what=f"this cluster's {host_count} host(s)")
             provision = Provision.objects.create(
                 name=name,
                 provider=provider,

@@ -6,8 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from core import quotas
 from provisions.choices import HostState, JobKind, ProvisionState
 from provisions.models import Host, Job, Provision
+from provisions.services.droplet_needs import droplet_needs
 from provisions.services.lifecycle import start_job
 from provisions.services.lookup import changeable, some_names
 
@@ -21,7 +23,9 @@ def add_host(user, provision: Provision) -> Job:
         )
     if provision.hosts.exclude(state=HostState.REMOVED).count() >= settings.PROVISION_MAX_HOSTS:
         raise ValidationError(f"a provision has at most {settings.PROVISION_MAX_HOSTS} hosts")
+    needs = droplet_needs(provision.provider, provision.size, 1)
     with transaction.atomic():
+        quotas.reserve(provision.owner, provision.group, needs, what="a new host")
         # Removed hosts keep their rows, so the count never reuses a name.
         index = provision.hosts.count()
         host = Host.objects.create(provision=provision, name=f"{provision.name}-host-{index}")

@@ -86,12 +86,14 @@ VERBS = {
         "show",
         "create",
         "delete",
+        "quota",
+        "budget",
         "addadmin",
         "deladmin",
         "addmember",
         "addviewer",
     ],
-    oneuser: ["show", "chgrp", "addgroup", "delgroup"],
+    oneuser: ["show", "quota", "chgrp", "addgroup", "delgroup"],
 }
 
 # Every list and show, with what it shows in the tutorial's world (the `vm` fixture).

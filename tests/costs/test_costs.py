@@ -10,8 +10,8 @@ from django.apps import apps
 from django.utils import timezone
 
 from costs import balance, reports
-from costs.billing import Life, cost_of
 from monitoring import drift
+from providers.billing import Life, cost_of
 from provisions import services
 from provisions.models import MeteredDroplet
 from tests.costs.helpers import HOURLY, MONTHLY, metered

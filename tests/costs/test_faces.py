@@ -88,6 +88,8 @@ def test_the_review_page_shows_the_cost_before_creating(sim, sim_provider, owner
     text = page.content.decode()
     assert "4 x s-1vcpu-1gb = $0.0357/h, $24.00/month" in text
     assert "Create provision" in text
+    # What the hosts take of the quotas, beside what they cost.
+    assert "Your quotas (alice)" in text and "<td>HOSTS</td>" in text and "<td>SPEND</td>" in text
 
 
 def test_oneprovision_create_estimate_creates_nothing(sim, sim_provider, cli_env, capsys):

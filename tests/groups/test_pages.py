@@ -194,8 +194,9 @@ def test_the_group_page_costs_the_same_queries_with_more_members(
         get_user_model()(username=f"user{index}") for index in range(count)
     )
     Membership.objects.bulk_create(Membership(group=group, user=user) for user in users)
-    # session, user, the group with its four counts, its members with their users
-    with django_assert_num_queries(4):
+    # session, user, the group with its four counts, its members with their users; its quota
+    # row and one count per quota resource (10); its month's meters, its budget, its webhooks
+    with django_assert_num_queries(18):
         html = page(owner_client.get(f"/groups/{group.pk}/"))
     assert f"<td>user{count - 1}</td>" in html and "<dt>Templates</dt><dd>1</dd>" in html
 
@@ -210,3 +211,78 @@ def test_the_group_list_costs_the_same_queries_with_more_groups(
     with django_assert_num_queries(3):
         html = page(owner_client.get("/groups/"))
     assert html.count("<td>admin</td><td>1</td>") == count
+
+
+def test_the_page_shows_quotas_and_the_month_and_the_admin_sets_a_budget(
+    owner_client, team, cluster
+):
+    from core.quotas import Quota
+    from costs.models import Budget
+
+    Quota.objects.create(group=team, vms=4, memory_mb=4096)
+    html = page(owner_client.get(f"/groups/{team.pk}/"))
+    assert "<td>VMS</td><td>0</td><td>4</td>" in html
+    assert "<td>MEMORY</td><td>0 MB</td><td>4 GB</td>" in html
+    assert "<dt>Budget</dt><dd>none</dd>" in html
+    done = owner_client.post(
+        f"/groups/{team.pk}/budget/",
+        {"amount": "120", "warn_percent": "75", "hard_stop": "on"},
+        follow=True,
+    )
+    assert "Budget of team: $120.00 a month." in page(done)
+    assert "$120.00: 0% projected" in page(done)
+    budget = Budget.objects.get(group=team)
+    assert (budget.warn_percent, budget.hard_stop) == (75, True)
+    bad = owner_client.post(f"/groups/{team.pk}/budget/", {"amount": "-5"}, follow=True)
+    assert "amount:" in page(bad) and Budget.objects.get(group=team).amount == 120
+    gone = owner_client.post(f"/groups/{team.pk}/budget/", {"remove": "1"}, follow=True)
+    assert "Budget of team removed." in page(gone) and not Budget.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["bob", "carol"])
+def test_members_see_the_quotas_but_not_the_budget_form(team, username):
+    html = page(client_of(username).get(f"/groups/{team.pk}/"))
+    assert "<td>VMS</td>" in html and "Set budget" not in html
+    refused = client_of(username).post(f"/groups/{team.pk}/budget/", {"amount": "1"}, follow=True)
+    assert f"you are a {'member' if username == 'bob' else 'viewer'} of group team" in page(refused)
+
+
+def test_an_outsider_gets_404_for_the_budget_form(outsider_client, team):
+    assert outsider_client.post(f"/groups/{team.pk}/budget/", {"amount": "1"}).status_code == 404
+
+
+def test_the_admin_adds_a_webhook_seeing_its_secret_once_and_deletes_it(
+    owner_client, team, settings
+):
+    from webhooks.models import Webhook
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    done = owner_client.post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://127.0.0.1:8443/hook", "events": ["vm.state", "budget.warning"]},
+        follow=True,
+    )
+    hook = Webhook.objects.get(group=team)
+    secret = hook.get_secret()
+    assert f"shown this once: {secret}" in page(done)
+    again = page(owner_client.get(f"/groups/{team.pk}/"))
+    assert secret not in again and "vm.state, budget.warning" in again
+    refused = owner_client.post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://169.254.169.254/latest", "events": ["vm.state"]},
+        follow=True,
+    )
+    assert "address not allowed" in page(refused) and Webhook.objects.count() == 1
+    gone = owner_client.post(f"/groups/{team.pk}/webhooks/{hook.pk}/delete/", follow=True)
+    assert f"Webhook {hook.pk} deleted." in page(gone) and not Webhook.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["bob", "carol"])
+def test_members_see_no_webhooks_and_cannot_add_one(team, username):
+    assert "Add webhook" not in page(client_of(username).get(f"/groups/{team.pk}/"))
+    answer = client_of(username).post(
+        f"/groups/{team.pk}/webhooks/",
+        {"url": "https://hooks.example/x", "events": ["vm.state"]},
+        follow=True,
+    )
+    assert "only its admins and the operators manage its webhooks" in page(answer)

@@ -2,8 +2,9 @@
 (each API operation fuzzed, each page posted to), a member changes them, an outsider gets 404.
 
 What "changes none" means is measured, not assumed: every row of the group's provisions,
-hosts, networks, security groups, images, templates and VMs (and their jobs, snapshots,
-backups and schedules) is the same after each of the viewer's requests as before it.
+hosts, networks, security groups, images, templates, VMs and webhooks (and their jobs,
+snapshots, backups, schedules and deliveries) is the same after each of the viewer's requests
+as before it.
 """
 
 import pytest
@@ -18,6 +19,7 @@ from provisions.secgroups.models import SecurityGroup
 from tests.portal import fuzz, fuzz_world
 from tests.portal.fuzz_world import EXAMPLES, bearer, known_cases, path_choices
 from vms.models import VM, Image, VMJob, VMSnapshot, VMTemplate
+from webhooks.models import Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +45,8 @@ def fingerprint(group) -> dict:
         "snapshots": VMSnapshot.objects.filter(vm__in=vms),
         "backups": VMBackup.objects.filter(vm__in=vms),
         "schedules": BackupSchedule.objects.all(),
+        "webhooks": Webhook.objects.filter(group=group),
+        "deliveries": Delivery.objects.filter(webhook__group=group),
     }
     return {name: list(query.order_by("pk").values()) for name, query in rows.items()}
 

@@ -4,10 +4,11 @@ address given then."""
 
 import pytest
 
+from core.quotas import Quota
 from tests.lab.helpers import in_vm
 from vms import capacity
 from vms import services as vm_services
-from vms.models import VM, PortBlock, UserQuota, VMTemplate
+from vms.models import VM, PortBlock, VMTemplate
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +20,7 @@ def test_vm_waits_for_room_then_runs_when_a_vm_ends(cluster_with_vms, owner):
     # Just more than the host has left, and less than it will have once `first` ends.
     asked = int(free) + first.memory_mb // 2
     VMTemplate.objects.filter(name="Alpine").update(memory_mb=asked)
-    UserQuota.objects.create(user=owner, vms=10, cpu=100, memory_mb=asked + 4096)
+    Quota.objects.create(user=owner, vms=10, cpu=100, memory_mb=asked + 4096)
 
     big = vm_services.instantiate(owner, "Alpine", name="big", nics=["mon-public"])
     big.refresh_from_db()

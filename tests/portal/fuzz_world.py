@@ -16,6 +16,7 @@ from tests.monitoring.conftest import host_samples, vm_samples
 from tests.portal import fuzz
 from tests.providers.samples import CORRECTED_YAML
 from vms import services as vm_services
+from webhooks import services as webhook_services
 
 # Generated examples per operation and user: 49 operations x 2 users x 30 stays within about
 # a minute and a half on 2 cores.
@@ -41,6 +42,8 @@ def world(owner, cluster, template, settings):
     JobLogLine.objects.create(job=job, level="info", message="deployed")
     spare = make_provider(owner, name="spare")  # used by nothing: it can be deleted
     shared = Provider.objects.filter(owner=None).first()
+    hook, _ = webhook_services.create(owner, "https://hooks.example/edge", ["vm.state"])
+    webhook_services.ping(owner, hook)  # a delivery in its log
     return {
         "providers": [cluster.provider_id, spare.pk, shared.pk],
         "provisions": [cluster.pk],
@@ -52,6 +55,7 @@ def world(owner, cluster, template, settings):
         "templates": [template.pk],
         "vms": [vm.pk],
         "hosts": [host.pk],
+        "webhooks": [hook.pk],
         "job": job.pk,
     }
 
@@ -118,6 +122,9 @@ def known_cases(world):
             {"path_parameters": {"id": world["vms"][0]}, "query": {"port": 80}}
         ],
         "PUT /api/account/ssh-key/": [{"body": {"ssh_public_key": key}}],
+        "POST /api/webhooks/": [
+            {"body": {"url": "https://hooks.example/other", "events": ["host.error"]}}
+        ],
     }
     return lambda operation: cases.get(operation.label, [])
 

@@ -18,9 +18,11 @@ from backups.models import BackupSchedule, BackupStore, PendingRestore, VMBackup
 from consoles.models import ConsoleSession
 from core import crypto
 from core.choices import EventSource
+from core.groups import personal_group
 from core.models import ApiToken, UserProfile
+from core.quotas import Quota
 from core.transitions import transition
-from costs.models import BalanceCheck
+from costs.models import BalanceCheck, Budget
 from monitoring.models import WorkerHeartbeat, WorkerLease
 from provisions.models import (
     CloudResource,
@@ -32,7 +34,8 @@ from provisions.models import (
 )
 from tests.monitoring.conftest import host_samples, vm_samples
 from vms import services as vm_services
-from vms.models import UserQuota, VMJob, VMLogLine, VMSnapshot
+from vms.models import VMJob, VMLogLine, VMSnapshot
+from webhooks import services as webhook_services
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +62,9 @@ def one_of_each(owner, operator, cluster, template):
     )
     VMJob.objects.get_or_create(vm=vm, action="deploy")
     VMSnapshot.objects.create(vm=vm, name="before", disk_mb=2048, size_bytes=2**20, freeze_ms=40)
-    UserQuota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    Quota.objects.create(user=owner, vms=5, cpu=4, memory_mb=4096)
+    Quota.objects.create(group=personal_group(owner), hosts=4, spend="100")
+    Budget.objects.create(group=personal_group(owner), amount="100", hard_stop=True)
     MeteredDroplet.objects.create(
         provision=cluster,
         host=host,
@@ -116,6 +121,8 @@ def one_of_each(owner, operator, cluster, template):
         status=200,
         outcome="ok",
     )
+    hook, _ = webhook_services.create(owner, "https://hooks.example/edge", ["vm.state"])
+    webhook_services.ping(owner, hook)
     UserProfile.objects.create(user=owner, ssh_public_key="ssh-ed25519 AAAA alice")
     Group.objects.create(name="operators")
     Schedule.objects.create(func="math.floor", args="1.5", schedule_type=Schedule.ONCE)
@@ -169,7 +176,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         else:
             assert operator_client.get(add).status_code == 403, add
     # Not every model may be added by hand, but the ones operators make must open.
-    assert {"providers.Provider", "vms.UserQuota", "auth.User"} <= set(opened_add)
+    assert {"providers.Provider", "core.Quota", "auth.User"} <= set(opened_add)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +193,7 @@ def test_every_registered_model_lists_and_opens_for_an_operator(operator_client,
         "vms.VMSnapshot",
         "consoles.ConsoleSession",
         "audit.AuditEntry",
+        "webhooks.Delivery",
     ],
 )
 def test_history_and_sample_admins_are_read_only(operator_client, one_of_each, label):
@@ -263,3 +271,12 @@ def test_the_provider_admin_applies_the_same_checks_as_the_api(operator_client):
     html = response.content.decode()
     assert "is not a valid name" in html and "inputs[0].type" in html
     assert Provider.objects.count() == before
+
+
+def test_the_webhook_admin_never_shows_the_secret(operator_client, one_of_each):
+    from webhooks.models import Webhook
+
+    hook = Webhook.objects.get()
+    html = operator_client.get(f"/admin/webhooks/webhook/{hook.pk}/change/").content.decode()
+    assert hook.get_secret() not in html and hook.secret_encrypted not in html
+    assert hook.secret_hint in html

@@ -4,9 +4,10 @@ from collections import Counter
 
 import pytest
 
+from core.quotas import Quota
 from tests.concurrency import run_in_threads
 from vms import services
-from vms.models import NIC, VM, PortBlock, UserQuota
+from vms.models import NIC, VM, PortBlock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +28,7 @@ def cluster(cluster):
 
 
 def test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster, template):
-    UserQuota.objects.create(user=owner, vms=1000, cpu=1000, memory_mb=1_000_000)
+    Quota.objects.create(user=owner, vms=1000, cpu=1000, memory_mb=1_000_000)
 
     def work(thread):
         for round_ in range(PER_THREAD):
@@ -50,11 +51,11 @@ def test_concurrent_instantiations_never_share_ports_or_addresses(owner, cluster
 
 
 def test_concurrent_instantiations_respect_the_vm_quota(owner, cluster, template):
-    UserQuota.objects.create(user=owner, vms=3, cpu=1000, memory_mb=1_000_000)
+    Quota.objects.create(user=owner, vms=3, cpu=1000, memory_mb=1_000_000)
     errors = run_in_threads(
         lambda thread: services.instantiate(owner, "Alpine", name=f"q{thread}", nics=["dc-public"]),
         THREADS,
     )
     assert VM.objects.count() == 3
     assert len(errors) == THREADS - 3
-    assert all("VM quota reached" in str(exc) for exc in errors)
+    assert all("VMS 3 of 3 used" in str(exc) for exc in errors)

@@ -6,13 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.quotas import Quota
 from monitoring.models import HostSample
 from provisions import hooks
 from provisions.choices import HostState
 from provisions.models import Host
 from vms import capacity, placement, services
 from vms.jobs import run_vm_job
-from vms.models import VM, PortBlock, UserQuota, VMJob, VMTemplate
+from vms.models import VM, PortBlock, VMJob, VMTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -119,8 +120,10 @@ def test_a_vm_that_fits_nowhere_waits_pending_with_the_reason(template, owner, h
     assert not VMJob.objects.filter(vm=big).exists()
     assert not PortBlock.objects.filter(nic__vm=big).exists()
     assert big.nics.get().ip is None
-    UserQuota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
-    with pytest.raises(services.ValidationError, match="VM quota reached: 1 of 1"):
+    Quota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
+    with pytest.raises(
+        services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"
+    ):
         make(owner, "two")
 
 

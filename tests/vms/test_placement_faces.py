@@ -5,11 +5,12 @@ import pytest
 
 from cli import oneprovision, onevm
 from core.models import ApiToken
+from core.quotas import Quota
 from provisions.choices import HostState
 from provisions.models import Host, Provision
 from tests.cli.helpers import run_cli
 from vms import services
-from vms.models import VM, UserQuota, VMTemplate
+from vms.models import VM, VMTemplate
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_hosts_capacity_in_constant_queries(
     for index in range(count - 2):
         Host.objects.create(provision=cluster, name=f"x{index}", state=HostState.RUNNING, cpu=1)
     cluster.hosts.update(memory_mb=100000, cpu=100)
-    UserQuota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
+    Quota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
     for index in range(count):
         services.instantiate(owner, "Alpine", name=f"vm{index}", nics=["dc-public"])
     # The same at 1 and 20 hosts and VMs: capacity is one aggregate query for all hosts.

@@ -4,11 +4,12 @@ import re
 
 import pytest
 
+from core.quotas import Quota
 from marketplace import services as market
 from marketplace.choices import MarketplaceKind
 from marketplace.models import Marketplace, MarketplaceApp
 from vms import services
-from vms.models import VM, Image, UserQuota, VMTemplate
+from vms.models import VM, Image, VMTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +109,7 @@ def test_image_api_query_count_is_constant(
 
 @pytest.fixture
 def make_vms(owner, cluster, app):
-    UserQuota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
+    Quota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
     market.export_app(owner, "Alpine Linux 3.13", "Alpine", "dc-image")
 
     def make(count):

@@ -13,13 +13,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from cli import onevm
+from core.quotas import Quota
 from hostexec.ssh import CommandResult, HostUnreachable
 from jobs.states import JobState
 from monitoring.models import VMSample
 from tests.cli.helpers import run_cli
 from tests.concurrency import run_in_threads
 from vms import lxc, resize, services
-from vms.models import VM, UserQuota, VMJob
+from vms.models import VM, VMJob
 
 pytestmark = pytest.mark.django_db
 
@@ -128,20 +129,22 @@ def test_out_of_bounds_is_refused_before_the_host(owner, vm, host, changes, fiel
 
 def test_the_owners_quota_counts_the_vms_current_values(owner, vm, host):
     # One VM of one allowed: a resize adds no VM. 256 MiB in use, 512 allowed: 256 more fit.
-    UserQuota.objects.create(user=owner, vms=1, cpu=2, memory_mb=512)
+    Quota.objects.create(user=owner, vms=1, cpu=2, memory_mb=512)
     assert resize.resize(owner, vm, memory_mb=512).memory_mb == 512
-    with pytest.raises(ValidationError, match="memory quota reached: 512 of 512 MiB in use, 1 m"):
+    with pytest.raises(
+        ValidationError, match="user alice: MEMORY 512 MB of 512 MB used, this resize needs 1 MB"
+    ):
         resize.resize(owner, vm, memory_mb=513)
-    with pytest.raises(ValidationError, match="CPU quota reached: 1 of 2.00 in use, 1.50 more"):
+    with pytest.raises(ValidationError, match="user alice: CPU 1 of 2 used, this resize needs 1.5"):
         resize.resize(owner, vm, cpu="2.5")
     # Shrinking is never refused by the quota, even one lowered below what is used.
-    UserQuota.objects.filter(user=owner).update(memory_mb=100)
+    Quota.objects.filter(user=owner).update(memory_mb=100)
     assert resize.resize(owner, vm, memory_mb=300).memory_mb == 300
     assert len(host.calls) == 2
 
 
 def test_the_hosts_free_room_bounds_growth(owner, vm, host):
-    UserQuota.objects.create(user=owner, vms=10, cpu=100, memory_mb=100000)
+    Quota.objects.create(user=owner, vms=10, cpu=100, memory_mb=100000)
     other = running(owner, "db")
     VM.objects.filter(pk=other.pk).update(host=vm.host)
     # 2048 MiB on the host less the 256 it keeps for itself, 512 reserved by the two VMs: this
@@ -219,13 +222,13 @@ def test_states_and_jobs(owner, vm, host):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_resizes_never_pass_the_quota_together(owner, template, host):
-    UserQuota.objects.create(user=owner, vms=2, cpu=10, memory_mb=1024)
+    Quota.objects.create(user=owner, vms=2, cpu=10, memory_mb=1024)
     vms = [running(owner, "a"), running(owner, "b")]
 
     # Each alone fits (256 + 640 = 896), both together would not (1280).
     errors = run_in_threads(lambda i: resize.resize(owner, vms[i], memory_mb=640), 2)
 
-    assert len(errors) == 1 and "memory quota reached" in str(errors[0])
+    assert len(errors) == 1 and "MEMORY" in str(errors[0])
     assert sorted(VM.objects.values_list("memory_mb", flat=True)) == [256, 640]
     assert len(host.calls) == 1
 

@@ -2,10 +2,11 @@
 
 import pytest
 
+from core.quotas import Quota
 from marketplace import services as market
 from tests.concurrency import run_in_threads
 from vms import ports, services
-from vms.models import NIC, VM, PortBlock, UserQuota, VMTemplate
+from vms.models import NIC, VM, PortBlock, VMTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +62,11 @@ def test_bad_instantiate_is_clear_and_creates_nothing(template, owner, kwargs, m
 
 
 def test_quota_is_checked(template, owner):
-    UserQuota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
+    Quota.objects.create(user=owner, vms=1, cpu=8, memory_mb=8192)
     services.instantiate(owner, "Alpine", name="one", nics=["dc-public"])
-    with pytest.raises(services.ValidationError, match="VM quota reached: 1 of 1"):
+    with pytest.raises(
+        services.ValidationError, match="user alice: VMS 1 of 1 used, this VM needs 1"
+    ):
         services.instantiate(owner, "Alpine", name="two", nics=["dc-public"])
 
 
@@ -122,7 +125,7 @@ def test_vm_list_query_counts_are_constant(
     template, owner, api, owner_client, count, django_assert_max_num_queries, cluster
 ):
     cluster.hosts.update(memory_mb=100000, cpu=100)
-    UserQuota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
+    Quota.objects.create(user=owner, vms=100, cpu=100, memory_mb=100000)
     for index in range(count):
         services.instantiate(owner, "Alpine", name=f"vm{index}", nics=["dc-public"])
     with django_assert_max_num_queries(6):

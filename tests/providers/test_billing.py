@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from costs.billing import Cost, Life, cost_of, month_bounds, started_hours
+from providers.billing import Cost, Life, cost_of, month_bounds, started_hours
 
 HOURLY, MONTHLY = Decimal("0.00893"), Decimal("6.00")  # s-1vcpu-1gb
 
