@@ -119,7 +119,7 @@ def test_an_invalid_change_is_a_refused_400(team, api):
 
 def test_an_admin_change_is_recorded(operator_client, owner):
     response = operator_client.post(
-        "/admin/vms/userquota/add/", {"user": owner.pk, "vms": 5, "cpu": 4, "memory_mb": 4096}
+        "/admin/core/quota/add/", {"user": owner.pk, "vms": 5, "cpu": 4, "memory_mb": 4096}
     )
     assert response.status_code == 302, response.content
     entry = only_entry(channel="admin")
