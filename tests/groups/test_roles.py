@@ -14,6 +14,8 @@ from django.urls.resolvers import URLResolver
 
 from backups.models import BackupSchedule, VMBackup
 from core.groups import Membership, Role, personal_group
+from core.quotas import Quota
+from costs.models import Budget
 from provisions.models import Host, Job, Network, Provision
 from provisions.secgroups.models import SecurityGroup
 from tests.portal import fuzz, fuzz_world
@@ -47,6 +49,8 @@ def fingerprint(group) -> dict:
         "schedules": BackupSchedule.objects.all(),
         "webhooks": Webhook.objects.filter(group=group),
         "deliveries": Delivery.objects.filter(webhook__group=group),
+        "quotas": Quota.objects.all(),
+        "budgets": Budget.objects.filter(group=group),
     }
     return {name: list(query.order_by("pk").values()) for name, query in rows.items()}
 
