@@ -54,3 +54,9 @@ class SSHKeyForm(forms.Form):
         help_text="The contents of your ~/.ssh/id_ed25519.pub (or another .pub file). "
         "Leave empty to remove it.",
     )
+
+
+def errors_text(form: forms.Form) -> str:
+    """A bound form's errors as one line, `field: what was wrong; ...`, for a page that answers
+    with a message instead of showing the form again."""
+    return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())

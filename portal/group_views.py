@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core import group_services, quotas
-from core.forms import add_validation_error
+from core.forms import add_validation_error, errors_text
 from core.groups import Group, Membership, Role
 from core.pages import acted
 from costs import budgets
@@ -190,7 +190,7 @@ def budget_set(request, pk):
         )
     form = BudgetForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        errors = errors_text(form)
         messages.error(request, errors)
         return redirect(page_of(group))
     return acted(
@@ -208,7 +208,7 @@ def member_set(request, pk):
     group = visible_group(request, pk)
     form = MemberForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        errors = errors_text(form)
         messages.error(request, errors)
         return redirect(page_of(group))
     username, role = form.cleaned_data["user"], form.cleaned_data["role"]

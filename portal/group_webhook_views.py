@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from core.forms import errors_text
 from core.pages import acted
 from portal.group_views import WebhookForm, page_of, visible_group
 from webhooks import services as webhooks
@@ -19,7 +20,7 @@ def webhook_create(request, pk):
     group = visible_group(request, pk)
     form = WebhookForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        errors = errors_text(form)
         messages.error(request, errors)
         return redirect(page_of(group))
     try:

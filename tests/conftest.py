@@ -202,3 +202,15 @@ def _no_sessions_left_on_the_test_database(django_db_setup, django_db_blocker):
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     connection.close()
+
+
+@pytest.fixture
+def back_to_the_latest_schema():
+    """For a data migration's test: the tests after it need every migration applied, whatever
+    happens in it."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

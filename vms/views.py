@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from core import quotas
+from core.forms import errors_text
 from core.group_services import chosen_group, creatable_groups
 from core.groups import personal_group
 from core.pages import acted
@@ -106,7 +107,7 @@ def vm_resize(request, pk):
     form = ResizeForm.of(vm, request.POST)
     error = None
     if not form.is_valid():
-        error = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        error = errors_text(form)
     else:
         try:
             vm = resize.resize(request.user, vm, **form.cleaned_data)

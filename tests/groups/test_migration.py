@@ -13,14 +13,6 @@ PREVIOUS = [
 CURRENT = [("core", "0005_groups"), ("provisions", "0014_group"), ("vms", "0014_group")]
 
 
-@pytest.fixture
-def back_to_the_latest_schema():
-    """The tests after this one need every migration applied, whatever happens here."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True)
 def test_each_users_objects_go_in_their_own_new_group(back_to_the_latest_schema):
     executor = MigrationExecutor(connection)

@@ -9,14 +9,6 @@ PREVIOUS = [("core", "0006_token_scope"), ("vms", "0014_group")]
 CURRENT = [("core", "0007_quotas"), ("vms", "0015_quotas_move_to_core")]
 
 
-@pytest.fixture
-def back_to_the_latest_schema():
-    """The tests after this one need every migration applied, whatever happens here."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True)
 def test_user_quotas_move_to_core_and_back(back_to_the_latest_schema):
     executor = MigrationExecutor(connection)
