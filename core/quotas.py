@@ -306,6 +306,13 @@ def check_grown(user, group, before: dict, *, what: str) -> None:
                 raise ValidationError(
                     _refusal(whose, BY_NAME[name], was, limit, Decimal(now) - Decimal(was), what)
                 )
+    if group is not None:
+        # The checks of the floors above (a budget's hard stop) hear of the spend the move
+        # brought, already counted in the group's month ("counted").
+        grown = Decimal(used(Whose(group=group), "spend")) - Decimal(before[("group", "spend")])
+        if grown > 0:
+            for check in _checks:
+                check(user, group, {"spend": grown, "counted": True}, what)
 
 
 def usage(user, group) -> dict:

@@ -71,6 +71,8 @@ def check_hard_stop(user, group, needs: dict, what: str) -> None:
     if budget is None:
         return
     projected = of_group(group)[0].projected
+    if needs.get("counted"):  # a move: the month already holds what it brought
+        projected -= Decimal(spend)
     if projected + Decimal(spend) > budget.amount:
         raise ValidationError(
             f"group {group.name}: projected ${money(projected)} this month, {what} adds "

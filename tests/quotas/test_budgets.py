@@ -103,3 +103,20 @@ def test_budget_and_quota_warnings_reach_the_groups_webhooks(
     assert told["budget.warning"]["projected"] == "12.00"
     assert told["quota.warning"]["resource"] == "hosts"
     assert "HOSTS 3 of 3 used (80% or more)" in told["quota.warning"]["text"]
+
+
+def test_a_hard_stop_refuses_a_cluster_moved_into_the_group(owner, month):
+    from core import group_services
+
+    team = group_services.create_group(owner, "edge-team")
+    budgets.set_budget(owner, team, amount="10", hard_stop=True)
+    with pytest.raises(ValidationError) as refused:
+        group_services.change_group(owner, month, "edge-team")
+    assert refused.value.messages[0].startswith(
+        "group edge-team: projected $0.00 this month, moving provision dc there adds $12.00: "
+        "more than its $10.00 budget"
+    )
+    month.refresh_from_db()
+    assert month.group == personal_group(owner)
+    budgets.set_budget(owner, team, amount="12")
+    assert group_services.change_group(owner, month, "edge-team").group == team
