@@ -69,7 +69,9 @@ def personal_group(user) -> Group:
     if found is not None:
         return found
     with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        list(
+            get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).values("pk")
+        )
         found = _primary_of(user)  # made by a request that held the lock before this one
         if found is not None:
             return found

@@ -242,9 +242,13 @@ def lock(user, group) -> None:
 
 
 def lock_ids(user_id, group_id) -> None:
-    list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
+    # FOR NO KEY UPDATE: it queues reservations behind each other like FOR UPDATE, but lets
+    # rows that merely point at the user or group (a job's, an event's, an audit entry's
+    # foreign key takes FOR KEY SHARE) be written meanwhile; FOR UPDATE would block those, and
+    # a transaction holding such a row and waiting for this one closes a deadlock.
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values("pk"))
     if group_id is not None:
-        list(Group.objects.select_for_update().filter(pk=group_id).values("pk"))
+        list(Group.objects.select_for_update(no_key=True).filter(pk=group_id).values("pk"))
 
 
 def reserve(user, group, needs: dict, *, what: str = "this") -> None:

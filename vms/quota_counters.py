@@ -6,8 +6,8 @@ is powered off, and from the moment a resume is asked: the job that resumes it c
 state later, and a second resume racing for the last unit must already see the first.
 """
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, Count, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce
 
 from core import quotas
 from jobs.states import JOB_LIVE
@@ -57,7 +57,9 @@ def snapshot_mb(whose) -> int:
     taken = VMSnapshot.objects.filter(**whose.filter("vm__")).exclude(
         state=VMSnapshot.State.DELETING
     )
-    total = taken.aggregate(n=Coalesce(Sum(Coalesce("size_bytes", F("disk_mb") * 2**20)), 0))["n"]
+    # As a big integer before the product: PostgreSQL's integer overflows past 2 GB.
+    whole_disk = Cast("disk_mb", BigIntegerField()) * Value(2**20)
+    total = taken.aggregate(n=Coalesce(Sum(Coalesce("size_bytes", whole_disk)), 0))["n"]
     return -(-int(total) // 2**20)
 
 

@@ -178,3 +178,9 @@ def test_the_webhooks_list_costs_the_same_queries_for_more_rows(people):
     for _ in range(20):
         services.create(people["alice"], URL, ["vm.state"])
     assert count() == few
+
+
+def test_a_nul_in_the_group_filter_is_a_400(api):
+    answer = api.get("/api/webhooks/?group=%00x")
+    assert answer.status_code == 400 and "NUL" in str(answer.json()["errors"]["group"])
+    assert api.get("/api/webhooks/?group=%C2%B2").status_code == 200  # "²" is no ID: a name

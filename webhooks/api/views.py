@@ -4,9 +4,11 @@ and to a rotate-secret only; afterwards only its last characters (`secret_hint`)
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api.errors import ErrorSerializer
+from core.ids import is_id
 from webhooks import services
 from webhooks.choices import DeliveryState, WebhookEvent
 from webhooks.models import Delivery, Webhook
@@ -101,7 +103,9 @@ class WebhookViewSet(
         hooks = services.visible(self.request.user)
         group = self.request.query_params.get("group") if self.action == "list" else None
         if group:
-            key = "group_id" if group.isdigit() else "group__name"
+            if "\x00" in group:  # PostgreSQL refuses NUL in text: a 400, not its error
+                raise ValidationError({"group": ["contains a NUL character"]})
+            key = "group_id" if is_id(group) else "group__name"
             hooks = hooks.filter(**{key: group})
         return hooks
 
